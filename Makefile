@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine with Python 3.11:
+#   make run   - build .venv if needed, then start the dashboard on the built-in data
+#   make test  - build .venv if needed, install Debian chromium if missing, run the tests
+PYTHON ?= python3.11
+VENV   ?= .venv
+PORT   ?= 8501
+STAMP  := $(VENV)/.requirements.stamp
+PY     := $(VENV)/bin/python
+
+.PHONY: run test venv browser bench clean
+
+venv: $(STAMP)
+
+# Rebuilt only when missing or when a requirements file changed (stale).
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: venv
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: venv browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,64 @@
+"""Names of the Galaxy Zoo 1 Table 2 columns and what they mean.
+
+GZ1 fractions are fractions of *votes*: ``P_EL`` is the share of people who
+answered "elliptical". The six raw answers (EL, CW, ACW, EDGE, DK, MG) are
+mutually exclusive, so they sum to 1; ``P_CS`` ("combined spiral") is
+``P_CW + P_ACW + P_EDGE``. The two debiased columns (Bamford et al. 2009)
+correct EL and CS for redshift bias and are not constrained to sum to 1.
+"""
+
+from __future__ import annotations
+
+#: Columns of the published GZ1 Table 2 (Lintott et al. 2011), in order.
+TABLE2_COLUMNS: tuple[str, ...] = (
+    "OBJID", "RA", "DEC", "NVOTE",
+    "P_EL", "P_CW", "P_ACW", "P_EDGE", "P_DK", "P_MG", "P_CS",
+    "P_EL_DEBIASED", "P_CS_DEBIASED",
+    "SPIRAL", "ELLIPTICAL", "UNCERTAIN",
+)
+
+#: The six mutually exclusive raw answers, in Table-2 order (they sum to 1).
+RAW_COLUMNS: tuple[str, ...] = ("P_EL", "P_CW", "P_ACW", "P_EDGE", "P_DK", "P_MG")
+
+#: The two redshift-debiased fractions (each in [0, 1], no sum constraint).
+DEBIASED_COLUMNS: tuple[str, ...] = ("P_EL_DEBIASED", "P_CS_DEBIASED")
+
+#: The nine vote-fraction columns a model predicts, in Table-2 order.
+VOTE_COLUMNS: tuple[str, ...] = RAW_COLUMNS + ("P_CS",) + DEBIASED_COLUMNS
+
+#: Columns of the cleaned 13-column table (decimal RA/DEC, no flags).
+CLEAN_COLUMNS: tuple[str, ...] = TABLE2_COLUMNS[:13]
+
+#: Columns of the 10-column training form.
+TRAINING_COLUMNS: tuple[str, ...] = ("OBJ_ID",) + VOTE_COLUMNS
+
+#: Flag columns of the published table (0/1).
+FLAG_COLUMNS: tuple[str, ...] = ("SPIRAL", "ELLIPTICAL", "UNCERTAIN")
+
+#: The six GZ1 answers as class names, aligned with RAW_COLUMNS.
+CLASS_NAMES: tuple[str, ...] = (
+    "ELLIPTICAL", "CLOCKWISE_SPIRAL", "ANTICLOCKWISE_SPIRAL", "EDGE_ON", "DONT_KNOW", "MERGER",
+)
+
+#: Short labels for charts, aligned with VOTE_COLUMNS.
+SHORT_LABELS: dict[str, str] = {
+    "P_EL": "elliptical",
+    "P_CW": "clockwise spiral",
+    "P_ACW": "anticlockwise spiral",
+    "P_EDGE": "edge-on",
+    "P_DK": "don't know",
+    "P_MG": "merger",
+    "P_CS": "combined spiral",
+    "P_EL_DEBIASED": "elliptical (debiased)",
+    "P_CS_DEBIASED": "combined spiral (debiased)",
+}
+
+#: Tolerances used by validation (published fractions are rounded to 3 decimals).
+RAW_SUM_TOLERANCE = 0.01
+CS_SUM_TOLERANCE = 0.002
+
+#: Text to show wherever Galaxy Zoo or SDSS data is displayed.
+DATA_CREDIT = (
+    "Data: Galaxy Zoo 1 (Lintott et al. 2008, MNRAS 389, 1179; Lintott et al. 2011, MNRAS 410, 166) "
+    "and the Sloan Digital Sky Survey (SDSS, www.sdss.org)."
+)

@@ -1,0 +1,91 @@
+"""Paths and defaults for the whole project, each overridable by an environment variable.
+
+This is the one place that knows where data, images, models and job state live.
+Every other module asks :func:`get_settings` instead of keeping globals, so the
+dashboard, the CLI and the tests share one behaviour and tests can point
+everything at a temporary folder by setting ``GZ_HOME`` (or a single variable).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+#: Root of the repository (the folder that holds ``app.py``).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved paths and defaults.
+
+    Paths (environment variable in brackets):
+
+    * ``home`` [GZ_HOME]: writable working area, default ``<repo>/var``.
+    * ``data_dir`` [GZ_DATA_DIR]: shipped real data, default ``<repo>/data``.
+    * ``sample_catalog`` [GZ_SAMPLE_CATALOG]: the built-in 695-row GZ1 Table 2 sample.
+    * ``demo_dir`` [GZ_DEMO_DIR]: built-in demo images and labels, ``<data_dir>/demo``.
+    * ``images_dir`` [GZ_IMAGES_DIR]: where downloaded cutouts go, ``<home>/images``.
+    * ``models_dir`` [GZ_MODELS_DIR]: training runs, one folder each, ``<repo>/models``.
+    * ``cache_dir`` [GZ_CACHE_DIR]: preprocessed image caches, ``<home>/cache``.
+    * ``catalogs_dir`` [GZ_CATALOGS_DIR]: cleaned catalogues saved by the dashboard, ``<home>/catalogs``.
+
+    Defaults:
+
+    * ``torch_threads`` [GZ_TORCH_THREADS]: threads for PyTorch on the CPU (default: all cores, at most 8).
+    * ``download_workers`` [GZ_DOWNLOAD_WORKERS]: parallel cutout requests (default 4, polite).
+    """
+
+    home: Path
+    data_dir: Path
+    sample_catalog: Path
+    demo_dir: Path
+    images_dir: Path
+    models_dir: Path
+    cache_dir: Path
+    catalogs_dir: Path
+    torch_threads: int
+    download_workers: int
+
+    def ensure_dirs(self) -> "Settings":
+        """Create the writable folders (not the shipped ones) and return self."""
+        for path in (self.home, self.images_dir, self.models_dir, self.cache_dir, self.catalogs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+
+
+def get_settings() -> Settings:
+    """Read the environment now (cheap; call it where needed rather than caching globals)."""
+    home = _env_path("GZ_HOME", REPO_ROOT / "var")
+    data_dir = _env_path("GZ_DATA_DIR", REPO_ROOT / "data")
+    return Settings(
+        home=home,
+        data_dir=data_dir,
+        sample_catalog=_env_path("GZ_SAMPLE_CATALOG", data_dir / "sample" / "gz1_table2_sample695.csv"),
+        demo_dir=_env_path("GZ_DEMO_DIR", data_dir / "demo"),
+        images_dir=_env_path("GZ_IMAGES_DIR", home / "images"),
+        models_dir=_env_path("GZ_MODELS_DIR", REPO_ROOT / "models"),
+        cache_dir=_env_path("GZ_CACHE_DIR", home / "cache"),
+        catalogs_dir=_env_path("GZ_CATALOGS_DIR", home / "catalogs"),
+        torch_threads=_env_int("GZ_TORCH_THREADS", min(os.cpu_count() or 1, 8)),
+        download_workers=_env_int("GZ_DOWNLOAD_WORKERS", 4),
+    )

@@ -1,0 +1,209 @@
+"""Background jobs whose state lives on disk, not in a browser session.
+
+A job is a folder. The worker process that does the work holds an exclusive
+``flock`` on ``<folder>/job.lock`` for as long as it runs, so
+
+* only one job runs per folder (a second worker fails fast with :class:`JobBusy`);
+* a killed worker (even SIGKILL) releases the lock by dying: no stale locks;
+* any process (a second tab, a restarted dashboard, the CLI) can ask
+  :func:`is_running` and read ``<folder>/state.json`` to show progress.
+
+Cancel is a file, ``<folder>/CANCEL``, that the worker polls between units of
+work; :func:`request_cancel` also sends SIGTERM so a sleeping worker wakes.
+The dashboard starts workers with :func:`start_detached` (``python -m core ...``
+in a new session), so closing the browser or restarting Streamlit does not
+stop them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from core.config import REPO_ROOT
+
+LOCK_NAME = "job.lock"
+STATE_NAME = "state.json"
+CANCEL_NAME = "CANCEL"
+LOG_NAME = "job.log"
+
+
+class JobBusy(RuntimeError):
+    """Another worker already holds this job folder's lock."""
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    Readers therefore see either the old or the new file, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """Return the parsed JSON object at ``path``, or None if it is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (FileNotFoundError, json.JSONDecodeError, OSError):
+        return None
+
+
+class JobLock:
+    """Exclusive, non-blocking lock on ``<folder>/<name>``; use as a context manager."""
+
+    def __init__(self, folder: Path, name: str = LOCK_NAME):
+        self.path = Path(folder) / name
+        self._fh = None
+
+    def acquire(self) -> "JobLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise JobBusy(f"another job is already running in {self.path.parent}") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "JobLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def is_running(folder: Path, name: str = LOCK_NAME) -> bool:
+    """True while some process holds the lock of this job folder."""
+    path = Path(folder) / name
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def lock_owner_pid(folder: Path, name: str = LOCK_NAME) -> int | None:
+    """PID written by the current lock holder, if the lock is held."""
+    if not is_running(folder, name):
+        return None
+    try:
+        return int((Path(folder) / name).read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def request_cancel(folder: Path, name: str = LOCK_NAME) -> None:
+    """Ask the worker of this folder to stop: write the CANCEL file and send SIGTERM."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CANCEL_NAME).write_text(str(time.time()))
+    pid = lock_owner_pid(folder, name)
+    if pid and pid != os.getpid():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def cancel_requested(folder: Path) -> bool:
+    return (Path(folder) / CANCEL_NAME).exists()
+
+
+def clear_cancel(folder: Path) -> None:
+    (Path(folder) / CANCEL_NAME).unlink(missing_ok=True)
+
+
+def read_state(folder: Path) -> dict[str, Any] | None:
+    """The job's last written state, with ``running`` added from the lock."""
+    state = read_json(Path(folder) / STATE_NAME)
+    if state is None:
+        return None
+    state["running"] = is_running(folder)
+    if state.get("status") == "running" and not state["running"]:
+        # The worker died without writing a final state (SIGKILL, power loss).
+        state["status"] = "interrupted"
+    return state
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    state = dict(state)
+    state["updated_at"] = time.time()
+    write_json_atomic(Path(folder) / STATE_NAME, state)
+
+
+def install_sigterm_as_cancel(folder: Path) -> None:
+    """Make SIGTERM write the cancel flag instead of killing the worker outright.
+
+    The worker then stops at its next check and leaves finished work intact.
+    """
+
+    def _handler(signum: int, frame: object) -> None:
+        (Path(folder) / CANCEL_NAME).write_text(str(time.time()))
+
+    signal.signal(signal.SIGTERM, _handler)
+
+
+def start_detached(args: list[str], folder: Path, log_name: str = LOG_NAME,
+                   env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``python -m core <args>`` in its own session, logging to ``<folder>/<log_name>``.
+
+    The child outlives the Streamlit script run, the browser tab and the server.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / log_name, "ab")
+    child_env = dict(os.environ if env is None else env)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", *args],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=child_env,
+        start_new_session=True,
+        close_fds=True,
+    )
+    log.close()
+    # Reap the child when it ends so it does not linger as a zombie of the server.
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc

@@ -1,0 +1,1 @@
+"""Test helpers: a real `streamlit run` server and a headless Debian Chromium."""

@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages (drawing only; the work is in ``core``)."""
