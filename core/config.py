@@ -50,6 +50,8 @@ class Settings:
 
     * ``torch_threads`` [GZ_TORCH_THREADS]: threads for PyTorch on the CPU (default: all cores, at most 8).
     * ``download_workers`` [GZ_DOWNLOAD_WORKERS]: parallel cutout requests (default 4, polite).
+    * ``cutout_base_url`` [GZ_CUTOUT_BASE_URL]: replaces the SkyServer base URL of cutout
+      requests (a mirror, or the test stand-in); None means the chosen source's own URL.
     """
 
     home: Path
@@ -62,6 +64,7 @@ class Settings:
     catalogs_dir: Path
     torch_threads: int
     download_workers: int
+    cutout_base_url: str | None = None
 
     def ensure_dirs(self) -> "Settings":
         """Create the writable folders (not the shipped ones) and return self."""
@@ -88,4 +91,5 @@ def get_settings() -> Settings:
         catalogs_dir=_env_path("GZ_CATALOGS_DIR", home / "catalogs"),
         torch_threads=_env_int("GZ_TORCH_THREADS", min(os.cpu_count() or 1, 8)),
         download_workers=_env_int("GZ_DOWNLOAD_WORKERS", 4),
+        cutout_base_url=os.environ.get("GZ_CUTOUT_BASE_URL") or None,
     )

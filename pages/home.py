@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui.credits import show_credit
+from ui.navigation import ensure_app_navigation
+
+ensure_app_navigation()
 
 st.title("Galaxy Zoo morphology")
 st.markdown(

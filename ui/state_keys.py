@@ -10,7 +10,15 @@ CATALOG = "catalog_result"
 CATALOG_SOURCE = "catalog_source"
 #: pandas Index/list of OBJIDs picked with box/lasso on the sky map.
 SKY_SELECTION = "sky_selection_objids"
+#: Content hash (str) of the catalogue in CATALOG, so reruns skip re-parsing it.
+CATALOG_DIGEST = "catalog_digest"
+#: (digest, colour column, SkyMap) of the last sky map drawn on the Catalog page.
+SKY_MAP_CACHE = "catalog_sky_map_cache"
 #: Path (str) of the image folder the user is working with.
 IMAGES_DIR = "images_dir"
+#: bool: the Images page last saw a download job active (so it reruns once when the job ends).
+IMAGES_JOB_SEEN_ACTIVE = "images_job_seen_active"
 #: Run folder (str) of the model picked on the Predict page.
 PREDICT_RUN = "predict_run"
+#: Run folder (str) of the training run this browser session started on the Train page.
+TRAIN_RUN = "train_run"

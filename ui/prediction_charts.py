@@ -1,0 +1,118 @@
+"""Plotly figures for the Predict and Compare pages (drawing only; the numbers come from ``core``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.columns import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
+
+MODEL_COLOUR = "#1f77b4"
+HUMAN_COLOUR = "#ff7f0e"
+OTHER_COLOUR = "#2ca02c"
+CLASS_DERIVED_COLOUR = "#b0b0b0"
+
+#: Two-line axis labels for the nine columns (full names in SHORT_LABELS, shown on hover).
+TICK_LABELS = {
+    "P_EL": "elliptical", "P_CW": "clockwise<br>spiral", "P_ACW": "anticlock-<br>wise spiral",
+    "P_EDGE": "edge-on", "P_DK": "don't<br>know", "P_MG": "merger", "P_CS": "combined<br>spiral",
+    "P_EL_DEBIASED": "elliptical<br>(debiased)", "P_CS_DEBIASED": "spiral<br>(debiased)",
+}
+
+
+def human_trace_name(class_derived: bool) -> str:
+    return "people (class-derived)" if class_derived else "people (vote fractions)"
+
+
+def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = "",
+                  hatched: Sequence[str] = (), height: int = 360) -> go.Figure:
+    """Grouped bars over the nine columns; ``series`` = [(name, values (9,), colour)], NaN = not known.
+
+    Series named in ``hatched`` are drawn with a diagonal pattern (used for class-derived labels).
+    """
+    labels = [TICK_LABELS[c] for c in VOTE_COLUMNS]
+    fig = go.Figure()
+    for name, values, colour in series:
+        v = np.asarray(values, dtype=float)
+        fig.add_bar(
+            x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour,
+            marker_pattern_shape="/" if name in hatched else "",
+            text=[("n/a" if math.isnan(x) else f"{x:.2f}") for x in v], textposition="outside",
+            textfont_size=10, cliponaxis=False,
+            customdata=[f"{SHORT_LABELS[c]} ({c})" for c in VOTE_COLUMNS],
+            hovertemplate="%{customdata}: %{y:.3f}<extra>" + name + "</extra>",
+        )
+    fig.update_layout(
+        barmode="group", title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        yaxis=dict(title="fraction of the vote", range=[0, 1.12]), xaxis=dict(tickangle=0, tickfont_size=11),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        bargap=0.25,
+    )
+    fig.add_vline(x=5.5, line_dash="dot", line_color="grey", opacity=0.6)
+    fig.add_vline(x=6.5, line_dash="dot", line_color="grey", opacity=0.6)
+    return fig
+
+
+def scatter_grid(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray,
+                 rmse: dict[str, float | None]) -> go.Figure:
+    """Predicted (y) vs human (x) per column with the 1:1 line; RMSE over vote-fraction labels in each title.
+
+    Class-derived labels (0 or 1) are drawn in grey and left out of the RMSE.
+    """
+    pred = np.asarray(pred, dtype=float)
+    target = np.asarray(target, dtype=float)
+    cd = np.asarray(class_derived, dtype=bool)
+    titles = []
+    for j, c in enumerate(VOTE_COLUMNS):
+        n = int((~np.isnan(target[:, j]) & ~cd).sum())
+        r = rmse.get(c)
+        titles.append(f"{c}: RMSE {r:.3f} (n={n})" if r is not None else f"{c}: no vote-fraction labels")
+    fig = make_subplots(rows=3, cols=3, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.09)
+    in_legend: set[str] = set()
+    for j, c in enumerate(VOTE_COLUMNS):
+        row, col = j // 3 + 1, j % 3 + 1
+        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="grey", dash="dash", width=1),
+                        name="1:1", showlegend=j == 0, row=row, col=col, hoverinfo="skip")
+        for mask, name, colour in ((cd, "class-derived label (0 or 1)", CLASS_DERIVED_COLOUR),
+                                   (~cd, "vote-fraction label", MODEL_COLOUR)):
+            m = mask & ~np.isnan(target[:, j]) & ~np.isnan(pred[:, j])
+            if not m.any():
+                continue
+            fig.add_scatter(x=target[m, j], y=pred[m, j], mode="markers", name=name,
+                            marker=dict(color=colour, size=5, opacity=0.6), legendgroup=name,
+                            showlegend=name not in in_legend,
+                            row=row, col=col,
+                            hovertemplate="human %{x:.3f}<br>model %{y:.3f}<extra>" + c + "</extra>")
+            in_legend.add(name)
+        fig.update_xaxes(range=[-0.03, 1.03], row=row, col=col)
+        fig.update_yaxes(range=[-0.03, 1.03], row=row, col=col)
+    for r in (1, 2, 3):
+        fig.update_yaxes(title_text="model", row=r, col=1)
+    for c in (1, 2, 3):
+        fig.update_xaxes(title_text="people", row=3, col=c)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=820, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1))
+    return fig
+
+
+def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str] = CLASS_NAMES,
+                     x_title: str = "model's top answer", y_title: str = "people's top answer") -> go.Figure:
+    """Heatmap of counts, rows = human top answer, columns = model top answer."""
+    z = np.asarray(confusion, dtype=int)
+    short = [s.replace("ANTICLOCKWISE_SPIRAL", "ACW SPIRAL").replace("CLOCKWISE_SPIRAL", "CW SPIRAL")
+             .replace("_", " ").lower() for s in labels]
+    row_sum = z.sum(axis=1, keepdims=True)
+    share = np.divide(z, row_sum, out=np.zeros_like(z, dtype=float), where=row_sum > 0)
+    fig = go.Figure(go.Heatmap(
+        z=share, x=short, y=short, colorscale="Blues", zmin=0, zmax=1,
+        text=z, texttemplate="%{text}", colorbar=dict(title="share<br>of row"),
+        hovertemplate="people: %{y}<br>model: %{x}<br>%{text} galaxies<extra></extra>",
+    ))
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis=dict(title=x_title, side="bottom"), yaxis=dict(title=y_title, autorange="reversed"))
+    return fig

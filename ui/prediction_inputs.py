@@ -1,0 +1,79 @@
+"""Widgets shared by the Predict and Compare pages: which galaxies, and how a run is named."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import streamlit as st
+
+from core.batch_predict import GalaxySet
+from core.config import get_settings
+from ui import state_keys
+from ui.model_cache import catalog_set, demo_set, folder_set
+
+#: Largest set predicted on a page; bigger sets: ``python -m core predict --catalog ... --out``.
+MAX_PAGE_GALAXIES = 2000
+
+SET_DEMO = "Built-in demo set"
+SET_CATALOG = "Catalogue + downloaded images"
+SET_FOLDER = "Image folder (no labels)"
+
+
+def run_label(run: dict) -> str:
+    """One-line name of a run for select boxes: id, architecture, input size, validation accuracy."""
+    cfg = run["config"]
+    acc = run["final_metrics"].get("val_accuracy")
+    bits = [run["run_id"], cfg.get("model", {}).get("arch", "?"), f"{cfg.get('image_size', '?')} px"]
+    if isinstance(acc, float):
+        bits.append(f"val. accuracy {acc:.0%}")
+    return " · ".join(bits)
+
+
+def fmt(value, pattern: str = "{:.1%}") -> str:
+    """Format a number, or "n/a" for None/NaN."""
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else pattern.format(value)
+
+
+def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
+    """Radio for the galaxies to use (demo set, catalogue + images, image folder); None if not available.
+
+    Messages about what is missing are drawn here. Sets above MAX_PAGE_GALAXIES are cut to that size.
+    """
+    settings = get_settings()
+    images_dir = Path(st.session_state.get(state_keys.IMAGES_DIR) or settings.images_dir)
+    choices = [SET_DEMO, SET_CATALOG] + ([SET_FOLDER] if include_folder else [])
+    source = st.radio("Galaxies", choices, horizontal=True, key=key,
+                      help="The demo set ships with the app. The catalogue is the one loaded on the Catalog "
+                           f"page, joined by OBJID to the images in {images_dir}.")
+    gset: GalaxySet | None = None
+    if source == SET_DEMO:
+        gset = demo_set(str(settings.demo_dir))
+        if gset is None:
+            st.warning(f"The built-in demo set is missing ({settings.demo_dir}).")
+    elif source == SET_CATALOG:
+        result = st.session_state.get(state_keys.CATALOG)
+        if result is None:
+            st.info("No catalogue loaded yet: open the **Catalog** page first (the built-in sample works).")
+        else:
+            name = str(st.session_state.get(state_keys.CATALOG_SOURCE) or "catalogue")
+            try:
+                gset = catalog_set(result.table, str(images_dir), name)
+            except (ValueError, FileNotFoundError) as exc:
+                st.info(f"{exc}. Download images on the **Images** page first.")
+            if gset is not None and gset.missing:
+                st.caption(f"{len(gset.missing):,} catalogue galaxies have no image in {images_dir} yet "
+                           "(download them on the **Images** page).")
+    else:
+        try:
+            gset = folder_set(str(images_dir))
+        except FileNotFoundError as exc:
+            st.info(f"{exc}. Download images on the **Images** page first.")
+    if gset is not None and len(gset) > MAX_PAGE_GALAXIES:
+        st.caption(f"Showing the first {MAX_PAGE_GALAXIES:,} of {len(gset):,} galaxies; for all of them run "
+                   "`python -m core predict --catalog CSV --images DIR --out predictions.csv`.")
+        gset = gset.head(MAX_PAGE_GALAXIES)
+    if gset is not None and len(gset) == 0:
+        st.info("No galaxy in this set has an image yet.")
+        gset = None
+    return gset
