@@ -1,0 +1,273 @@
+"""Catalog: load a GZ1 catalogue (upload or built-in sample), check it, map it, download outputs.
+
+All parsing, validation, projection and export lives in ``core``; this page
+only gathers input and draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from core.catalog import CatalogReadError, CatalogResult, load_catalog, load_sample, select_rows
+from core.catalog_stats import fraction_histograms, histogram_figure, summary_statistics
+from core.config import get_settings
+from core.columns import CLEAN_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
+from core.exports import (
+    IMAGE_LIST_LIMIT,
+    clean_csv_bytes,
+    image_list_download,
+    rejected_csv_bytes,
+    training_csv_bytes,
+)
+from core.sky import build_sky_map, color_choices, selected_objids
+from ui import state_keys
+from ui.credits import show_credit
+from ui.navigation import ensure_app_navigation
+
+PREVIEW_ROWS = 1_000
+UPLOAD_GENERATION = "catalog_upload_generation"
+PREVIEW_ORDER = ["OBJID", "RA_STR", "RA", "DEC_STR", "DEC", "NVOTE", *VOTE_COLUMNS, "SPIRAL", "ELLIPTICAL", "UNCERTAIN"]
+
+
+@st.cache_data(max_entries=3, show_spinner="Reading and checking the catalogue ...")
+def _parse_upload(digest: str, _data: bytes, name: str) -> CatalogResult:
+    """Parse an upload; cached on the content hash so reruns and re-uploads are instant."""
+    return load_catalog(_data, name=name)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _parse_sample(digest: str) -> CatalogResult:
+    """The built-in sample; ``digest`` names the file and its modification time."""
+    return load_sample()
+
+
+def _fit_height(n_rows: int) -> int:
+    """Pixel height that shows ``n_rows`` dataframe rows and the header without scrolling."""
+    return 35 * (n_rows + 1) + 3
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _current_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
+    """(result, digest, error message) for the uploaded file, or the built-in sample."""
+    # A new uploader key empties the uploader: that is how "use the built-in sample" resets it.
+    generation = st.session_state.get(UPLOAD_GENERATION, 0)
+    uploaded = st.file_uploader(
+        "Upload a GZ1 catalogue (.csv or .csv.gz): Table 2 (16 or 13 columns), a zooSpec export, "
+        "the 10-column training form or an OBJID,RA,DEC list",
+        type=["csv", "gz"], key=f"catalog_upload_{generation}",
+    )
+    if uploaded is not None and st.button("Use the built-in sample instead", icon=":material/restart_alt:"):
+        st.session_state[UPLOAD_GENERATION] = generation + 1
+        st.rerun()
+    if uploaded is None:
+        path = get_settings().sample_catalog
+        data_key = f"sample:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
+        if st.session_state.get(state_keys.CATALOG_DIGEST) == data_key and state_keys.CATALOG in st.session_state:
+            return st.session_state[state_keys.CATALOG], data_key, None
+        try:
+            result = _parse_sample(data_key)
+        except CatalogReadError as exc:
+            return None, None, str(exc)
+        return result, data_key, None
+    data = uploaded.getvalue()
+    digest = _digest(data)
+    if st.session_state.get(state_keys.CATALOG_DIGEST) == digest and state_keys.CATALOG in st.session_state:
+        return st.session_state[state_keys.CATALOG], digest, None
+    try:
+        return _parse_upload(digest, data, uploaded.name), digest, None
+    except CatalogReadError as exc:
+        return None, None, str(exc)
+
+
+def _show_report(result: CatalogResult) -> None:
+    report = result.report
+    st.subheader("Validation report")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Rows read", f"{report.n_rows:,}")
+    c2.metric("Clean rows", f"{report.n_clean:,}")
+    c3.metric("Rejected rows", f"{report.n_rejected:,}")
+    c4.metric("Problems", len(report.problems))
+    st.caption(f"**{report.source}** · detected form: {report.form_label}")
+    for note in report.notes:
+        st.caption(f"Note: {note}")
+    if report.ok:
+        st.success("No problems found: every row passed every check.", icon=":material/check_circle:")
+        return
+    st.warning(
+        f"{len(report.problems)} kind(s) of problem found; {report.n_rejected:,} row(s) were excluded "
+        "and are listed below. Row numbers count data rows from 1 (row n is line n+1 of the file).",
+        icon=":material/warning:",
+    )
+    problems = pd.DataFrame(
+        {
+            "problem": [p.code for p in report.problems],
+            "description": [p.message for p in report.problems],
+            "count": [p.count for p in report.problems],
+            "first rows": [", ".join(map(str, p.first_rows)) or "(column)" for p in report.problems],
+        }
+    )
+    st.dataframe(problems, hide_index=True, width="stretch", height=_fit_height(len(problems)))
+    if len(result.rejected):
+        with st.expander(f"Rejected rows ({len(result.rejected):,})"):
+            st.dataframe(result.rejected.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+        st.download_button(
+            "Download rejected rows (CSV)", data=lambda: rejected_csv_bytes(result.rejected),
+            file_name="rejected_rows.csv", mime="text/csv", on_click="ignore",
+            icon=":material/download:", key="download_rejected",
+        )
+
+
+def _show_sky_map(result: CatalogResult, digest: str) -> list[str]:
+    st.subheader("Sky map")
+    choices = color_choices(result.table)
+    left, right = st.columns([4, 1])
+    with right:
+        color_by = st.selectbox(
+            "Colour by", choices or [None], key="sky_color_by",
+            format_func=lambda c: "single colour" if c is None else f"{c} ({SHORT_LABELS.get(c, 'votes')})",
+        )
+        st.caption(
+            "Mollweide projection, RA increasing to the left (0h at the edges). Drag a box or a lasso "
+            "to select galaxies; double-click to clear."
+        )
+    cache = st.session_state.get(state_keys.SKY_MAP_CACHE)
+    if cache and cache[0] == digest and cache[1] == color_by:
+        sky = cache[2]
+    else:
+        sky = build_sky_map(result.table, color_by=color_by)
+        st.session_state[state_keys.SKY_MAP_CACHE] = (digest, color_by, sky)
+    with left:
+        event = st.plotly_chart(
+            sky.figure, key=f"sky_map_{digest[:12]}", on_select="rerun",
+            selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
+        )
+    selection = selected_objids(sky, event.selection if event else None)
+    with right:
+        if sky.subsampled:
+            st.caption(
+                f"The map draws a random {sky.n_shown:,} of {sky.n_total:,} galaxies to stay responsive; "
+                "a box or lasso selects every galaxy inside it, drawn or not."
+            )
+        if selection:
+            st.metric("Selected", f"{len(selection):,}")
+        else:
+            st.caption("Nothing selected: downloads use all clean rows.")
+    return selection
+
+
+def _show_table(result: CatalogResult, selection: list[str]) -> None:
+    table = result.table
+    tab_table, tab_summary, tab_hist = st.tabs(["Table", "Summary statistics", "Fraction histograms"])
+    with tab_table:
+        shown = select_rows(table, selection) if selection else table
+        ordered = [c for c in PREVIEW_ORDER if c in shown.columns]
+        what = "selected rows" if selection else "clean rows"
+        st.caption(
+            f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} {what}. RA_STR/DEC_STR are the original "
+            "sexagesimal strings; RA/DEC are decimal degrees (J2000). Fractions are fractions of votes."
+        )
+        st.dataframe(
+            shown.loc[:, ordered].head(PREVIEW_ROWS), hide_index=True, width="stretch", height=360,
+            column_config={
+                "RA": st.column_config.NumberColumn("RA (deg)", format="%.8f"),
+                "DEC": st.column_config.NumberColumn("DEC (deg)", format="%.8f"),
+                "RA_STR": st.column_config.TextColumn("RA (text)"),
+                "DEC_STR": st.column_config.TextColumn("DEC (text)"),
+            },
+        )
+    with tab_summary:
+        summary = summary_statistics(table)
+        st.dataframe(summary, width="stretch", height=_fit_height(len(summary)))
+    with tab_hist:
+        histograms = fraction_histograms(table)
+        if histograms.empty:
+            st.info("This catalogue has no vote-fraction columns.")
+        else:
+            st.plotly_chart(histogram_figure(histograms), key="fraction_histograms", config={"displaylogo": False})
+
+
+def _show_downloads(result: CatalogResult, selection: list[str]) -> None:
+    st.subheader("Downloads")
+    scope = "all"
+    if selection:
+        scope = st.radio(
+            "Rows to export", ["selection", "all"], horizontal=True, key="export_scope",
+            format_func=lambda s: f"sky-map selection ({len(selection):,})" if s == "selection"
+            else f"all clean rows ({len(result.table):,})",
+        )
+    rows = select_rows(result.table, selection) if scope == "selection" else result.table
+    c1, c2, c3 = st.columns(3)
+
+    missing = result.missing_columns(CLEAN_COLUMNS)
+    c1.download_button(
+        "Cleaned table (13 columns)", data=lambda: clean_csv_bytes(rows), file_name="gz1_clean.csv",
+        mime="text/csv", on_click="ignore", disabled=bool(missing), icon=":material/download:", key="download_clean",
+    )
+    c1.caption("RA/DEC in decimal degrees." if not missing else f"Needs {', '.join(missing)}.")
+
+    if result.has_positions:
+        n_files = max(1, -(-len(rows) // IMAGE_LIST_LIMIT))
+        name = "image_list.txt" if n_files == 1 else "image_list.zip"
+        c2.download_button(
+            "SDSS Image List input", data=lambda: image_list_download(rows)[1], file_name=name,
+            mime="text/plain" if n_files == 1 else "application/zip", on_click="ignore",
+            icon=":material/download:", key="download_image_list",
+        )
+        c2.caption(f"`name ra dec`, at most {IMAGE_LIST_LIMIT:,} per file ({n_files:,} file(s)).")
+    else:
+        c2.button("SDSS Image List input", disabled=True, key="download_image_list_off")
+        c2.caption("Needs RA and DEC.")
+
+    missing_training = result.missing_columns(("OBJID",) + VOTE_COLUMNS)
+    c3.download_button(
+        "Training CSV (10 columns)", data=lambda: training_csv_bytes(rows), file_name="gz1_training.csv",
+        mime="text/csv", on_click="ignore", disabled=bool(missing_training), icon=":material/download:",
+        key="download_training",
+    )
+    c3.caption("OBJ_ID + nine vote fractions." if not missing_training else f"Needs {', '.join(missing_training)}.")
+
+
+ensure_app_navigation()
+st.title("Catalog")
+st.markdown(
+    "Load the **Galaxy Zoo 1** vote table, see what is wrong with it, get decimal coordinates, "
+    "look at the galaxies on the sky and download the files the next steps need. "
+    "Without an upload the page shows the built-in sample of 695 real GZ1 galaxies."
+)
+
+result, digest, error = _current_catalog()
+if error is not None:
+    st.error(f"Could not read the file. {error}", icon=":material/error:")
+    st.info("Remove the file (x in the uploader) to go back to the built-in sample, or upload another file.")
+    show_credit()
+    st.stop()
+
+assert result is not None and digest is not None
+if st.session_state.get(state_keys.CATALOG_DIGEST) != digest:
+    st.session_state[state_keys.CATALOG] = result
+    st.session_state[state_keys.CATALOG_SOURCE] = result.name
+    st.session_state[state_keys.CATALOG_DIGEST] = digest
+    st.session_state[state_keys.SKY_SELECTION] = []
+
+_show_report(result)
+if result.report.n_clean == 0:
+    st.error("No row passed the checks, so there is nothing to map or download.")
+    show_credit()
+    st.stop()
+
+selection: list[str] = []
+if result.has_positions:
+    selection = _show_sky_map(result, digest)
+else:
+    st.info("This catalogue has no RA/DEC columns, so there is no sky map.")
+st.session_state[state_keys.SKY_SELECTION] = selection
+
+_show_table(result, selection)
+_show_downloads(result, selection)
+show_credit()

@@ -1,0 +1,33 @@
+"""The dashboard's navigation, in a real browser, from a freshly started server."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.browser import chromium_page, wait_for_app_idle
+from tests.support.streamlit_server import streamlit_server
+
+pytestmark = pytest.mark.browser
+
+
+def test_deep_link_as_first_request_still_uses_app_navigation(isolated_home):
+    """A fresh server whose first request is a sub-page must still route through app.py.
+
+    Without ui.navigation.ensure_app_navigation, Streamlit's legacy ``pages/``
+    mode would show an auto-built sidebar (with an entry named "app").
+    """
+    with streamlit_server({"GZ_HOME": str(isolated_home)}) as url, chromium_page() as page:
+        page.goto(f"{url}/catalog")
+        wait_for_app_idle(page)
+        nav = page.locator("[data-testid='stSidebarNav']")
+        nav.wait_for()
+        labels = nav.inner_text()
+        assert "Compare models" in labels
+        assert "Home" in labels
+        assert "\napp\n" not in f"\n{labels}\n"
+        # The home page links to every step and credits the data.
+        page.goto(url)
+        wait_for_app_idle(page)
+        body = page.locator("[data-testid='stMain']").inner_text()
+        assert "Galaxy Zoo morphology" in body
+        assert "Lintott et al. 2008" in body
