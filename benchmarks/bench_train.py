@@ -1,0 +1,108 @@
+"""Training throughput (images/s) of the default model vs the original tool's setup, on this CPU.
+
+Usage: python benchmarks/bench_train.py [--seconds 15] [--threads N]
+
+* default: core's small CNN at the default 64 px, batch 64, with the full
+  training step (uint8 -> float, rotation/shift/zoom/flip augmentation, masked
+  vote loss, AdamW);
+* original: a randomly initialised torchvision ResNet-50 at 45x45, batch 96,
+  plain forward/backward/step (what the seed tool trained).
+
+Both run in this process, one after the other, each for ``--seconds`` after
+two warm-up steps, on synthetic images (pixel values do not change the cost).
+Timings on a shared machine are noisy: run it when nothing else is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.augment import AugmentSettings, augment_batch  # noqa: E402
+from core.config import get_settings  # noqa: E402
+from core.losses import vote_loss  # noqa: E402
+from core.model import GalaxyNet, count_parameters, uint8_to_input  # noqa: E402
+from core.targets import one_hot_targets  # noqa: E402
+
+
+def _time(step, batch: int, seconds: float) -> tuple[float, int]:
+    for _ in range(2):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step()
+        n += batch
+    return n / (time.perf_counter() - t0), n
+
+
+def bench_default(size: int, batch: int, seconds: float) -> tuple[float, int, int]:
+    model = GalaxyNet("small")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    targets = torch.as_tensor(one_hot_targets(rng.integers(0, 6, batch)), dtype=torch.float32)
+    masks = ~torch.isnan(targets)
+    gen = torch.Generator().manual_seed(0)
+    settings = AugmentSettings()
+    model.train()
+
+    def step():
+        x, t, m = augment_batch(uint8_to_input(images), targets, masks, settings, gen)
+        raw, deb = model(x)
+        loss = vote_loss(raw, deb, t, m)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    rate, n = _time(step, batch, seconds)
+    return rate, n, count_parameters(model)
+
+
+def bench_original(size: int, batch: int, seconds: float) -> tuple[float, int, int]:
+    from torchvision.models import resnet50
+
+    model = resnet50(weights=None, num_classes=37)  # the Galaxy Zoo challenge's 37 outputs
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, 3, size, size)
+    y = torch.rand(batch, 37)
+    model.train()
+
+    def step():
+        loss = torch.nn.functional.mse_loss(torch.sigmoid(model(x)), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    rate, n = _time(step, batch, seconds)
+    return rate, n, sum(p.numel() for p in model.parameters())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    threads = args.threads or get_settings().torch_threads
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rows = [
+        ("default: small CNN, 64 px, batch 64, augmented", *bench_default(64, 64, args.seconds)),
+        ("original: ResNet-50 (random init), 45 px, batch 96", *bench_original(45, 96, args.seconds)),
+    ]
+    print(f"torch {torch.__version__}, {threads} threads, {args.seconds:.0f} s per setup\n")
+    print(f"{'setup':<52}{'params':>12}{'images':>9}{'images/s':>10}")
+    for name, rate, n, params in rows:
+        print(f"{name:<52}{params:>12,}{n:>9}{rate:>10.0f}")
+    print(f"\nspeed-up of the default model: {rows[0][1] / rows[1][1]:.1f}x  (target >= 5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Quality of a trained run on the seeded held-out fifth of the GZ1 images (and of the spin cutouts).
+
+Usage: python benchmarks/evaluate_gz1.py [--model models/demo] [--shared /work/shared/data] [--tta]
+
+The held-out IDs are the run's own validation IDs: those with
+SHA-256("seed:ID") / 2^64 < val_fraction (core.train.is_validation), using
+the run's seed and val_fraction from config.json, so nothing scored here was
+trained on. GZ1 labels are class-derived (CLASS_NAME one-hot), so accuracy
+is the model's top answer against that class. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.columns import CLASS_NAMES  # noqa: E402
+from core.predict import evaluate_labelled_set, load_run  # noqa: E402
+from core.targets import read_labels  # noqa: E402
+from core.train import is_validation  # noqa: E402
+
+TARGETS = {"accuracy": 0.85, "macro_recall": 0.65, "spin_accuracy": 0.90}
+MAJORITY_BASELINE = "ELLIPTICAL"
+
+
+def held_out(run, catalog: Path) -> list[str]:
+    ids = read_labels(catalog).ids
+    mask = is_validation(ids, int(run.config["seed"]), float(run.config["val_fraction"]))
+    return [str(i) for i, m in zip(ids, mask) if m]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "demo"))
+    ap.add_argument("--shared", default="/work/shared/data", help="folder holding gz1_images_423px etc.")
+    ap.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
+    args = ap.parse_args()
+    shared = Path(args.shared)
+    run = load_run(args.model)
+    gz1 = shared / "gz1_images_423px"
+    spin = shared / "sdss_dr12_cutouts_120px_0p2arcsec"
+    if not gz1.exists():
+        print(f"shared data not found at {shared}; pass --shared", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    r = evaluate_labelled_set(run, gz1 / "labels.csv", gz1, tta=args.tta, ids=held_out(run, gz1 / "labels.csv"))
+    s = None
+    if spin.exists():
+        s = evaluate_labelled_set(run, spin / "index.csv", spin, tta=args.tta, ids=held_out(run, spin / "index.csv"))
+    secs = time.time() - t0
+    cfg = run.config
+    print(f"model {args.model}: {cfg['model']['arch']} {cfg['n_params']:,} params, {cfg['image_size']} px, "
+          f"seed {cfg['seed']}, held-out fraction {cfg['val_fraction']}, TTA {'on' if args.tta else 'off'}")
+    print(f"training: {len(run.config.get('sources', []))} source(s), {cfg['data']['n_train']} train / "
+          f"{cfg['data']['n_val']} held-out images\n")
+    base = r["support"][MAJORITY_BASELINE] / max(1, r["n_top_answer"])
+    print(f"{'metric':<44}{'value':>10}{'target':>10}")
+    print(f"{'GZ1 held-out images (class-derived labels)':<44}{r['n']:>10}")
+    print(f"{'top-answer accuracy':<44}{100 * r['accuracy']:>9.1f}%{'>= 85%':>10}")
+    print(f"{'majority-class baseline (all ELLIPTICAL)':<44}{100 * base:>9.1f}%")
+    print(f"{'macro recall (6 answers)':<44}{r['macro_recall']:>10.3f}{'>= 0.65':>10}")
+    sa = r["spin_accuracy"]
+    print(f"{'spin accuracy, GZ1 CW/ACW classes':<44}{(100 * sa if sa is not None else float('nan')):>9.1f}%"
+          f"{'>= 90%':>10}   (n = {r['n_spin']})")
+    if s is not None:
+        print(f"{'spin accuracy, held-out spin cutouts':<44}{100 * s['spin_accuracy']:>9.1f}%"
+              f"{'':>10}   (n = {s['n_spin']}, vote fractions)")
+        print(f"{'RMSE P_CW / P_ACW on spin cutouts (votes)':<44}{s['rmse']['P_CW']:>10.3f} / {s['rmse']['P_ACW']:.3f}")
+    print(f"\n{'answer':<24}{'support':>8}{'recall':>9}")
+    for name in CLASS_NAMES:
+        rec = r["per_class_recall"][name]
+        print(f"{name:<24}{r['support'][name]:>8}{(100 * rec if rec is not None else float('nan')):>8.1f}%")
+    print("\nconfusion (rows = human class, columns = model top answer):")
+    print(" " * 24 + "".join(f"{n[:6]:>8}" for n in CLASS_NAMES))
+    for name, row in zip(CLASS_NAMES, r["confusion"]):
+        print(f"{name:<24}" + "".join(f"{v:>8}" for v in row))
+    print(f"\nscored in {secs:.1f} s")
+    ok = r["accuracy"] >= TARGETS["accuracy"] and r["macro_recall"] >= TARGETS["macro_recall"] and (
+        sa is not None and sa >= TARGETS["spin_accuracy"])
+    print("targets met" if ok else "targets NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

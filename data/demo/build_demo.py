@@ -1,0 +1,63 @@
+"""Rebuild data/demo from the shared Galaxy Zoo data (provenance script; needs the shared data folder).
+
+Usage: python data/demo/build_demo.py /path/to/shared/data
+
+* gz1/: a class-balanced subset (up to 60 per GZ1 class, seeded) of gz1_images_423px,
+  downsized from 423x423 to 192x192 (whole frame kept, JPEG quality 90), with
+  labels.csv = OBJID, CLASS, CLASS_NAME, FILE copied from the source labels.
+* spin/: 240 spin-labelled cutouts of sdss_dr12_cutouts_120px_0p2arcsec (120 with
+  P_CW > P_ACW, 120 with P_ACW > P_CW, seeded), files copied unchanged, with
+  labels.csv = the matching index.csv rows.
+"""
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+SEED = 0
+PER_CLASS = 60
+PER_SPIN = 120
+SIZE = 192
+
+
+def main(shared: Path) -> None:
+    here = Path(__file__).resolve().parent
+    rng = np.random.default_rng(SEED)
+    gz1_src = shared / "gz1_images_423px"
+    labels = pd.read_csv(gz1_src / "labels.csv", dtype={"OBJID": str})
+    picks = []
+    for name, group in labels.groupby("CLASS_NAME", sort=True):
+        picks.append(group.iloc[rng.permutation(len(group))[:PER_CLASS]])
+    chosen = pd.concat(picks).sort_values("OBJID")
+    out = here / "gz1"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for f in chosen.FILE:
+        with Image.open(gz1_src / f) as img:
+            img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(out / f, quality=90)
+    chosen[["OBJID", "CLASS", "CLASS_NAME", "FILE"]].to_csv(out / "labels.csv", index=False)
+
+    spin_src = shared / "sdss_dr12_cutouts_120px_0p2arcsec"
+    index = pd.read_csv(spin_src / "index.csv", dtype=str)
+    cw = pd.to_numeric(index.GZ1_P_CW, errors="coerce")
+    acw = pd.to_numeric(index.GZ1_P_ACW, errors="coerce")
+    rows = []
+    for sel in (cw > acw, acw > cw):
+        group = index[sel.fillna(False)]
+        rows.append(group.iloc[rng.permutation(len(group))[:PER_SPIN]])
+    spin = pd.concat(rows).sort_values("FILE")
+    out = here / "spin"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for f in spin.FILE:
+        shutil.copy2(spin_src / f, out / f)
+    spin.to_csv(out / "labels.csv", index=False)
+    print(f"gz1: {len(chosen)} images {chosen.CLASS_NAME.value_counts().to_dict()}; spin: {len(spin)} images")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data"))
