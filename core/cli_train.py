@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="image folder with <ID>.jpg files (repeat, one per --catalog)")
     p.add_argument("--crop", action="append", type=float, metavar="F",
                    help="centre crop, fraction of the shorter image side (one value, or one per --catalog); "
-                        "default 1.0")
+                        "default: the folder's imageset.json crop_fraction, else 1.0")
     p.add_argument("--model", choices=ARCHITECTURES, default="small", help="architecture")
     p.add_argument("--width", type=int, default=32, help="channel width of the small CNN")
     p.add_argument("--size", type=int, default=DEFAULTS["size"], help="model input side in pixels")
@@ -68,7 +68,10 @@ def config_from_args(args: argparse.Namespace):
     if len(args.catalog) != len(args.images):
         raise TrainingError(f"{len(args.catalog)} --catalog but {len(args.images)} --images: give one folder "
                             f"per catalogue")
-    crops = args.crop or [DEFAULTS["crop"]]
+    from core.preprocess import folder_crop_fraction
+
+    # Without --crop, each folder's imageset.json decides, else the default.
+    crops = args.crop or [folder_crop_fraction(i) or DEFAULTS["crop"] for i in args.images]
     if len(crops) == 1:
         crops = crops * len(args.catalog)
     if len(crops) != len(args.catalog):

@@ -158,12 +158,20 @@ def list_runs(models_dir: str | Path | None = None) -> list[dict]:
 
 
 def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float:
-    """Crop a run used for ``images_dir`` during training, else the run's default crop_fraction."""
+    """Centre crop for ``images_dir``.
+
+    In order: the crop the run used for this very folder in training; the crop the
+    folder declares in its ``imageset.json`` (:func:`core.preprocess.folder_crop_fraction`);
+    the run's default ``crop_fraction``.
+    """
+    from core.preprocess import folder_crop_fraction
+
     target = Path(images_dir).resolve()
     for source in run.config.get("sources", []):
         if Path(source.get("images", "")).resolve() == target:
             return float(source.get("crop", run.crop_fraction))
-    return run.crop_fraction
+    declared = folder_crop_fraction(target)
+    return run.crop_fraction if declared is None else declared
 
 
 def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str | Path,

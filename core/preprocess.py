@@ -52,6 +52,31 @@ def prepare_image(img: Image.Image, size: int, crop_fraction: float) -> np.ndarr
     return np.asarray(out, dtype=np.uint8).copy()
 
 
+#: Optional file in an image folder describing the set, e.g. {"crop_fraction": 0.45, "description": "..."}.
+IMAGESET_FILE = "imageset.json"
+
+
+def folder_crop_fraction(images_dir: str | Path) -> float | None:
+    """The centre crop an image folder declares in its ``imageset.json``, or None.
+
+    The right crop depends on the pixel scale of a set (GZ1 subject images are
+    scaled to the galaxy, 0.2"/px cutouts are tight), so a folder can say it once
+    and training, evaluation and the pages all use the same value.
+    """
+    import json
+
+    path = Path(images_dir) / IMAGESET_FILE
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("crop_fraction")
+    except (OSError, ValueError, AttributeError):
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value <= 1 else None
+
+
 def prepare_file(path: Path, size: int, crop_fraction: float) -> np.ndarray:
     """:func:`prepare_image` of an image file; the error names the file if it cannot be read."""
     try:

@@ -18,6 +18,7 @@ def _points(page) -> int:
     return page.locator("[data-testid='stPlotlyChart']").first.locator(".scatterlayer .point").count()
 
 
+@pytest.mark.timeout(600)  # a cold first run (fresh venv, cold disk) imports torch slowly
 def test_start_training_and_see_curves_update(tmp_path):
     with streamlit_server() as url, chromium_page() as page:
         page.goto(f"{url}/train")
@@ -29,14 +30,13 @@ def test_start_training_and_see_curves_update(tmp_path):
             box.press("Enter")
             wait_for_app_idle(page)
         page.get_by_role("button", name="Start training").click()
-        page.get_by_text(re.compile(r"1 epoch\(s\) finished")).wait_for(timeout=120_000)
+        page.get_by_text(re.compile(r"1 epoch\(s\) finished")).wait_for(timeout=300_000)
         page.locator("[data-testid='stPlotlyChart']").first.locator(".scatterlayer .point").first.wait_for()
         first = _points(page)
-        page.get_by_text(re.compile(r"3 epoch\(s\) finished of 3")).wait_for(timeout=120_000)
+        page.get_by_text(re.compile(r"3 epoch\(s\) finished of 3")).wait_for(timeout=180_000)
         deadline = time.monotonic() + 20
         while _points(page) < 6 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert first < _points(page) == 6  # two curves, three epochs each
         page.get_by_text(re.compile("finished 3 epochs")).wait_for()
         page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
-        page.screenshot(path="/tmp/c_train_browser.png", full_page=True)

@@ -8,8 +8,10 @@ Usage: python data/demo/build_demo.py /path/to/shared/data
 * spin/: 240 spin-labelled cutouts of sdss_dr12_cutouts_120px_0p2arcsec (120 with
   P_CW > P_ACW, 120 with P_ACW > P_CW, seeded), files copied unchanged, with
   labels.csv = the matching index.csv rows.
+* each folder gets an imageset.json that declares its centre crop.
 """
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -18,10 +20,19 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from core.preprocess import IMAGESET_FILE  # noqa: E402
+from core.train import GZ1_IMAGES_CROP, SPIN_CUTOUTS_CROP  # noqa: E402
+
 SEED = 0
 PER_CLASS = 60
 PER_SPIN = 120
 SIZE = 192
+
+
+def write_imageset(folder: Path, crop: float, description: str) -> None:
+    """Declare the folder's centre crop (core.preprocess.folder_crop_fraction reads it)."""
+    (folder / IMAGESET_FILE).write_text(json.dumps({"crop_fraction": crop, "description": description}, indent=2) + "\n")
 
 
 def main(shared: Path) -> None:
@@ -40,6 +51,8 @@ def main(shared: Path) -> None:
         with Image.open(gz1_src / f) as img:
             img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(out / f, quality=90)
     chosen[["OBJID", "CLASS", "CLASS_NAME", "FILE"]].to_csv(out / "labels.csv", index=False)
+    write_imageset(out, GZ1_IMAGES_CROP, "GZ1 subject images (scaled to each galaxy's Petrosian radius), "
+                   f"downsized to {SIZE} px")
 
     spin_src = shared / "sdss_dr12_cutouts_120px_0p2arcsec"
     index = pd.read_csv(spin_src / "index.csv", dtype=str)
@@ -56,6 +69,7 @@ def main(shared: Path) -> None:
     for f in spin.FILE:
         shutil.copy2(spin_src / f, out / f)
     spin.to_csv(out / "labels.csv", index=False)
+    write_imageset(out, SPIN_CUTOUTS_CROP, "SDSS DR12 cutouts, 120x120 px at 0.2 arcsec/px")
     print(f"gz1: {len(chosen)} images {chosen.CLASS_NAME.value_counts().to_dict()}; spin: {len(spin)} images")
 
 

@@ -1,0 +1,47 @@
+"""Real browser: upload an image on the Predict page and see its bars; open the Compare page."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.browser import chromium_page, wait_for_app_idle
+from tests.support.streamlit_server import streamlit_server
+from tests.support.tiny_runs import FIXTURES, make_run
+
+SHOTS = Path(os.environ.get("GZ_SCREENSHOT_DIR", "/tmp"))
+
+
+@pytest.mark.browser
+def test_upload_shows_bars_and_compare_page_opens(isolated_home: Path):
+    models = Path(os.environ["GZ_MODELS_DIR"])
+    make_run(models / "demo", seed=0, image_size=32)
+    make_run(models / "second", seed=1, image_size=48)
+    env = {"GZ_HOME": str(isolated_home), "GZ_MODELS_DIR": str(models), "GZ_DEMO_DIR": str(FIXTURES),
+           "GZ_TORCH_THREADS": "2"}
+    image = FIXTURES / "gz1" / "588295840175292498.jpg"
+    with streamlit_server(env) as url, chromium_page(1400, 1800) as page:
+        page.goto(f"{url}/predict")
+        wait_for_app_idle(page)
+        page.get_by_role("link", name="Compare models").wait_for()  # st.navigation's sidebar, not pages/
+        # The largest-disagreement galaxy is shown, with its bars.
+        page.get_by_role("heading", name=re.compile(r"^Galaxy ")).wait_for()
+        page.get_by_role("tab", name="Your own image").click()
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(image))
+        page.get_by_text("Most people would say").wait_for()
+        wait_for_app_idle(page)
+        panel = page.get_by_role("tabpanel", name="Your own image")
+        # Nine bars of the model's fractions (plotly draws one <path> per bar).
+        expect(panel.locator(".js-plotly-plot .barlayer .point")).to_have_count(9)
+        page.screenshot(path=str(SHOTS / "predict_upload.png"))
+
+        page.goto(f"{url}/compare")
+        wait_for_app_idle(page)
+        page.get_by_role("heading", name="Leaderboard").wait_for()
+        page.get_by_role("heading", name="Two runs side by side").wait_for()
+        expect(page.locator("[data-testid='stDataFrame']")).to_have_count(2)
+        page.screenshot(path=str(SHOTS / "compare.png"))
