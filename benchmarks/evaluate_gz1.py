@@ -1,6 +1,6 @@
 """Quality of a trained run on the seeded held-out fifth of the GZ1 images (and of the spin cutouts).
 
-Usage: python benchmarks/evaluate_gz1.py [--model models/demo] [--shared /work/shared/data] [--tta]
+Usage: python benchmarks/evaluate_gz1.py [--model models/gz1-heldout] [--shared /work/shared/data] [--tta]
 
 The held-out IDs are the run's own validation IDs: those with
 SHA-256("seed:ID") / 2^64 < val_fraction (core.train.is_validation), using
@@ -35,12 +35,17 @@ def held_out(run, catalog: Path) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "demo"))
+    ap.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "gz1-heldout"),
+                    help="a run trained with a held-out fraction (models/demo uses every image)")
     ap.add_argument("--shared", default="/work/shared/data", help="folder holding gz1_images_423px etc.")
     ap.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
     args = ap.parse_args()
     shared = Path(args.shared)
     run = load_run(args.model)
+    if not float(run.config.get("val_fraction", 0)) > 0:
+        print(f"{args.model} was trained on every image (val_fraction 0): nothing is held out. "
+              "Use a run trained with a held-out fraction, e.g. models/gz1-heldout.", file=sys.stderr)
+        return 2
     gz1 = shared / "gz1_images_423px"
     spin = shared / "sdss_dr12_cutouts_120px_0p2arcsec"
     if not gz1.exists():

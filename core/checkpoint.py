@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from core.atomic_files import write_bytes_atomic
 from core.jobs import read_json, write_json_atomic
 
 CONFIG_NAME = "config.json"
@@ -39,27 +38,11 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot or must not be loaded; the message names the file."""
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run folders are meant to be shared and shipped
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_torch_atomic(path: Path, obj: Any) -> None:
     """``torch.save`` to memory, then atomic write (temp file + rename)."""
     buf = io.BytesIO()
     torch.save(obj, buf)
-    _write_bytes_atomic(Path(path), buf.getvalue())
+    write_bytes_atomic(Path(path), buf.getvalue())
 
 
 def load_torch_safe(path: Path) -> Any:
@@ -147,4 +130,4 @@ def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in cols})
-    _write_bytes_atomic(Path(run_dir) / METRICS_NAME, buf.getvalue().encode())
+    write_bytes_atomic(Path(run_dir) / METRICS_NAME, buf.getvalue().encode())

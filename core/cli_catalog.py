@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.atomic_files import write_bytes_atomic
 from core.catalog import CatalogReadError, load_catalog
 from core.exports import (
     ExportError,
@@ -20,7 +21,6 @@ from core.exports import (
     image_list_files,
     rejected_csv_bytes,
     training_csv_bytes,
-    write_bytes_atomic,
 )
 
 EXIT_UNREADABLE = 2

@@ -11,17 +11,14 @@
   vote fractions.
 * :func:`rejected_csv_bytes`: the rows validation rejected, with ROW and PROBLEMS.
 
-:func:`write_bytes_atomic` writes a file via a temporary file and ``os.replace``
+:func:`core.atomic_files.write_bytes_atomic` writes a file via a temporary file and ``os.replace``
 so a crash never leaves a half-written output.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,18 +129,3 @@ def image_list_download(table: pd.DataFrame, limit: int = IMAGE_LIST_LIMIT) -> t
         for name, data in files:
             archive.writestr(name, data)
     return "image_list.zip", buffer.getvalue(), "application/zip"
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

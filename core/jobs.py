@@ -23,12 +23,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from core.atomic_files import write_json_atomic  # noqa: F401  (re-exported: callers use jobs.write_json_atomic)
 from core.config import REPO_ROOT
 
 LOCK_NAME = "job.lock"
@@ -39,27 +39,6 @@ LOG_NAME = "job.log"
 
 class JobBusy(RuntimeError):
     """Another worker already holds this job folder's lock."""
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    Readers therefore see either the old or the new file, never a half-written one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates 0600; job state is meant to be read by other users' tools too.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -216,7 +216,7 @@ if joins:
             st.markdown(f"**{Path(s.catalog).parent.name}/{Path(s.catalog).name}** ({summ['labels_form']}) ↔ `{s.images}`")
             cols = st.columns(4)
             cols[0].metric("Matched images", summ["matched"])
-            cols[1].metric(f"Labels without image", summ["labels_without_image"])
+            cols[1].metric("Labels without image", summ["labels_without_image"])
             cols[2].metric("Images without label", summ["images_without_label"])
             cols[3].metric("Unusable label rows", summ["label_rows_dropped"])
             st.caption("Label kinds: " + ", ".join(

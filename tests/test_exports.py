@@ -13,6 +13,7 @@ import pytest
 
 from core.catalog import load_catalog, load_sample
 from core.columns import CLEAN_COLUMNS, TRAINING_COLUMNS, VOTE_COLUMNS
+from core.atomic_files import write_bytes_atomic
 from core.exports import (
     IMAGE_LIST_LIMIT,
     ExportError,
@@ -21,7 +22,6 @@ from core.exports import (
     image_list_files,
     rejected_csv_bytes,
     training_csv_bytes,
-    write_bytes_atomic,
 )
 from tests.conftest import FIXTURES, SAMPLE_CATALOG
 
