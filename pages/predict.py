@@ -58,6 +58,10 @@ m[2].metric("Spin accuracy", fmt(fm.get("val_spin_accuracy")),
             help="Clockwise vs anticlockwise, on held-out spirals with a spin vote.")
 m[3].metric("Epochs", run["n_epochs"])
 m[4].metric("Parameters", f"{run['config'].get('n_params', 0):,}")
+if not run["config"].get("val_fraction"):
+    st.caption("This run learned from every image (nothing held out), so it has no validation figures: score it "
+               "on a labelled set on the **Compare models** page, or compare it with a run trained with a "
+               "held-out fraction (the shipped `gz1-heldout` is the same recipe with a fifth held out).")
 with st.expander("Run details"):
     st.json({k: run["config"].get(k) for k in ("command", "model", "model_note", "image_size", "crop_fraction",
                                                  "created_at", "data") if k in run["config"]}, expanded=False)

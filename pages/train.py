@@ -83,6 +83,10 @@ def _current_catalog_csv() -> str | None:
 
 
 # ---------------------------------------------------------------- the run (live)
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
 def _curves(rows: list[dict]) -> tuple[go.Figure, go.Figure]:
     df = pd.DataFrame(rows)
     loss = go.Figure()
@@ -142,15 +146,23 @@ def run_panel() -> None:
     st.caption(f"{len(rows)} epoch(s) finished" + (f" of {state.get('epochs')}" if state.get("epochs") else ""))
     if rows:
         loss, met = _curves(rows)
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(loss, key="loss_curve", width="stretch")
-        c2.plotly_chart(met, key="metric_curve", width="stretch")
         last = rows[-1]
-        m = st.columns(4)
-        m[0].metric("Validation loss", f"{last['val_loss']:.3f}" if last.get("val_loss") is not None else "—")
-        m[1].metric("Top-answer accuracy", f"{100 * last['val_accuracy']:.1f}%" if last.get("val_accuracy") is not None else "—")
-        m[2].metric("Macro recall", f"{last['val_macro_recall']:.3f}" if last.get("val_macro_recall") is not None else "—")
-        m[3].metric("Spin accuracy", f"{100 * last['val_spin_accuracy']:.1f}%" if last.get("val_spin_accuracy") is not None else "—")
+        has_validation = last.get("val_loss") is not None
+        if has_validation:
+            c1, c2 = st.columns(2)
+            c1.plotly_chart(loss, key="loss_curve", width="stretch")
+            c2.plotly_chart(met, key="metric_curve", width="stretch")
+            m = st.columns(4)
+            m[0].metric("Validation loss", f"{last['val_loss']:.3f}")
+            m[1].metric("Top-answer accuracy", _percent(last.get("val_accuracy")))
+            m[2].metric("Macro recall", f"{last['val_macro_recall']:.3f}" if last.get("val_macro_recall") is not None else "—")
+            m[3].metric("Spin accuracy", _percent(last.get("val_spin_accuracy")))
+        else:
+            st.plotly_chart(loss, key="loss_curve", width="stretch")
+            st.caption("This run held nothing out (validation fraction 0): it learned from every image, so it has "
+                       "no validation curves. Score it on another labelled set with `python -m core evaluate` or "
+                       "on the **Compare models** page (the shipped `gz1-heldout` run is the same recipe with a "
+                       "held-out fifth).")
         cfg = read_config(run_dir) or {}
         n_cd = (cfg.get("data") or {}).get("n_class_derived")
         if n_cd:
