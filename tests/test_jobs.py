@@ -1,0 +1,86 @@
+"""core.jobs: job state on disk, one worker per folder, SIGKILL-safe locks, prompt cancel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import jobs
+
+REPO = Path(__file__).resolve().parent.parent
+
+HOLD_LOCK = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from core import jobs
+folder = {folder!r}
+with jobs.JobLock(folder):
+    jobs.install_sigterm_as_cancel(folder)
+    jobs.write_state(folder, {{"status": "running", "done": 1}})
+    print("locked", flush=True)
+    while not jobs.cancel_requested(folder):
+        time.sleep(0.05)
+    jobs.write_state(folder, {{"status": "cancelled", "done": 1}})
+"""
+
+
+def _hold(folder: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.format(repo=str(REPO), folder=str(folder))],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_worker_is_refused_and_state_is_shared(tmp_path):
+    proc = _hold(tmp_path)
+    try:
+        assert jobs.is_running(tmp_path)
+        assert jobs.lock_owner_pid(tmp_path) == proc.pid
+        with pytest.raises(jobs.JobBusy, match=str(tmp_path)):
+            jobs.JobLock(tmp_path).acquire()
+        state = jobs.read_state(tmp_path)
+        assert state["status"] == "running" and state["running"] is True
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_sigkill_releases_the_lock_and_marks_the_job_interrupted(tmp_path):
+    proc = _hold(tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not jobs.is_running(tmp_path)
+    assert jobs.read_state(tmp_path)["status"] == "interrupted"
+    with jobs.JobLock(tmp_path):  # a new worker can take over at once
+        assert jobs.is_running(tmp_path)
+
+
+def test_cancel_is_a_file_plus_sigterm_and_the_worker_ends_cleanly(tmp_path):
+    proc = _hold(tmp_path)
+    t0 = time.monotonic()
+    jobs.request_cancel(tmp_path)
+    assert proc.wait(timeout=10) == 0
+    assert time.monotonic() - t0 < 5
+    assert jobs.read_state(tmp_path)["status"] == "cancelled"
+    jobs.clear_cancel(tmp_path)
+    assert not jobs.cancel_requested(tmp_path)
+
+
+def test_state_writes_are_atomic_and_readable_by_others(tmp_path):
+    jobs.write_state(tmp_path, {"status": "done", "total": 3})
+    assert oct((tmp_path / jobs.STATE_NAME).stat().st_mode & 0o777) == "0o644"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    (tmp_path / jobs.STATE_NAME).write_text("{half")  # a torn file from elsewhere reads as missing
+    assert jobs.read_state(tmp_path) is None
+
+
+def test_start_detached_runs_the_cli_and_logs_to_the_job_folder(tmp_path):
+    proc = jobs.start_detached(["--help"], tmp_path)
+    assert proc.wait(timeout=60) == 0
+    assert "catalog" in (tmp_path / jobs.LOG_NAME).read_text()
