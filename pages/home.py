@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.config import get_settings
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
 
@@ -22,6 +23,16 @@ Galaxy Zoo fractions are *how people voted*: the model learns to emulate the hum
 not a ground truth.
 """
 )
+settings = get_settings()
+n_sample = max(0, sum(1 for _ in open(settings.sample_catalog, encoding="utf-8")) - 1)
+n_demo = sum(1 for _ in settings.demo_dir.rglob("*.jpg"))
+runs = sorted(p.parent.name for p in settings.models_dir.glob("*/model.pt"))
+st.markdown("**Ready to use without any upload or download:**")
+k1, k2, k3 = st.columns(3)
+k1.metric("Galaxies in the built-in GZ1 sample", f"{n_sample:,}")
+k2.metric("Demo images with labels", f"{n_demo:,}")
+k3.metric("Trained models", len(runs), help=", ".join(runs) or "none yet")
+
 c1, c2, c3, c4 = st.columns(4)
 c1.page_link("pages/catalog.py", label="Open the catalog", icon=":material/table:")
 c2.page_link("pages/images.py", label="Get images", icon=":material/image:")
