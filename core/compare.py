@@ -54,17 +54,25 @@ def _names(index: np.ndarray) -> list[str]:
     return [CLASS_NAMES[i] if i >= 0 else "" for i in index]
 
 
-def galaxy_table(gset: GalaxySet, pred: np.ndarray) -> pd.DataFrame:
-    """One row per galaxy: ID, IMAGE, LABEL_KIND, DISAGREEMENT (model vs human), MOST_DIFFERENT column,
-    MODEL_TOP, HUMAN_TOP, then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown)."""
-    pred = np.asarray(pred, dtype=float)
-    dis, col = disagreement(pred, gset.targets)
-    df = pd.DataFrame({
+def _disagreement_frame(gset: GalaxySet, left: np.ndarray, right: np.ndarray,
+                        extra: dict[str, list]) -> pd.DataFrame:
+    """ID, IMAGE, LABEL_KIND, DISAGREEMENT and MOST_DIFFERENT of ``left`` vs ``right``, then ``extra``."""
+    dis, col = disagreement(left, right)
+    return pd.DataFrame({
         "ID": pd.array(gset.ids, dtype="string"),
         "IMAGE": [Path(f).name for f in gset.files],
         "LABEL_KIND": gset.label_kind(),
         "DISAGREEMENT": dis,
         "MOST_DIFFERENT": [VOTE_COLUMNS[c] if c >= 0 else "" for c in col],
+        **extra,
+    })
+
+
+def galaxy_table(gset: GalaxySet, pred: np.ndarray) -> pd.DataFrame:
+    """One row per galaxy: ID, IMAGE, LABEL_KIND, DISAGREEMENT (model vs human), MOST_DIFFERENT column,
+    MODEL_TOP, HUMAN_TOP, then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown)."""
+    pred = np.asarray(pred, dtype=float)
+    df = _disagreement_frame(gset, pred, gset.targets, {
         "MODEL_TOP": _names(top_answer(pred)),
         "HUMAN_TOP": _names(top_answer(gset.targets)),
     })
@@ -142,13 +150,7 @@ def side_by_side(gset: GalaxySet, pred_a: np.ndarray, pred_b: np.ndarray, name_a
     """
     a = np.asarray(pred_a, dtype=float)
     b = np.asarray(pred_b, dtype=float)
-    dis, col = disagreement(a, b)
-    df = pd.DataFrame({
-        "ID": pd.array(gset.ids, dtype="string"),
-        "IMAGE": [Path(f).name for f in gset.files],
-        "LABEL_KIND": gset.label_kind(),
-        "DISAGREEMENT": dis,
-        "MOST_DIFFERENT": [VOTE_COLUMNS[c] if c >= 0 else "" for c in col],
+    df = _disagreement_frame(gset, a, b, {
         f"{name_a} top": _names(top_answer(a)),
         f"{name_b} top": _names(top_answer(b)),
         "HUMAN_TOP": _names(top_answer(gset.targets)),
@@ -157,7 +159,7 @@ def side_by_side(gset: GalaxySet, pred_a: np.ndarray, pred_b: np.ndarray, name_a
         df[f"{name_a} {c}"] = a[:, j]
     for j, c in enumerate(VOTE_COLUMNS):
         df[f"{name_b} {c}"] = b[:, j]
-    df = df[~np.isnan(dis)]
+    df = df[df["DISAGREEMENT"].notna()]
     return df.sort_values("DISAGREEMENT", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -9,14 +9,12 @@ import streamlit as st
 from core.columns import VOTE_COLUMNS
 from core.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
 from core.batch_predict import SetPrediction
-from core.config import get_settings
 from core.metrics import score
-from core.predict import list_runs
 from ui.credits import show_credit
 from ui.model_cache import model_for, predictions_for
 from ui.navigation import ensure_app_navigation
 from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, OTHER_COLOUR, fraction_bars, human_trace_name
-from ui.prediction_inputs import fmt, pick_galaxy_set, run_label
+from ui.prediction_inputs import runs_or_stop, fmt, pick_galaxy_set, run_label
 
 ensure_app_navigation()
 
@@ -24,12 +22,7 @@ st.title("Compare models")
 st.caption("Every run scored on the same galaxies with the same code as `python -m core evaluate`, "
            "then two runs side by side: where do they disagree?")
 
-settings = get_settings()
-runs = list_runs(settings.models_dir)
-if not runs:
-    st.info(f"No trained model in {settings.models_dir}. Train one on the **Train** page first.")
-    show_credit()
-    st.stop()
+runs = runs_or_stop()
 by_path = {r["path"]: r for r in runs}
 paths = list(by_path)
 

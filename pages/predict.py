@@ -9,16 +9,14 @@ import streamlit as st
 from core.batch_predict import predict_one, predictions_csv_bytes
 from core.columns import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
 from core.compare import galaxy_table, top_answer
-from core.config import get_settings
 from core.image_input import ImageInputError
 from core.metrics import score
-from core.predict import list_runs
 from core.train import is_validation
 from ui import state_keys
 from ui.credits import show_credit
 from ui.model_cache import model_for, predictions_for
 from ui.navigation import ensure_app_navigation
-from ui.prediction_inputs import fmt, pick_galaxy_set, run_label
+from ui.prediction_inputs import runs_or_stop, fmt, pick_galaxy_set, run_label
 from ui.prediction_charts import (HUMAN_COLOUR, MODEL_COLOUR, confusion_figure, fraction_bars,
                                   human_trace_name, scatter_grid)
 
@@ -30,13 +28,7 @@ st.title("Predict")
 st.caption("What the model expects people to vote for each galaxy, next to what thousands of Galaxy Zoo "
            "volunteers actually voted. The model emulates the human vote; the vote is not a ground truth.")
 
-settings = get_settings()
-runs = list_runs(settings.models_dir)
-if not runs:
-    st.info(f"No trained model in {settings.models_dir}. Train one on the **Train** page "
-            "(or `python -m core train`), then come back.")
-    show_credit()
-    st.stop()
+runs = runs_or_stop()
 
 run_paths = [r["path"] for r in runs]
 by_path = {r["path"]: r for r in runs}

@@ -20,6 +20,21 @@ SET_CATALOG = "Catalogue + downloaded images"
 SET_FOLDER = "Image folder (no labels)"
 
 
+def runs_or_stop() -> list[dict]:
+    """The trained runs (core.predict.list_runs); without any, say where to get one and stop the page."""
+    from core.predict import list_runs
+    from ui.credits import show_credit
+
+    settings = get_settings()
+    runs = list_runs(settings.models_dir)
+    if not runs:
+        st.info(f"No trained model in {settings.models_dir}. Train one on the **Train** page "
+                "(or `python -m core train`), then come back.")
+        show_credit()
+        st.stop()
+    return runs
+
+
 def run_label(run: dict) -> str:
     """One-line name of a run for select boxes: id, architecture, input size, validation accuracy."""
     cfg = run["config"]
