@@ -127,11 +127,16 @@ def _wait(predicate, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def _start_worker(folder, base_url):
+    """A detached `python -m core download` worker on POSITIONS, as the Images page starts it."""
+    return jobs.start_detached(["download", str(POSITIONS), "--images", str(folder), "--base-url", base_url,
+                                "--size", "96", "--workers", "2", "--no-progress"], folder)
+
+
 def test_sigkill_then_restart_downloads_nothing_twice(tmp_path):
     folder = tmp_path / "img"
     with fake_skyserver(latency=0.1) as slow:
-        proc = jobs.start_detached(["download", str(POSITIONS), "--images", str(folder), "--base-url",
-                                    slow.dr18_base, "--size", "96", "--workers", "2", "--no-progress"], folder)
+        proc = _start_worker(folder, slow.dr18_base)
         _wait(lambda: len(list_images(folder)) >= 8)
         os.killpg(proc.pid, signal.SIGKILL)
         _wait(lambda: proc.poll() is not None)
@@ -162,8 +167,7 @@ def test_sigkill_then_restart_downloads_nothing_twice(tmp_path):
 def test_sigterm_cancels_promptly_with_exit_three(tmp_path):
     folder = tmp_path / "img"
     with fake_skyserver(latency=0.2) as slow:
-        proc = jobs.start_detached(["download", str(POSITIONS), "--images", str(folder), "--base-url",
-                                    slow.dr18_base, "--size", "96", "--workers", "2", "--no-progress"], folder)
+        proc = _start_worker(folder, slow.dr18_base)
         _wait(lambda: len(list_images(folder)) >= 2)
         t0 = time.monotonic()
         jobs.request_cancel(folder)  # CANCEL file + SIGTERM to the lock holder

@@ -30,6 +30,13 @@ PER_SPIN = 120
 SIZE = 192
 
 
+def fresh_folder(folder: Path) -> Path:
+    """Empty ``folder`` (rebuilding replaces the whole subset) and return it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
+
+
 def write_imageset(folder: Path, crop: float, description: str) -> None:
     """Declare the folder's centre crop (core.preprocess.folder_crop_fraction reads it)."""
     (folder / IMAGESET_FILE).write_text(json.dumps({"crop_fraction": crop, "description": description}, indent=2) + "\n")
@@ -44,9 +51,7 @@ def main(shared: Path) -> None:
     for name, group in labels.groupby("CLASS_NAME", sort=True):
         picks.append(group.iloc[rng.permutation(len(group))[:PER_CLASS]])
     chosen = pd.concat(picks).sort_values("OBJID")
-    out = here / "gz1"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+    out = fresh_folder(here / "gz1")
     for f in chosen.FILE:
         with Image.open(gz1_src / f) as img:
             img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(out / f, quality=90)
@@ -63,9 +68,7 @@ def main(shared: Path) -> None:
         group = index[sel.fillna(False)]
         rows.append(group.iloc[rng.permutation(len(group))[:PER_SPIN]])
     spin = pd.concat(rows).sort_values("FILE")
-    out = here / "spin"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+    out = fresh_folder(here / "spin")
     for f in spin.FILE:
         shutil.copy2(spin_src / f, out / f)
     spin.to_csv(out / "labels.csv", index=False)
