@@ -7,7 +7,7 @@ second of time (so every row is a distinct valid position). It is written to a
 temporary folder and removed afterwards.
 
 Measured:
-* ``core.catalog.load_catalog`` end to end (read, validate, convert), in a fresh
+* ``core.catalog.reader.load_catalog`` end to end (read, validate, convert), in a fresh
   child process so peak memory is that of the load alone;
 * astropy ``SkyCoord(ra, dec, unit=(hourangle, deg))`` on the string columns (the
   original tool's way), timed on a subset and extrapolated linearly;
@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
 FULL_ROWS = 667_944
 MAS_PER_DEG = 3.6e6
@@ -53,7 +52,7 @@ def make_full_table(path: Path, n_rows: int) -> None:
     centis = (centis + tile * 8_999) % 8_640_000  # shift, wrapped into [0h, 24h)
     h, rest = np.divmod(centis, 360_000)
     m, rest = np.divmod(rest, 6_000)
-    big["RA"] = [f"{a:02d}:{b:02d}:{c / 100:05.2f}" for a, b, c in zip(h, m, rest)]
+    big["RA"] = [f"{a:02d}:{b:02d}:{c / 100:05.2f}" for a, b, c in zip(h, m, rest, strict=False)]
     big.to_csv(path, index=False)
 
 
@@ -69,7 +68,7 @@ def child(path: str, repeats: int) -> None:
     """Time load_catalog in this fresh process and print JSON."""
     import pyarrow as pa
 
-    from core.catalog import load_catalog
+    from core.catalog.reader import load_catalog
 
     rss_before = _proc_status_mb("VmRSS")
     times = []
@@ -102,9 +101,9 @@ def main() -> int:
     import astropy.units as u
     from astropy.coordinates import SkyCoord
 
-    from core.catalog import load_catalog, load_sample
-    from core.exports import clean_csv_bytes, image_list_download, training_csv_bytes
-    from core.sky import build_sky_map, payload_bytes
+    from core.catalog.exports import clean_csv_bytes, image_list_download, training_csv_bytes
+    from core.catalog.reader import load_catalog, load_sample
+    from core.catalog.sky import build_sky_map, payload_bytes
 
     rows: list[tuple[str, str]] = []
     load_at_start = os.getloadavg()[0]  # other work on the machine slows every figure below

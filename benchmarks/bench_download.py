@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from core.cutouts import CutoutSettings  # noqa: E402
-from core.download import DownloadOptions, Target, run_download  # noqa: E402
+from core.images.cutouts import CutoutSettings  # noqa: E402
+from core.images.download import DownloadOptions, Target, run_download  # noqa: E402
 
 POSITIONS = REPO / "tests" / "fixtures" / "cutouts" / "catalog_positions.csv"
 

@@ -1,9 +1,9 @@
 """Prediction speed on this machine's CPU: warm single-image latency and batched throughput.
 
-Single image: the Predict page's upload path (``core.batch_predict.predict_one`` on the
+Single image: the Predict page's upload path (``core.inference.batch.predict_one`` on the
 file's bytes: checked decode, preprocessing, forward pass), with the model already
 loaded as the page's ``st.cache_resource`` holds it; p50 and p95 over many calls.
-Batched: ``core.batch_predict.predict_set`` over an image folder (decode + preprocess +
+Batched: ``core.inference.batch.predict_set`` over an image folder (decode + preprocess +
 forward, what ``python -m core predict --images`` and the page's set view do), and the
 forward pass alone on already prepared images. Targets (issue 6): p50 < 50 ms,
 >= 300 images/s.
@@ -26,21 +26,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.batch_predict import predict_one, predict_set, set_from_folder  # noqa: E402
 from core.config import get_settings  # noqa: E402
-from core.image_input import find_images, open_image  # noqa: E402
-from core.predict import load_run  # noqa: E402
+from core.images.reading import find_images, open_image  # noqa: E402
+from core.inference.batch import predict_one, predict_set, set_from_folder  # noqa: E402
+from core.inference.predict import load_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def fresh_default_run(folder: Path) -> Path:
     """A run folder holding an untrained default model (TrainConfig defaults: small CNN, 64 px)."""
-    from core import checkpoint as ckpt
-    from core.model import build_model, count_parameters
-    from core.train import TrainConfig
+    from core.training import checkpoint as ckpt
+    from core.training.model import build_model, count_parameters
+    from core.training.train import TrainConfig
 
     cfg = TrainConfig(sources=[])
     model_cfg = cfg.model_section() | {"pretrained": False}

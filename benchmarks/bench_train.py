@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.augment import AugmentSettings, augment_batch  # noqa: E402
 from core.config import get_settings  # noqa: E402
-from core.losses import vote_loss  # noqa: E402
-from core.model import GalaxyNet, count_parameters, uint8_to_input  # noqa: E402
-from core.targets import one_hot_targets  # noqa: E402
+from core.training.augment import AugmentSettings, augment_batch  # noqa: E402
+from core.training.losses import vote_loss  # noqa: E402
+from core.training.model import GalaxyNet, count_parameters, uint8_to_input  # noqa: E402
+from core.training.targets import one_hot_targets  # noqa: E402
 
 
 def _time(step, batch: int, seconds: float) -> tuple[float, int]:

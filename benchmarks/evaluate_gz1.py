@@ -3,7 +3,7 @@
 Usage: python benchmarks/evaluate_gz1.py [--model models/gz1-heldout] [--shared /work/shared/data] [--tta]
 
 The held-out IDs are the run's own validation IDs: those with
-SHA-256("seed:ID") / 2^64 < val_fraction (core.train.is_validation), using
+SHA-256("seed:ID") / 2^64 < val_fraction (core.training.train.is_validation), using
 the run's seed and val_fraction from config.json, so nothing scored here was
 trained on. GZ1 labels are class-derived (CLASS_NAME one-hot), so accuracy
 is the model's top answer against that class. Prints a table.
@@ -16,12 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.columns import CLASS_NAMES  # noqa: E402
-from core.predict import evaluate_labelled_set, load_run  # noqa: E402
-from core.targets import read_labels  # noqa: E402
-from core.train import is_validation  # noqa: E402
+from core.inference.predict import evaluate_labelled_set, load_run  # noqa: E402
+from core.schema import CLASS_NAMES  # noqa: E402
+from core.training.targets import read_labels  # noqa: E402
+from core.training.train import is_validation  # noqa: E402
 
 TARGETS = {"accuracy": 0.85, "macro_recall": 0.65, "spin_accuracy": 0.90}
 MAJORITY_BASELINE = "ELLIPTICAL"
@@ -30,7 +28,7 @@ MAJORITY_BASELINE = "ELLIPTICAL"
 def held_out(run, catalog: Path) -> list[str]:
     ids = read_labels(catalog).ids
     mask = is_validation(ids, int(run.config["seed"]), float(run.config["val_fraction"]))
-    return [str(i) for i, m in zip(ids, mask) if m]
+    return [str(i) for i, m in zip(ids, mask, strict=False) if m]
 
 
 def main() -> int:
@@ -81,7 +79,7 @@ def main() -> int:
         print(f"{name:<24}{r['support'][name]:>8}{(100 * rec if rec is not None else float('nan')):>8.1f}%")
     print("\nconfusion (rows = human class, columns = model top answer):")
     print(" " * 24 + "".join(f"{n[:6]:>8}" for n in CLASS_NAMES))
-    for name, row in zip(CLASS_NAMES, r["confusion"]):
+    for name, row in zip(CLASS_NAMES, r["confusion"], strict=False):
         print(f"{name:<24}" + "".join(f"{v:>8}" for v in row))
     print(f"\nscored in {secs:.1f} s")
     ok = r["accuracy"] >= TARGETS["accuracy"] and r["macro_recall"] >= TARGETS["macro_recall"] and (

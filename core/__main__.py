@@ -1,48 +1,8 @@
-"""Command line: ``python -m core <command> --help``.
+"""``python -m core``: the command line (see :mod:`core.cli`)."""
 
-Each command lives in its own ``core/cli_<command>.py`` module with
-``add_parser(subparsers)`` and ``run(args) -> int``; modules are imported only
-when their command runs, so ``catalog`` never pays for importing PyTorch.
-"""
-
-from __future__ import annotations
-
-import argparse
-import importlib
 import sys
 
-#: command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "catalog": ("core.cli_catalog", "read, validate and convert a GZ1 Table 2 CSV"),
-    "download": ("core.cli_download", "download SDSS cutouts, one <OBJID>.jpg per galaxy"),
-    "train": ("core.cli_train", "train a CNN on a catalogue and its images (CPU)"),
-    "evaluate": ("core.cli_evaluate", "score a trained model on a labelled set"),
-    "predict": ("core.cli_predict", "predict the nine vote fractions for images"),
-}
-
-
-def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m core",
-        description="Galaxy Zoo 1 morphology toolkit (catalogue, cutouts, training, inference).",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    wanted = next((a for a in argv if not a.startswith("-")), None)
-    for name, (module_name, help_text) in COMMANDS.items():
-        if name == wanted:
-            importlib.import_module(module_name).add_parser(sub)
-        else:
-            sub.add_parser(name, help=help_text, add_help=False)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
-
+from core.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

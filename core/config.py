@@ -66,7 +66,7 @@ class Settings:
     download_workers: int
     cutout_base_url: str | None = None
 
-    def ensure_dirs(self) -> "Settings":
+    def ensure_dirs(self) -> Settings:
         """Create the writable folders (not the shipped ones) and return self."""
         for path in (self.home, self.images_dir, self.models_dir, self.cache_dir, self.catalogs_dir):
             path.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.atomic_files import write_json_atomic  # noqa: F401  (re-exported: callers use jobs.write_json_atomic)
+from core.atomic import write_json_atomic  # noqa: F401  (re-exported: callers use jobs.write_json_atomic)
 from core.config import REPO_ROOT
 
 LOCK_NAME = "job.lock"
@@ -57,7 +57,7 @@ class JobLock:
         self.path = Path(folder) / name
         self._fh = None
 
-    def acquire(self) -> "JobLock":
+    def acquire(self) -> JobLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+")
         try:
@@ -78,7 +78,7 @@ class JobLock:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> "JobLock":
+    def __enter__(self) -> JobLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
@@ -170,9 +170,6 @@ def start_detached(args: list[str], folder: Path, log_name: str = LOG_NAME,
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / log_name, "ab")
     child_env = dict(os.environ if env is None else env)
-    child_env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT)] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    )
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "core", *args],

@@ -11,18 +11,18 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core.catalog import CatalogReadError, CatalogResult, load_catalog, load_sample, select_rows
-from core.catalog_stats import fraction_histograms, histogram_figure, summary_statistics
-from core.config import get_settings
-from core.columns import CLEAN_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
-from core.exports import (
+from core.catalog.exports import (
     IMAGE_LIST_LIMIT,
     clean_csv_bytes,
     image_list_download,
     rejected_csv_bytes,
     training_csv_bytes,
 )
-from core.sky import build_sky_map, color_choices, selected_objids
+from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, load_sample, select_rows
+from core.catalog.sky import build_sky_map, color_choices, selected_objids
+from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
+from core.config import get_settings
+from core.schema import CLEAN_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
 from ui import state_keys
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation

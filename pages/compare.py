@@ -6,15 +6,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.columns import VOTE_COLUMNS
-from core.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
-from core.batch_predict import SetPrediction
-from core.metrics import score
+from core.inference.batch import SetPrediction
+from core.inference.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
+from core.inference.metrics import score
+from core.schema import VOTE_COLUMNS
 from ui.credits import show_credit
 from ui.model_cache import model_for, predictions_for
 from ui.navigation import ensure_app_navigation
 from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, OTHER_COLOUR, fraction_bars, human_trace_name
-from ui.prediction_inputs import runs_or_stop, fmt, pick_galaxy_set, run_label
+from ui.prediction_inputs import fmt, pick_galaxy_set, run_label, runs_or_stop
 
 ensure_app_navigation()
 
@@ -55,7 +55,7 @@ if chosen and gset.has_labels:
         models.append(model_for(p))
     board = leaderboard(models, evals)
     rmse_cols = [f"RMSE {c}" for c in VOTE_COLUMNS]
-    kinds = {k: int(v) for k, v in zip(*np.unique(gset.label_kind(), return_counts=True))}
+    kinds = {k: int(v) for k, v in zip(*np.unique(gset.label_kind(), return_counts=True), strict=False)}
     st.caption(f"{len(gset):,} galaxies ({gset.name}); labels: "
                + ", ".join(f"{k} {v:,}" for k, v in kinds.items())
                + ". Accuracy = model's top answer vs people's top answer; RMSE over vote-fraction labels only "

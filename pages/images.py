@@ -1,7 +1,7 @@
 """Images: fetch one SDSS cutout per galaxy in the background, watch progress, browse the gallery.
 
 The download runs as a detached ``python -m core download`` process on the image
-folder (core.download.start_download_job); this page reads the folder's
+folder (core.images.download.start_download_job); this page reads the folder's
 state.json from a fragment that reruns every second, so every tab and a
 restarted dashboard see the same job. No st.* call happens outside the script thread.
 """
@@ -14,14 +14,29 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs
-from core.catalog import load_sample
-from core.columns import RAW_COLUMNS, SHORT_LABELS
+from core.catalog.reader import load_sample
 from core.config import get_settings
-from core.cutouts import (MAX_SIZE, MIN_SIZE, SDSS_NATIVE_SCALE, SOURCE_BASE_URLS, SOURCE_LABELS, CutoutSettings,
-                          CutoutSettingsError)
-from core.download import (DownloadOptions, choose_galaxies, class_filters, cli_args, job_active, list_images,
-                           read_failures, start_download_job)
-from core.image_import import import_folder, import_zip
+from core.images.cutouts import (
+    MAX_SIZE,
+    MIN_SIZE,
+    SDSS_NATIVE_SCALE,
+    SOURCE_BASE_URLS,
+    SOURCE_LABELS,
+    CutoutSettings,
+    CutoutSettingsError,
+)
+from core.images.download import (
+    DownloadOptions,
+    choose_galaxies,
+    class_filters,
+    cli_args,
+    job_active,
+    list_images,
+    read_failures,
+    start_download_job,
+)
+from core.images.importer import import_folder, import_zip
+from core.schema import RAW_COLUMNS, SHORT_LABELS
 from ui import state_keys
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation

@@ -6,19 +6,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.batch_predict import predict_one, predictions_csv_bytes
-from core.columns import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
-from core.compare import galaxy_table, top_answer
-from core.image_input import ImageInputError
-from core.metrics import score
-from core.train import is_validation
+from core.images.reading import ImageInputError
+from core.inference.batch import predict_one, predictions_csv_bytes
+from core.inference.compare import galaxy_table, top_answer
+from core.inference.metrics import score
+from core.schema import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
+from core.training.train import is_validation
 from ui import state_keys
 from ui.credits import show_credit
 from ui.model_cache import model_for, predictions_for
 from ui.navigation import ensure_app_navigation
-from ui.prediction_inputs import runs_or_stop, fmt, pick_galaxy_set, run_label
-from ui.prediction_charts import (HUMAN_COLOUR, MODEL_COLOUR, confusion_figure, fraction_bars,
-                                  human_trace_name, scatter_grid)
+from ui.prediction_charts import (
+    HUMAN_COLOUR,
+    MODEL_COLOUR,
+    confusion_figure,
+    fraction_bars,
+    human_trace_name,
+    scatter_grid,
+)
+from ui.prediction_inputs import fmt, pick_galaxy_set, run_label, runs_or_stop
 
 # --------------------------------------------------------------------------- page
 

@@ -15,17 +15,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.checkpoint import read_config, read_metrics
-from core.columns import VOTE_COLUMNS
 from core.config import get_settings
-from core.dataset import load_labelled_set
+from core.images.preprocess import prepare_file
+from core.inference.predict import list_runs
 from core.jobs import LOG_NAME, read_state, request_cancel, start_detached
-from core.model import ARCHITECTURES
-from core.predict import list_runs
-from core.preprocess import prepare_file
-from core.targets import LABEL_CLASS, LabelError
-from core.train import (GZ1_IMAGES_CROP, Source, active_run, demo_sources, train_command_args,
-                        training_busy)
+from core.schema import VOTE_COLUMNS
+from core.training.checkpoint import read_config, read_metrics
+from core.training.dataset import load_labelled_set
+from core.training.model import ARCHITECTURES
+from core.training.targets import LABEL_CLASS, LabelError
+from core.training.train import GZ1_IMAGES_CROP, Source, active_run, demo_sources, train_command_args, training_busy
 from ui import state_keys
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation

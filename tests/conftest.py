@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import chromium_available
+from tests.support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = REPO_ROOT / "data" / "sample" / "gz1_table2_sample695.csv"
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 

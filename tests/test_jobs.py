@@ -13,11 +13,8 @@ import pytest
 
 from core import jobs
 
-REPO = Path(__file__).resolve().parent.parent
-
 HOLD_LOCK = """
 import sys, time
-sys.path.insert(0, {repo!r})
 from core import jobs
 folder = {folder!r}
 with jobs.JobLock(folder):
@@ -31,7 +28,7 @@ with jobs.JobLock(folder):
 
 
 def _hold(folder: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.format(repo=str(REPO), folder=str(folder))],
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.format(folder=str(folder))],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     return proc

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.columns import DATA_CREDIT
+from core.schema import DATA_CREDIT
 
 
 def show_credit() -> None:

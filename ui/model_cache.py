@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.batch_predict import GalaxySet, combine_sets, demo_sets, predict_set, set_from_folder, set_from_table
 from core.config import get_settings
-from core.predict import load_run
+from core.inference.batch import GalaxySet, combine_sets, demo_sets, predict_set, set_from_folder, set_from_table
+from core.inference.predict import load_run
 
 
 def model_mtime(run_path: str) -> float:

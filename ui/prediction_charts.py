@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.columns import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
+from core.schema import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
 
 MODEL_COLOUR = "#1f77b4"
 HUMAN_COLOUR = "#ff7f0e"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.batch_predict import GalaxySet
 from core.config import get_settings
+from core.inference.batch import GalaxySet
 from ui import state_keys
 from ui.model_cache import catalog_set, demo_set, folder_set
 
@@ -21,8 +21,8 @@ SET_FOLDER = "Image folder (no labels)"
 
 
 def runs_or_stop() -> list[dict]:
-    """The trained runs (core.predict.list_runs); without any, say where to get one and stop the page."""
-    from core.predict import list_runs
+    """The trained runs (core.inference.predict.list_runs); without any, say where to get one and stop the page."""
+    from core.inference.predict import list_runs
     from ui.credits import show_credit
 
     settings = get_settings()

@@ -4,7 +4,7 @@ Only small, per-browser choices live in session state; anything long-running
 (downloads, training) keeps its state on disk under ``core.config``'s folders.
 """
 
-#: core.catalog.CatalogResult of the current catalogue (cleaned table + report).
+#: core.catalog.reader.CatalogResult of the current catalogue (cleaned table + report).
 CATALOG = "catalog_result"
 #: Display name of where the current catalogue came from (file name or "built-in sample").
 CATALOG_SOURCE = "catalog_source"

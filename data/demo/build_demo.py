@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from core.preprocess import IMAGESET_FILE  # noqa: E402
-from core.train import GZ1_IMAGES_CROP, SPIN_CUTOUTS_CROP  # noqa: E402
+from core.images.preprocess import IMAGESET_FILE  # noqa: E402
+from core.training.train import GZ1_IMAGES_CROP, SPIN_CUTOUTS_CROP  # noqa: E402
 
 SEED = 0
 PER_CLASS = 60
@@ -38,7 +37,7 @@ def fresh_folder(folder: Path) -> Path:
 
 
 def write_imageset(folder: Path, crop: float, description: str) -> None:
-    """Declare the folder's centre crop (core.preprocess.folder_crop_fraction reads it)."""
+    """Declare the folder's centre crop (core.images.preprocess.folder_crop_fraction reads it)."""
     (folder / IMAGESET_FILE).write_text(json.dumps({"crop_fraction": crop, "description": description}, indent=2) + "\n")
 
 
@@ -48,7 +47,7 @@ def main(shared: Path) -> None:
     gz1_src = shared / "gz1_images_423px"
     labels = pd.read_csv(gz1_src / "labels.csv", dtype={"OBJID": str})
     picks = []
-    for name, group in labels.groupby("CLASS_NAME", sort=True):
+    for _name, group in labels.groupby("CLASS_NAME", sort=True):
         picks.append(group.iloc[rng.permutation(len(group))[:PER_CLASS]])
     chosen = pd.concat(picks).sort_values("OBJID")
     out = fresh_folder(here / "gz1")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -18,7 +18,7 @@ def chromium_available() -> bool:
 
 
 @contextmanager
-def chromium_page(width: int = 1400, height: int = 1000) -> Iterator["object"]:
+def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
     """Yield a Playwright page in a fresh headless Chromium."""
     from playwright.sync_api import sync_playwright
 

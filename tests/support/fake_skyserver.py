@@ -30,17 +30,19 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from PIL import Image
 
-FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "cutouts"
+from tests.support.paths import CUTOUT_FIXTURES
+
+FIXTURE_DIR = CUTOUT_FIXTURES
 HTML_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>SkyServer error</title></head>"
                    b"<body><h1>Server too busy</h1><p>Please try again later.</p></body></html>")
 FAULT_KINDS = ("500", "503", "404", "400", "delay", "truncate", "html200", "wrong_size", "blank", "reset")
@@ -154,7 +156,7 @@ class FakeSkyServer:
         return data
 
     # --- lifecycle -----------------------------------------------------------------------
-    def start(self, port: int = 0) -> "FakeSkyServer":
+    def start(self, port: int = 0) -> FakeSkyServer:
         server = self
 
         class Handler(_Handler):

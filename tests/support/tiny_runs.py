@@ -1,6 +1,6 @@
 """Untrained run folders for tests of prediction and comparison (no training needed).
 
-A run folder has the layout :mod:`core.checkpoint` defines (config.json,
+A run folder has the layout :mod:`core.training.checkpoint` defines (config.json,
 metrics.csv, model.pt as a state dict); the weights are a seeded random
 initialisation, so predictions are deterministic but meaningless.
 """
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from core import checkpoint as ckpt
-from core.columns import VOTE_COLUMNS
-from core.model import build_model, count_parameters
+from core.schema import VOTE_COLUMNS
+from core.training import checkpoint as ckpt
+from core.training.model import build_model, count_parameters
+from tests.support.paths import FIXTURES as TEST_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "predict"
+FIXTURES = TEST_FIXTURES / "predict"
 
 
 def make_run(run_dir: Path, *, seed: int = 0, arch: str = "small", width: int = 8, image_size: int = 32,

@@ -1,0 +1,1 @@
+"""Read, validate and convert GZ1 catalogues; statistics, exports and the sky map."""

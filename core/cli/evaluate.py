@@ -1,0 +1,80 @@
+"""``python -m core evaluate``: score a trained run on any labelled image set.
+
+Labels may be vote fractions, partial fractions or a class column (class-derived
+rows are counted and named as such). Prints a table, or with ``--json`` one JSON
+object with at least ``n``, ``accuracy``, ``macro_recall``, ``spin_accuracy``
+(null when the set has no spirals with a spin vote) and ``rmse`` (per column,
+over vote-fraction labels present). Uses the same inference path as the
+Predict page (:mod:`core.inference.predict`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core.schema import CLASS_NAMES, VOTE_COLUMNS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate", help="score a trained model on a labelled set",
+        description="Score a trained run (models/RUN) on a labelled image set: top-answer accuracy, per-answer "
+                    "recall, clockwise-vs-anticlockwise accuracy on spirals and RMSE per vote column.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder with config.json and model.pt")
+    p.add_argument("--catalog", required=True, metavar="CSV", help="labels CSV (any supported form)")
+    p.add_argument("--images", required=True, metavar="DIR", help="image folder with <ID>.jpg files")
+    p.add_argument("--crop", type=float, default=None,
+                   help="centre crop (fraction of the side); default: the crop the run used for this folder, "
+                        "else the run's default")
+    p.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    return p
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    return f"{100 * v:.1f}%" if pct else f"{v:.4f}"
+
+
+def format_table(r: dict) -> str:
+    kinds = ", ".join(f"{k}: {v}" for k, v in r["label_kinds"].items())
+    lines = [
+        f"model      {r['model']}",
+        f"images     {r['n']} scored ({kinds})",
+        f"crop       {r['crop_fraction']}   TTA: {'yes' if r['tta'] else 'no'}",
+        "",
+        f"top-answer accuracy   {_fmt(r['accuracy'], True)}  (n = {r['n_top_answer']})",
+        f"macro recall          {_fmt(r['macro_recall'])}",
+        f"spin accuracy CW/ACW  {_fmt(r['spin_accuracy'], True)}  (n = {r['n_spin']})",
+        "",
+        f"{'answer':<22}{'support':>8}{'recall':>9}",
+    ]
+    for name in CLASS_NAMES:
+        lines.append(f"{name:<22}{r['support'][name]:>8}{_fmt(r['per_class_recall'][name], True):>9}")
+    lines += ["", f"{'column':<16}{'RMSE (votes)':>13}{'RMSE (class-derived)':>22}"]
+    cd = r.get("rmse_class_derived") or {}
+    for col in VOTE_COLUMNS:
+        lines.append(f"{col:<16}{_fmt(r['rmse'][col]):>13}{_fmt(cd.get(col)):>22}")
+    if r["n_class_derived"]:
+        lines.append(f"\n{r['n_class_derived']} labels are class-derived (one-hot from CLASS_NAME), not vote "
+                     f"fractions; their RMSE is shown separately.")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.inference.predict import evaluate_labelled_set, load_run
+    from core.training.checkpoint import CheckpointError
+    from core.training.targets import LabelError
+
+    try:
+        loaded = load_run(args.model)
+        result = evaluate_labelled_set(loaded, args.catalog, args.images, crop_fraction=args.crop, tta=args.tta)
+    except (CheckpointError, LabelError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0

@@ -1,0 +1,140 @@
+"""``python -m core predict``: the nine GZ1 vote fractions for one image or a whole set.
+
+One image (the original tool's form)::
+
+    python -m core predict 587739156582301791 galaxy.jpg [--model models/RUN] [--out predictions.csv]
+
+appends one row ``ID,IMAGE,P_EL,...,P_CS_DEBIASED`` to the output CSV (created
+with a header if needed). The ID is kept exactly as typed, as text.
+
+A set::
+
+    python -m core predict --catalog CSV --images DIR --out FILE [--tta]
+    python -m core predict --images DIR --out FILE          # every image in DIR, ID = file stem
+
+streams one row per galaxy to FILE with a progress bar; IDs already in FILE
+are skipped, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_SOME_IMAGES_REFUSED = 3
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict the nine vote fractions for images",
+        description="Predict the nine GZ1 vote fractions (P_EL ... P_CS_DEBIASED, Table-2 order) for one image "
+        "or a whole set. Fractions are shares of the human vote the model expects: the six raw answers sum "
+        "to 1 and P_CS = P_CW + P_ACW + P_EDGE.\n\n" + __doc__.split("\n\n", 1)[1].replace("``", ""),
+        epilog="Exit status: 0 all predicted, 1 error (nothing was predicted), "
+        "3 some images could not be used (listed on stderr, the rest were written).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("id", nargs="?", metavar="ID",
+                   help="galaxy ID for a single image (e.g. an 18-digit OBJID); kept as text")
+    p.add_argument("image", nargs="?", metavar="IMAGE", help="a JPEG or PNG image of the galaxy")
+    p.add_argument("--model", metavar="RUN",
+                   help="run folder with config.json and model.pt (default: <models_dir>/demo)")
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="CSV to append to (default: predictions.csv in the current folder)")
+    p.add_argument("--catalog", metavar="CSV", help="catalogue or label CSV with an OBJID (or FILE) column")
+    p.add_argument("--images", metavar="DIR", help="image folder (<OBJID>.jpg files); alone: predict every image in it")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the 8 rotations/flips (P_CW/P_ACW swapped back on flips)")
+    p.add_argument("--crop", type=float, metavar="F", default=None,
+                   help="centre crop, fraction of the shorter image side (default: the model's training crop)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per forward pass (default 64)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _default_model() -> Path:
+    from core.config import get_settings
+
+    return get_settings().models_dir / "demo"
+
+
+def _load(args) -> object:
+    import torch
+
+    from core.config import get_settings
+    from core.inference.predict import load_run
+
+    torch.set_num_threads(get_settings().torch_threads)
+    run_dir = Path(args.model) if args.model else _default_model()
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"model run folder {run_dir} does not exist"
+                                + ("" if args.model else " (train one, or pass --model models/RUN)"))
+    return load_run(run_dir)
+
+
+def _run_single(args) -> int:
+    from core.inference.batch import append_prediction, predict_one
+    from core.schema import VOTE_COLUMNS
+
+    if not args.id.strip():
+        raise ValueError("ID must not be empty")
+    model = _load(args)
+    image = Path(args.image)
+    values = predict_one(model, image, tta=args.tta, crop_fraction=args.crop)
+    out = Path(args.out or "predictions.csv")
+    append_prediction(out, args.id, image.name, values)
+    print(f"{args.id} {image.name} " + " ".join(f"{c}={v:.3f}" for c, v in zip(VOTE_COLUMNS, values, strict=False)))
+    print(f"appended to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_set(args) -> int:
+    from core.inference.batch import predict_set, set_from_catalog_file, set_from_folder
+
+    if not args.images:
+        raise ValueError("--catalog needs --images DIR (the folder with the <OBJID>.jpg files)")
+    if not args.out:
+        raise ValueError("give --out FILE for a set of images")
+    gset = (set_from_catalog_file(args.catalog, args.images) if args.catalog else set_from_folder(args.images))
+    if args.catalog and gset.missing:
+        print(f"{len(gset.missing)} catalogue IDs have no image in {args.images} "
+              f"(first: {', '.join(gset.missing[:5])})", file=sys.stderr)
+    if len(gset) == 0:
+        raise ValueError(f"no images to predict in {args.images}")
+    model = _load(args)
+    result = predict_set(model, gset, tta=args.tta, out_csv=args.out, batch_size=args.batch_size,
+                         crop_fraction=args.crop, progress=not args.no_progress)
+    n_done = int(result.ok.sum())
+    print(f"{n_done} predicted, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
+          f"model {model.run_dir.name}{' with TTA' if args.tta else ''}", file=sys.stderr)
+    for gid, msg in result.failed[:20]:
+        print(f"  refused {gid}: {msg}", file=sys.stderr)
+    if len(result.failed) > 20:
+        print(f"  ... and {len(result.failed) - 20} more", file=sys.stderr)
+    return EXIT_SOME_IMAGES_REFUSED if result.failed else EXIT_OK
+
+
+def run(args) -> int:
+    from core.images.reading import ImageInputError
+    from core.inference.batch import PredictionsFileError
+    from core.training.checkpoint import CheckpointError
+    from core.training.targets import LabelError
+
+    single = args.id is not None or args.image is not None
+    try:
+        if single and (args.catalog or args.images):
+            raise ValueError("give either ID IMAGE (one image) or --catalog/--images (a set), not both")
+        if single:
+            if args.image is None:
+                raise ValueError("give both ID and IMAGE (e.g. predict 587739156582301791 galaxy.jpg)")
+            return _run_single(args)
+        if args.catalog or args.images:
+            return _run_set(args)
+        raise ValueError("nothing to predict: give ID IMAGE, or --images DIR [--catalog CSV] --out FILE")
+    except (ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,1 @@
+"""Image folders: SDSS cutout URLs and downloads, checks, imports and preprocessing."""

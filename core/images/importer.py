@@ -1,0 +1,170 @@
+"""Bring cutouts the user already has into an image folder: from a folder or a zip of ``<OBJID>.jpg``.
+
+Each image is checked exactly like a download (:mod:`core.images.check`) and
+written atomically as ``<OBJID>.jpg``. Only the base name of a zip member is
+used, and members with absolute paths, ``..`` parts or symlinks are refused, so
+an archive cannot write outside the folder ("zip slip"). Sizes are enforced on
+the bytes actually read, not on what the archive claims (zip bombs).
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from core import jobs
+from core.images.check import MAX_IMAGE_BYTES, InvalidImage, check_jpeg_bytes, is_valid_file
+from core.images.download import write_atomic_bytes
+
+_NAME_RE = re.compile(r"([0-9]{1,20})\.jpe?g", re.IGNORECASE)
+#: Default limits for one import (bytes after decompression, number of members).
+MAX_TOTAL_BYTES = 2 * 1024 ** 3
+MAX_MEMBERS = 200_000
+
+
+@dataclass
+class ImportReport:
+    """What an import did: OBJIDs imported or already present, files refused (name, reason), others ignored."""
+
+    imported: list[str] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{len(self.imported)} imported, {len(self.already_present)} already present, "
+                f"{len(self.rejected)} rejected, {len(self.ignored)} other files ignored")
+
+
+def objid_from_name(name: str) -> str | None:
+    """OBJID of a file named ``<digits>.jpg`` / ``.jpeg`` (any case), else None."""
+    match = _NAME_RE.fullmatch(name)
+    return match.group(1) if match else None
+
+
+def _store(objid: str, data: bytes, name: str, dest: Path, report: ImportReport,
+           expected_size: tuple[int, int] | None, overwrite: bool, seen: set[str]) -> None:
+    if objid in seen:
+        report.rejected.append((name, f"duplicate OBJID {objid} in this import"))
+        return
+    seen.add(objid)
+    try:
+        check_jpeg_bytes(data, expected_size)
+    except InvalidImage as exc:
+        report.rejected.append((name, exc.reason))
+        return
+    target = dest / f"{objid}.jpg"
+    if not overwrite and target.exists() and is_valid_file(target):
+        report.already_present.append(objid)
+        return
+    write_atomic_bytes(target, data)
+    report.imported.append(objid)
+
+
+def import_folder(source: Path, dest: Path, expected_size: tuple[int, int] | None = None,
+                  overwrite: bool = False) -> ImportReport:
+    """Copy valid ``<OBJID>.jpg`` files from ``source`` (not its subfolders) into ``dest``.
+
+    ``expected_size`` is (width, height) in pixels, or None to accept any size.
+    Raises FileNotFoundError if ``source`` is not a folder and
+    :class:`core.jobs.JobBusy` while a job runs in ``dest``.
+    """
+    source, dest = Path(source).expanduser(), Path(dest)
+    if not source.is_dir():
+        raise FileNotFoundError(f"not a folder: {source}")
+    dest.mkdir(parents=True, exist_ok=True)
+    report, seen = ImportReport(), set()
+    same_folder = source.resolve() == dest.resolve()
+    with jobs.JobLock(dest):
+        for path in sorted(source.iterdir()):
+            if not path.is_file():
+                continue
+            objid = objid_from_name(path.name)
+            if objid is None:
+                report.ignored.append(path.name)
+                continue
+            if same_folder and path.name == f"{objid}.jpg":
+                report.already_present.append(objid)
+                continue
+            try:
+                if path.stat().st_size > MAX_IMAGE_BYTES:
+                    report.rejected.append((path.name, f"larger than {MAX_IMAGE_BYTES // 1024 ** 2} MB"))
+                    continue
+                data = path.read_bytes()
+            except OSError as exc:
+                report.rejected.append((path.name, f"cannot read: {exc.strerror or exc}"))
+                continue
+            _store(objid, data, path.name, dest, report, expected_size, overwrite, seen)
+    return report
+
+
+def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename.replace("\\", "/")
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+        return "unsafe path in archive (absolute or with ..)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic link in archive"
+    if info.flag_bits & 0x1:
+        return "encrypted member"
+    return None
+
+
+def import_zip(archive: Path | bytes | BinaryIO, dest: Path, expected_size: tuple[int, int] | None = None,
+               overwrite: bool = False, max_total_bytes: int = MAX_TOTAL_BYTES,
+               max_members: int = MAX_MEMBERS) -> ImportReport:
+    """Import the ``<OBJID>.jpg`` members of a zip (path, bytes or binary file) into ``dest``.
+
+    Folders inside the archive are allowed; only each member's base name is used.
+    Raises ValueError if the archive is not a zip or exceeds ``max_members`` /
+    ``max_total_bytes`` (uncompressed bytes read), and :class:`core.jobs.JobBusy`
+    while a job runs in ``dest``.
+    """
+    import io
+
+    if isinstance(archive, (bytes, bytearray)):
+        archive = io.BytesIO(archive)
+    dest = Path(dest)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"not a readable zip archive: {exc}") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    report, seen, total = ImportReport(), set(), 0
+    with zf, jobs.JobLock(dest):
+        members = zf.infolist()
+        if len(members) > max_members:
+            raise ValueError(f"archive has {len(members)} members, more than the limit of {max_members}")
+        for info in members:
+            if info.is_dir():
+                continue
+            base = PurePosixPath(info.filename.replace("\\", "/")).name
+            if base.startswith("._") or "__MACOSX" in info.filename:
+                continue  # macOS resource forks, not images
+            objid = objid_from_name(base)
+            problem = _unsafe_member(info)
+            if problem is not None:
+                report.rejected.append((info.filename, problem))
+                continue
+            if objid is None:
+                report.ignored.append(info.filename)
+                continue
+            try:
+                with zf.open(info) as fh:
+                    data = fh.read(MAX_IMAGE_BYTES + 1)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                report.rejected.append((info.filename, f"cannot extract: {exc}"))
+                continue
+            total += len(data)
+            if total > max_total_bytes:
+                raise ValueError(f"archive expands to more than {max_total_bytes // 1024 ** 2} MB; "
+                                 f"stopped at {info.filename} ({len(report.imported)} imported so far)")
+            if len(data) > MAX_IMAGE_BYTES:
+                report.rejected.append((info.filename, f"larger than {MAX_IMAGE_BYTES // 1024 ** 2} MB"))
+                continue
+            _store(objid, data, info.filename, dest, report, expected_size, overwrite, seen)
+    return report

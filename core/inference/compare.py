@@ -1,0 +1,178 @@
+"""Model output next to the human vote, and models next to each other, on one set of galaxies.
+
+Definitions used by the Predict and Compare pages:
+
+* **disagreement** between two sets of fractions for a galaxy: the largest
+  absolute difference over the columns both sides have, in fractions of the
+  vote (0 = identical, 1 = one side says 100 % where the other says 0 %);
+  ``NaN`` when no column is shared (an unlabelled galaxy). The column where it
+  occurs is reported with it.
+* **top answer**: the largest of the six raw answers (P_EL .. P_MG); for a
+  class-derived label this is the class itself.
+* Scores are :func:`core.inference.metrics.score` (the same numbers as ``python -m core
+  evaluate``): top-answer accuracy against the human majority, macro recall,
+  clockwise-vs-anticlockwise accuracy, RMSE per column over vote-fraction labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.inference.batch import GalaxySet, SetPrediction, predict_set
+from core.inference.metrics import score
+from core.schema import CLASS_NAMES, RAW_COLUMNS, VOTE_COLUMNS
+
+_N_RAW = len(RAW_COLUMNS)
+
+
+def disagreement(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: (max |a - b| over columns finite on both sides, index of that column); NaN/-1 if none."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    diff = np.abs(a - b)
+    shared = ~np.isnan(diff)
+    filled = np.where(shared, diff, -1.0)
+    col = np.argmax(filled, axis=1) if len(diff) else np.zeros(0, dtype=int)
+    value = filled[np.arange(len(diff)), col] if len(diff) else np.zeros(0)
+    none = ~shared.any(axis=1)
+    return np.where(none, np.nan, value), np.where(none, -1, col)
+
+
+def top_answer(fractions: np.ndarray) -> np.ndarray:
+    """Index into CLASS_NAMES of the largest raw answer per row; -1 where a raw answer is unknown."""
+    f = np.asarray(fractions, dtype=float)[:, :_N_RAW]
+    known = ~np.isnan(f).any(axis=1)
+    return np.where(known, np.argmax(np.nan_to_num(f, nan=-1.0), axis=1), -1)
+
+
+def _names(index: np.ndarray) -> list[str]:
+    return [CLASS_NAMES[i] if i >= 0 else "" for i in index]
+
+
+def _disagreement_frame(gset: GalaxySet, left: np.ndarray, right: np.ndarray,
+                        extra: dict[str, list]) -> pd.DataFrame:
+    """ID, IMAGE, LABEL_KIND, DISAGREEMENT and MOST_DIFFERENT of ``left`` vs ``right``, then ``extra``."""
+    dis, col = disagreement(left, right)
+    return pd.DataFrame({
+        "ID": pd.array(gset.ids, dtype="string"),
+        "IMAGE": [Path(f).name for f in gset.files],
+        "LABEL_KIND": gset.label_kind(),
+        "DISAGREEMENT": dis,
+        "MOST_DIFFERENT": [VOTE_COLUMNS[c] if c >= 0 else "" for c in col],
+        **extra,
+    })
+
+
+def galaxy_table(gset: GalaxySet, pred: np.ndarray) -> pd.DataFrame:
+    """One row per galaxy: ID, IMAGE, LABEL_KIND, DISAGREEMENT (model vs human), MOST_DIFFERENT column,
+    MODEL_TOP, HUMAN_TOP, then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown)."""
+    pred = np.asarray(pred, dtype=float)
+    df = _disagreement_frame(gset, pred, gset.targets, {
+        "MODEL_TOP": _names(top_answer(pred)),
+        "HUMAN_TOP": _names(top_answer(gset.targets)),
+    })
+    for j, c in enumerate(VOTE_COLUMNS):
+        df[f"model {c}"] = pred[:, j]
+    for j, c in enumerate(VOTE_COLUMNS):
+        df[f"human {c}"] = gset.targets[:, j]
+    return df
+
+
+@dataclass
+class RunEvaluation:
+    """A run's predictions on a set and their scores (core.inference.metrics.score over the usable images)."""
+
+    run_id: str
+    prediction: SetPrediction
+    scores: dict
+
+
+def evaluate_run(model, gset: GalaxySet, *, tta: bool = False, batch_size: int = 64) -> RunEvaluation:
+    """Predict ``gset`` with ``model`` (a LoadedModel) and score it against the set's human labels."""
+    pred = predict_set(model, gset, tta=tta, batch_size=batch_size)
+    ok = pred.ok
+    scores = score(pred.fractions[ok], gset.targets[ok], gset.class_derived[ok])
+    return RunEvaluation(model.run_dir.name, pred, scores)
+
+
+def training_seconds(run_dir: str | Path) -> float | None:
+    """Total training time of a run: sum of the per-epoch ``seconds`` in metrics.csv (validation excluded)."""
+    from core.training.checkpoint import read_metrics
+
+    rows = read_metrics(Path(run_dir))
+    secs = [r.get("seconds") for r in rows if isinstance(r.get("seconds"), (int, float))]
+    return float(sum(secs)) if secs else None
+
+
+def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.DataFrame:
+    """One row per run, best top-answer accuracy first.
+
+    Columns: run, arch, image size (px), parameters, training time (s), n, accuracy,
+    macro recall, spin accuracy, then ``RMSE <column>`` for the nine columns
+    (over vote-fraction labels; NaN where the set has none for that column).
+    """
+    rows = []
+    for model, ev in zip(models, evaluations, strict=False):
+        s = ev.scores
+        row = {
+            "run": ev.run_id,
+            "arch": model.config.get("model", {}).get("arch", ""),
+            "image size (px)": int(model.image_size),
+            "parameters": int(model.n_params),
+            "training time (s)": training_seconds(model.run_dir),
+            "n": s["n"],
+            "accuracy": s["accuracy"],
+            "macro recall": s["macro_recall"],
+            "spin accuracy": s["spin_accuracy"],
+        }
+        for c in VOTE_COLUMNS:
+            row[f"RMSE {c}"] = s["rmse"].get(c)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        num = [c for c in df.columns if c not in ("run", "arch")]
+        df[num] = df[num].apply(pd.to_numeric, errors="coerce")
+        df = df.sort_values(["accuracy", "spin accuracy"], ascending=False, na_position="last", kind="stable")
+    return df.reset_index(drop=True)
+
+
+def side_by_side(gset: GalaxySet, pred_a: np.ndarray, pred_b: np.ndarray, name_a: str = "A",
+                 name_b: str = "B") -> pd.DataFrame:
+    """Per galaxy, two models' fractions and where they disagree most; largest disagreement first.
+
+    Columns: ID, IMAGE, LABEL_KIND, DISAGREEMENT (A vs B), MOST_DIFFERENT, ``<A> top``,
+    ``<B> top``, HUMAN_TOP, ``<A> P_*``, ``<B> P_*``. Rows without a prediction on both sides are left out.
+    """
+    a = np.asarray(pred_a, dtype=float)
+    b = np.asarray(pred_b, dtype=float)
+    df = _disagreement_frame(gset, a, b, {
+        f"{name_a} top": _names(top_answer(a)),
+        f"{name_b} top": _names(top_answer(b)),
+        "HUMAN_TOP": _names(top_answer(gset.targets)),
+    })
+    for j, c in enumerate(VOTE_COLUMNS):
+        df[f"{name_a} {c}"] = a[:, j]
+    for j, c in enumerate(VOTE_COLUMNS):
+        df[f"{name_b} {c}"] = b[:, j]
+    df = df[df["DISAGREEMENT"].notna()]
+    return df.sort_values("DISAGREEMENT", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def agreement_summary(pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
+    """How often two models give the same top answer, and their mean/max disagreement (fractions of the vote)."""
+    a, b = np.asarray(pred_a, dtype=float), np.asarray(pred_b, dtype=float)
+    both = ~np.isnan(a).any(axis=1) & ~np.isnan(b).any(axis=1)
+    if not both.any():
+        return {"n": 0, "same_top_answer": None, "mean_disagreement": None, "max_disagreement": None}
+    dis, _ = disagreement(a[both], b[both])
+    return {
+        "n": int(both.sum()),
+        "same_top_answer": float(np.mean(top_answer(a[both]) == top_answer(b[both]))),
+        "mean_disagreement": float(np.mean(dis)),
+        "max_disagreement": float(np.max(dis)),
+    }

@@ -1,0 +1,211 @@
+"""Load a trained run and predict the nine GZ1 vote fractions: the one inference path.
+
+The Predict page, ``python -m core predict``, ``python -m core evaluate`` and
+the per-epoch validation all go through :class:`LoadedModel`:
+
+    run = load_run("models/demo")
+    fractions = run.predict([pil_image, ...], tta=True)   # (N, 9), VOTE_COLUMNS order
+
+``predict`` applies :func:`core.images.preprocess.prepare_image` (centre crop
+``crop_fraction`` of the shorter side, resize to ``image_size`` px) to raw
+images itself. Output rows are valid by construction: the six raw answers sum
+to 1, P_CS = P_CW + P_ACW + P_EDGE, the debiased pair is in [0, 1].
+With ``tta=True`` the prediction is averaged over the eight rotations/flips
+of the square, with P_CW and P_ACW swapped back for the mirrored copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.config import get_settings
+from core.images.preprocess import prepare_image
+from core.training.augment import DIHEDRAL_GROUP, dihedral, swap_spin
+from core.training.checkpoint import (
+    CONFIG_NAME,
+    MODEL_NAME,
+    CheckpointError,
+    load_state_dict,
+    read_config,
+    read_metrics,
+)
+from core.training.model import GalaxyNet, build_model, count_parameters, fractions_from_logits, uint8_to_input
+
+#: Crop used when a run's config does not say (fraction of the shorter image side).
+DEFAULT_CROP_FRACTION = 1.0
+
+
+@dataclass
+class LoadedModel:
+    """A trained model ready for inference on the CPU.
+
+    Attributes: ``run_dir`` (Path), ``config`` (dict from config.json), ``image_size``
+    (px, side of the square input), ``crop_fraction`` (default centre crop, fraction of
+    the shorter side), ``n_params``, ``model`` (the torch module, eval mode).
+    """
+
+    run_dir: Path
+    config: dict
+    model: GalaxyNet
+    image_size: int
+    crop_fraction: float
+    n_params: int = field(default=0)
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def prepare(self, images: Sequence[Image.Image] | np.ndarray,
+                crop_fraction: float | None = None) -> np.ndarray:
+        """Raw images (list of PIL images, or uint8 (N, H, W, 3)) -> prepared uint8 (N, S, S, 3)."""
+        crop = self.crop_fraction if crop_fraction is None else crop_fraction
+        if isinstance(images, np.ndarray):
+            if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+                raise ValueError(f"expected a uint8 array (N, H, W, 3), got {images.dtype} {images.shape}")
+            images = [Image.fromarray(a) for a in images]
+        out = np.empty((len(images), self.image_size, self.image_size, 3), dtype=np.uint8)
+        for i, img in enumerate(images):
+            out[i] = prepare_image(img, self.image_size, crop)
+        return out
+
+    def predict(self, images: Sequence[Image.Image] | np.ndarray, tta: bool = False, batch_size: int = 64,
+                crop_fraction: float | None = None) -> np.ndarray:
+        """(N, 9) float fractions in VOTE_COLUMNS order for *raw* images (prepared here)."""
+        return self.predict_prepared(self.prepare(images, crop_fraction), tta=tta, batch_size=batch_size)
+
+    @torch.inference_mode()
+    def predict_prepared(self, prepared: np.ndarray, tta: bool = False, batch_size: int = 64) -> np.ndarray:
+        """(N, 9) fractions for images already passed through prepare_image (uint8 (N, S, S, 3))."""
+        prepared = np.asarray(prepared)
+        if len(prepared) == 0:
+            return np.zeros((0, 9), dtype=np.float32)
+        if prepared.shape[1:] != (self.image_size, self.image_size, 3):
+            raise ValueError(f"prepared images must be ({self.image_size}, {self.image_size}, 3), "
+                             f"got {prepared.shape[1:]}")
+        self.model.eval()
+        outs = []
+        transforms = DIHEDRAL_GROUP if tta else ((0, False),)
+        for start in range(0, len(prepared), batch_size):
+            x = uint8_to_input(prepared[start:start + batch_size])
+            acc = torch.zeros((x.shape[0], 9))
+            for k, flip in transforms:
+                frac = fractions_from_logits(*self.model(dihedral(x, k, flip)))
+                acc += swap_spin(frac) if flip else frac
+            outs.append((acc / len(transforms)).numpy())
+        return np.concatenate(outs).astype(np.float32)
+
+
+def load_run(run_dir: str | Path) -> LoadedModel:
+    """Load ``<run_dir>/config.json`` and ``<run_dir>/model.pt`` (state dict, weights_only=True).
+
+    Raises CheckpointError (a ValueError) naming the file when the folder is not
+    a usable run or model.pt is anything but a plain state dict.
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    if config is None:
+        raise CheckpointError(f"{run_dir / CONFIG_NAME}: missing or unreadable run config")
+    state = load_state_dict(run_dir / MODEL_NAME)
+    model = build_model({**config.get("model", {}), "pretrained": False})
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{run_dir / MODEL_NAME}: weights do not fit the model in config.json ({exc})") from exc
+    model.eval()
+    return LoadedModel(
+        run_dir=run_dir,
+        config=config,
+        model=model,
+        image_size=int(config.get("image_size", 64)),
+        crop_fraction=float(config.get("crop_fraction", DEFAULT_CROP_FRACTION)),
+        n_params=count_parameters(model),
+    )
+
+
+def list_runs(models_dir: str | Path | None = None) -> list[dict]:
+    """Runs under ``models_dir`` (default settings.models_dir) that have a config.json and model.pt.
+
+    Each entry: ``run_id``, ``path`` (str), ``config`` (dict), ``final_metrics``
+    (last metrics.csv row as a dict, {} if none), ``n_epochs`` (rows in metrics.csv),
+    ``status`` (from state.json, or "finished"/"unknown"). Sorted with ``demo`` first,
+    then newest first.
+    """
+    from core.jobs import read_state
+
+    models_dir = Path(models_dir) if models_dir is not None else get_settings().models_dir
+    runs = []
+    if not models_dir.is_dir():
+        return runs
+    for path in models_dir.iterdir():
+        if not path.is_dir() or not (path / MODEL_NAME).exists():
+            continue
+        config = read_config(path)
+        if config is None:
+            continue
+        metrics = read_metrics(path)
+        state = read_state(path) or {}
+        runs.append({
+            "run_id": path.name,
+            "path": str(path),
+            "config": config,
+            "final_metrics": metrics[-1] if metrics else {},
+            "n_epochs": len(metrics),
+            "status": state.get("status", "finished" if metrics else "unknown"),
+            "mtime": (path / MODEL_NAME).stat().st_mtime,
+        })
+    runs.sort(key=lambda r: (r["run_id"] != "demo", -r["mtime"]))
+    return runs
+
+
+def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float:
+    """Centre crop for ``images_dir``.
+
+    In order: the crop the run used for this very folder in training; the crop the
+    folder declares in its ``imageset.json`` (:func:`core.images.preprocess.folder_crop_fraction`);
+    the run's default ``crop_fraction``.
+    """
+    from core.images.preprocess import folder_crop_fraction
+
+    target = Path(images_dir).resolve()
+    for source in run.config.get("sources", []):
+        if Path(source.get("images", "")).resolve() == target:
+            return float(source.get("crop", run.crop_fraction))
+    declared = folder_crop_fraction(target)
+    return run.crop_fraction if declared is None else declared
+
+
+def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str | Path,
+                          crop_fraction: float | None = None, tta: bool = False,
+                          ids: Sequence[str] | None = None) -> dict:
+    """Score ``run`` on a labelled image set (any label form) through the inference path.
+
+    Images are prepared with :func:`core.images.preprocess.prepare_image` (via the disk
+    cache) and predicted with :meth:`LoadedModel.predict_prepared`. ``ids``
+    restricts scoring to those IDs (e.g. a held-out split). Returns
+    :func:`core.inference.metrics.score`'s dict plus ``join`` (the dataset summary),
+    ``crop_fraction``, ``tta`` and ``label_kinds``.
+    """
+    from core.images.preprocess import cached_arrays
+    from core.inference.metrics import score
+    from core.training.dataset import load_labelled_set
+
+    join = load_labelled_set(catalog, images_dir)
+    crop = crop_for_images(run, images_dir) if crop_fraction is None else float(crop_fraction)
+    labels, files = join.labels, join.files
+    if ids is not None:
+        wanted = set(map(str, ids))
+        keep = np.asarray([str(i) in wanted for i in labels.ids], dtype=bool)
+        labels = labels.subset(np.flatnonzero(keep))
+        files = [f for f, k in zip(files, keep, strict=False) if k]
+    arrays = cached_arrays(files, run.image_size, crop)
+    pred = run.predict_prepared(arrays, tta=tta)
+    result = score(pred, labels.targets, labels.class_derived)
+    result.update(join=join.summary(), crop_fraction=crop, tta=tta, label_kinds=labels.counts(),
+                  model=str(run.run_dir))
+    return result

@@ -1,0 +1,1 @@
+"""Labels, datasets, the CNN, its loss, augmentation, checkpoints and the training loop."""

@@ -1,0 +1,93 @@
+"""Augmentation that respects what the labels mean.
+
+A galaxy's morphology does not depend on how the image is rotated, shifted or
+zoomed a little, so those leave the targets unchanged. A mirror image of a
+clockwise spiral is an *anticlockwise* spiral, so every flip swaps the P_CW
+and P_ACW targets (and their masks); P_CS = CW + ACW + EDGE is unchanged. (The
+original tool flipped images without swapping and so taught its network that
+spin direction is noise.)
+
+Images are float tensors (N, 3, H, W). Targets and masks are (N, 9) in
+``VOTE_COLUMNS`` order. Angles are in degrees; shifts are fractions of the
+image side; zoom is a scale factor (>1 magnifies).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from core.schema import VOTE_COLUMNS
+
+CW = VOTE_COLUMNS.index("P_CW")
+ACW = VOTE_COLUMNS.index("P_ACW")
+
+
+def swap_spin(t: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Copy of (N, 9) ``t`` with the P_CW and P_ACW columns swapped (on ``rows`` only, if given)."""
+    out = t.clone()
+    if rows is None:
+        out[:, [CW, ACW]] = t[:, [ACW, CW]]
+    else:
+        out[rows, CW], out[rows, ACW] = t[rows, ACW], t[rows, CW]
+    return out
+
+
+def dihedral(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
+    """Mirror left-right (if ``flip``), then rotate by k x 90 degrees; x is (N, C, H, W)."""
+    if flip:
+        x = torch.flip(x, dims=[3])
+    return torch.rot90(x, k % 4, dims=[2, 3]) if k % 4 else x
+
+
+#: The eight symmetries of the square, as (k quarter turns, flip).
+DIHEDRAL_GROUP: tuple[tuple[int, bool], ...] = tuple((k, f) for f in (False, True) for k in range(4))
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """What :func:`augment_batch` does; stored in a run's config.json."""
+
+    rotate: bool = True          # any angle: a random 90-degree multiple plus a uniform angle in [-45, 45)
+    flip: bool = True            # mirror half the images (and swap P_CW/P_ACW)
+    max_shift: float = 0.05      # fraction of the side, each axis
+    max_zoom: float = 0.10       # scale drawn from [1 - z, 1 + z]
+
+    def as_dict(self) -> dict:
+        return {"rotate": self.rotate, "flip": self.flip, "max_shift": self.max_shift, "max_zoom": self.max_zoom}
+
+
+def augment_batch(x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                  settings: AugmentSettings, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Randomly rotate/shift/zoom/flip each image; flipped rows get P_CW and P_ACW swapped in target and mask.
+
+    Returns new tensors; inputs are not modified. Deterministic for a given generator state.
+    """
+    n = x.shape[0]
+    flipped = torch.zeros(n, dtype=torch.bool)
+    if settings.flip:
+        flipped = torch.rand(n, generator=generator) < 0.5
+        if flipped.any():
+            x = x.clone()
+            x[flipped] = torch.flip(x[flipped], dims=[3])
+            target = swap_spin(target, flipped)
+            mask = swap_spin(mask, flipped)
+    if settings.rotate:
+        k = int(torch.randint(0, 4, (1,), generator=generator))
+        x = torch.rot90(x, k, dims=[2, 3]) if k else x
+    angle = (torch.rand(n, generator=generator) - 0.5) * (math.pi / 2) if settings.rotate else torch.zeros(n)
+    shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * settings.max_shift * 2  # grid units span 2
+    zoom = 1 + (torch.rand(n, generator=generator) * 2 - 1) * settings.max_zoom
+    if settings.rotate or settings.max_shift > 0 or settings.max_zoom > 0:
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        theta = torch.stack([
+            torch.stack([cos, -sin, shift[:, 0]], dim=1),
+            torch.stack([sin, cos, shift[:, 1]], dim=1),
+        ], dim=1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        # Reflection padding keeps sky-like borders instead of black corners.
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return x, target, mask

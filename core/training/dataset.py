@@ -1,0 +1,114 @@
+"""Join a label table to an image folder by ID and say what is missing on either side.
+
+Images are matched by file stem: ``<OBJID>.jpg`` for catalogue rows, or the
+``FILE`` column's name for file-keyed tables (the spin-labelled cutouts named
+``ra..._dec....jpg``, whose stem is their *image ID*). Suffixes .jpg, .jpeg
+and .png are looked at. Nothing fails on the first gap: labelled rows without
+an image and images without a label are counted and listed
+(:meth:`JoinResult.missing_csv` gives a downloadable list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.training.targets import LabelTable, read_labels
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def index_images(folder: str | Path) -> dict[str, Path]:
+    """Map file stem -> path for the images directly inside ``folder`` (sorted, first suffix wins)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    out: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            out.setdefault(path.stem, path)
+    return out
+
+
+@dataclass
+class JoinResult:
+    """Rows of ``labels`` that have an image (``files`` aligned with ``labels``), plus what is missing.
+
+    ``missing_images``: IDs with a label but no image file; ``unlabelled_images``:
+    image files whose stem matches no label.
+    """
+
+    labels: LabelTable
+    files: list[Path]
+    images_dir: Path
+    missing_images: list[str]
+    unlabelled_images: list[str]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def summary(self) -> dict:
+        return {
+            "labels_source": self.labels.source,
+            "labels_form": self.labels.form,
+            "id_kind": self.labels.id_kind,
+            "images_dir": str(self.images_dir),
+            "matched": len(self.files),
+            "label_kinds": self.labels.counts(),
+            "labels_without_image": len(self.missing_images),
+            "images_without_label": len(self.unlabelled_images),
+            "label_rows_dropped": int(len(self.labels.dropped)),
+        }
+
+    def missing_frame(self) -> pd.DataFrame:
+        """One row per gap: ``ID``/``FILE`` and ``PROBLEM`` (label without image, image without label, bad row)."""
+        kind = self.labels.id_kind
+        parts = [
+            pd.DataFrame({"ID": self.missing_images, "FILE": "", "PROBLEM": f"{kind} has a label but no image"}),
+            pd.DataFrame({"ID": [Path(f).stem for f in self.unlabelled_images], "FILE": self.unlabelled_images,
+                          "PROBLEM": "image has no label"}),
+        ]
+        if len(self.labels.dropped):
+            d = self.labels.dropped
+            parts.append(pd.DataFrame({"ID": d["ID"].astype(str), "FILE": "",
+                                       "PROBLEM": "label row " + d["ROW"].astype(str) + ": " + d["PROBLEM"]}))
+        return pd.concat(parts, ignore_index=True)
+
+    def missing_csv(self) -> bytes:
+        return self.missing_frame().to_csv(index=False).encode()
+
+    def data_hash(self) -> str:
+        """SHA-256 (first 16 hex) of matched IDs, targets and image names + byte sizes: what was trained on."""
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(np.nan_to_num(self.labels.targets, nan=-1.0)).tobytes())
+        for i, f in zip(self.labels.ids, self.files, strict=False):
+            h.update(f"{i}|{f.name}|{f.stat().st_size}\n".encode())
+        return h.hexdigest()[:16]
+
+
+def join_labels_images(labels: LabelTable, images_dir: str | Path) -> JoinResult:
+    """Rows of ``labels`` whose image exists in ``images_dir``; gaps on both sides are reported, not raised."""
+    images_dir = Path(images_dir)
+    index = index_images(images_dir)
+    keep, files, missing = [], [], []
+    for i, (row_id, fname) in enumerate(zip(labels.ids, labels.files, strict=False)):
+        stem = Path(fname).stem if fname else row_id
+        path = index.get(stem)
+        if path is None:
+            missing.append(row_id)
+        else:
+            keep.append(i)
+            files.append(path)
+    used = {p.stem for p in files}
+    unlabelled = sorted(p.name for stem, p in index.items() if stem not in used)
+    return JoinResult(labels=labels.subset(np.asarray(keep, dtype=int)), files=files, images_dir=images_dir,
+                      missing_images=missing, unlabelled_images=unlabelled)
+
+
+def load_labelled_set(catalog: str | Path, images_dir: str | Path) -> JoinResult:
+    """:func:`core.training.targets.read_labels` of ``catalog`` joined to ``images_dir``."""
+    return join_labels_images(read_labels(catalog), images_dir)

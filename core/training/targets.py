@@ -1,0 +1,309 @@
+"""Training targets with masks, from any labelled table.
+
+A label table gives, per galaxy, some of the nine vote fractions. The target
+array is (N, 9) in ``VOTE_COLUMNS`` order with NaN where a value is unknown;
+the mask is ``~isnan(target)``. Three kinds of rows:
+
+* **vote fractions**: all six raw answers known (GZ1 Table 2 and its other
+  forms, the 10-column training form). P_CS, if absent, is P_CW + P_ACW + P_EDGE.
+* **partial vote fractions**: only some answers known, e.g. only P_CW, P_ACW
+  and NVOTE as in the spin-labelled cutouts. Unknown columns stay NaN.
+* **class-derived**: a ``CLASS_NAME`` (ELLIPTICAL, CLOCKWISE_SPIRAL,
+  ANTICLOCKWISE_SPIRAL, EDGE_ON, DONT_KNOW, MERGER) or ``CLASS`` (0..5) column
+  becomes a one-hot target over the six raw answers (and P_CS derived from
+  it); the debiased columns stay unknown. These rows are flagged
+  ``class_derived`` and must be shown as such: a one-hot class is not a vote
+  fraction. Where such a table also carries all six fractions for a row
+  (``GZ1_P_*`` columns), the real votes are used for that row instead.
+
+Identifiers: ``OBJID`` (also ``OBJ_ID``/``objid``) is the SDSS DR7 objid as a
+string of digits. A table without an OBJID but with a ``FILE`` column (the
+spin-labelled cutouts, named ``ra..._dec....jpg``) is keyed by the file stem,
+called an *image ID*, never an OBJID. Column names are matched without regard
+to case, and a ``GZ1_`` prefix on vote columns is accepted.
+
+Catalogue forms (Table 2, 13-column, zooSpec, training form) are read by
+``core.catalog.reader.load_catalog`` when that module is available; class tables and
+file-keyed (spin) tables, which it does not cover, are read here.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from core.schema import CLASS_NAMES, RAW_COLUMNS, VOTE_COLUMNS
+
+LABEL_VOTES = "vote fractions"
+LABEL_PARTIAL = "partial vote fractions"
+LABEL_CLASS = "class-derived (one-hot from CLASS_NAME)"
+
+ID_OBJID = "OBJID"
+ID_IMAGE = "image ID"
+
+_RAW_IDX = [VOTE_COLUMNS.index(c) for c in RAW_COLUMNS]
+_CS = VOTE_COLUMNS.index("P_CS")
+_CS_PARTS = [VOTE_COLUMNS.index(c) for c in ("P_CW", "P_ACW", "P_EDGE")]
+_OBJID_NAMES = ("OBJID", "OBJ_ID", "DR7OBJID")
+
+
+class LabelError(ValueError):
+    """A label table that cannot be used at all; the message names the file and column."""
+
+
+@dataclass
+class LabelTable:
+    """Labels of one table, one row per galaxy (IDs unique).
+
+    ``targets`` (N, 9) float64, NaN = unknown; ``class_derived`` (N,) bool;
+    ``nvote`` (N,) float64, NaN = unknown; ``files`` (N,) file names from a
+    FILE column or None; ``dropped`` lists rows that could not be used
+    (``ROW`` 1-based data row, ``ID``, ``PROBLEM``).
+    """
+
+    ids: np.ndarray
+    id_kind: str
+    targets: np.ndarray
+    class_derived: np.ndarray
+    nvote: np.ndarray
+    files: np.ndarray
+    source: str
+    form: str
+    dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["ROW", "ID", "PROBLEM"]))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def masks(self) -> np.ndarray:
+        return ~np.isnan(self.targets)
+
+    def label_kinds(self) -> np.ndarray:
+        full = ~np.isnan(self.targets[:, _RAW_IDX]).any(axis=1)
+        return np.where(self.class_derived, LABEL_CLASS, np.where(full, LABEL_VOTES, LABEL_PARTIAL))
+
+    def counts(self) -> dict[str, int]:
+        kinds, n = np.unique(self.label_kinds(), return_counts=True)
+        return {str(k): int(c) for k, c in zip(kinds, n, strict=False)}
+
+    def subset(self, index: np.ndarray) -> LabelTable:
+        return LabelTable(self.ids[index], self.id_kind, self.targets[index], self.class_derived[index],
+                          self.nvote[index], self.files[index], self.source, self.form, self.dropped)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per galaxy: ID, ID_KIND, LABEL_KIND, NVOTE and the nine columns (NaN = unknown)."""
+        df = pd.DataFrame({"ID": self.ids, "ID_KIND": self.id_kind, "LABEL_KIND": self.label_kinds(),
+                           "NVOTE": self.nvote})
+        for j, col in enumerate(VOTE_COLUMNS):
+            df[col] = self.targets[:, j]
+        return df
+
+
+def one_hot_targets(class_index: np.ndarray) -> np.ndarray:
+    """(N, 9) targets for classes 0..5 (CLASS_NAMES order): one-hot raw, P_CS derived, debiased NaN."""
+    t = np.full((len(class_index), len(VOTE_COLUMNS)), np.nan)
+    t[:, _RAW_IDX] = 0.0
+    t[np.arange(len(class_index)), np.asarray(_RAW_IDX)[class_index]] = 1.0
+    t[:, _CS] = t[:, _CS_PARTS].sum(axis=1)
+    return t
+
+
+def _canonical(col: str) -> str:
+    c = str(col).strip().upper()
+    if c.startswith("GZ1_"):
+        c = c[4:]
+    return c
+
+
+def _read_csv(source: str | Path | bytes | BinaryIO) -> tuple[pd.DataFrame, str]:
+    name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "uploaded labels")
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    try:
+        df = pd.read_csv(source, dtype=str, keep_default_na=False, compression="infer")
+    except FileNotFoundError as exc:
+        raise LabelError(f"{name}: file not found") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise LabelError(f"{name}: cannot read as CSV ({exc})") from exc
+    return df, name
+
+
+def _numeric(df: pd.DataFrame, col: str) -> pd.Series:
+    return pd.to_numeric(df[col].astype(str).str.strip().replace("", np.nan), errors="coerce")
+
+
+def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
+    """Targets from a DataFrame of any supported form (see module docstring)."""
+    raw_cols = list(df.columns)
+    canon: dict[str, str] = {}
+    for col in raw_cols:
+        c = _canonical(col)
+        if c in ("OBJ_ID", "DR7OBJID"):
+            c = "OBJID"
+        canon.setdefault(c, col)  # first wins: OBJID over GZ1_DR7_OBJID etc.
+    n = len(df)
+    problems: list[tuple[int, str, str]] = []
+
+    if "OBJID" in canon:
+        ids = df[canon["OBJID"]].astype(str).str.strip()
+        ids = ids.str.replace(r"\.0$", "", regex=True)
+        id_kind = ID_OBJID
+    elif "FILE" in canon:
+        ids = df[canon["FILE"]].astype(str).str.strip().map(lambda f: Path(f).stem if f else "")
+        id_kind = ID_IMAGE
+    else:
+        raise LabelError(f"{source}: no identifier column: need OBJID (or OBJ_ID) or FILE; "
+                         f"columns are {', '.join(map(str, raw_cols))}")
+    files = (df[canon["FILE"]].astype(str).str.strip().to_numpy(dtype=object)
+             if "FILE" in canon else np.full(n, None, dtype=object))
+
+    targets = np.full((n, len(VOTE_COLUMNS)), np.nan)
+    for j, col in enumerate(VOTE_COLUMNS):
+        if col in canon:
+            targets[:, j] = _numeric(df, canon[col]).to_numpy(dtype=float)
+    nvote = _numeric(df, canon["NVOTE"]).to_numpy(dtype=float) if "NVOTE" in canon else np.full(n, np.nan)
+
+    class_derived = np.zeros(n, dtype=bool)
+    has_class = "CLASS_NAME" in canon or "CLASS" in canon
+    if has_class:
+        cls = np.full(n, -1)
+        if "CLASS_NAME" in canon:
+            names = df[canon["CLASS_NAME"]].astype(str).str.strip().str.upper()
+            lookup = {c: i for i, c in enumerate(CLASS_NAMES)}
+            cls = names.map(lambda s: lookup.get(s, -1)).to_numpy(dtype=int)
+            col_name = canon["CLASS_NAME"]
+        else:
+            num = _numeric(df, canon["CLASS"])
+            cls = np.where(num.isin(range(6)), num.fillna(-1), -1).astype(int)
+            col_name = canon["CLASS"]
+        full_votes = ~np.isnan(targets[:, _RAW_IDX]).any(axis=1)
+        use_class = ~full_votes
+        bad = use_class & (cls < 0)
+        for i in np.flatnonzero(bad):
+            problems.append((i + 1, ids.iloc[i], f"{col_name} {df[col_name].iloc[i]!r} is not one of "
+                                                 f"{', '.join(CLASS_NAMES)}"))
+        ok = use_class & (cls >= 0)
+        targets[ok] = one_hot_targets(cls[ok])
+        class_derived = ok
+        form = "class labels (CLASS_NAME one-hot)"
+    else:
+        form = "vote fractions"
+
+    # P_CS of vote rows: derive where its three parts are known.
+    parts_known = ~np.isnan(targets[:, _CS_PARTS]).any(axis=1)
+    fill_cs = np.isnan(targets[:, _CS]) & parts_known
+    targets[fill_cs, _CS] = targets[fill_cs][:, _CS_PARTS].sum(axis=1)
+
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        row_id = ids.iloc[i]
+        if not row_id:
+            problems.append((i + 1, "", f"empty {id_kind}"))
+            keep[i] = False
+            continue
+        vals = targets[i]
+        if np.isnan(vals).all():
+            keep[i] = False
+            if not any(r == i + 1 for r, _, _ in problems):
+                problems.append((i + 1, row_id, "no label (no class and no vote fraction)"))
+            continue
+        out_of_range = [VOTE_COLUMNS[j] for j in np.flatnonzero(~np.isnan(vals) & ((vals < 0) | (vals > 1)))]
+        if out_of_range:
+            problems.append((i + 1, row_id, f"fraction outside [0, 1] in {', '.join(out_of_range)}"))
+            keep[i] = False
+            continue
+        raw = vals[_RAW_IDX]
+        if not np.isnan(raw).any() and abs(raw.sum() - 1) > 0.02:
+            problems.append((i + 1, row_id, f"the six raw fractions sum to {raw.sum():.3f}, not 1"))
+            keep[i] = False
+    for i in np.flatnonzero(keep):
+        if not np.isnan(nvote[i]) and nvote[i] <= 0:
+            nvote[i] = np.nan
+    id_arr = ids.to_numpy(dtype=object)
+    dup = pd.Series(id_arr).duplicated().to_numpy() & keep
+    for i in np.flatnonzero(dup):
+        problems.append((i + 1, id_arr[i], f"duplicate {id_kind}; first row kept"))
+    keep &= ~dup
+
+    dropped = pd.DataFrame(problems, columns=["ROW", "ID", "PROBLEM"]).sort_values("ROW", kind="stable")
+    table = LabelTable(ids=np.asarray([str(x) for x in id_arr[keep]], dtype=object), id_kind=id_kind,
+                       targets=targets[keep], class_derived=class_derived[keep], nvote=nvote[keep],
+                       files=files[keep], source=source, form=form, dropped=dropped.reset_index(drop=True))
+    if len(table) == 0:
+        raise LabelError(f"{source}: no usable labelled rows ({len(dropped)} rows dropped; first problem: "
+                         f"{dropped.iloc[0].PROBLEM if len(dropped) else 'the table is empty'})")
+    if not has_class and not any(c in canon for c in VOTE_COLUMNS):
+        raise LabelError(f"{source}: no label columns: need CLASS_NAME or some of {', '.join(VOTE_COLUMNS)}")
+    if not has_class:
+        counts = table.counts()
+        form = "vote fractions" if LABEL_PARTIAL not in counts else (
+            "partial vote fractions" if LABEL_VOTES not in counts else "vote fractions (some partial)")
+        table.form = form
+    return table
+
+
+def _needs_own_reader(columns: list[str]) -> bool:
+    canon = {_canonical(c) for c in columns}
+    prefixed = any(str(c).strip().upper().startswith("GZ1_") for c in columns)
+    no_objid = not (canon & set(_OBJID_NAMES))
+    return bool({"CLASS_NAME", "CLASS"} & canon) or prefixed or no_objid
+
+
+def read_labels(source: str | Path | bytes | BinaryIO, name: str | None = None) -> LabelTable:
+    """Labels from a CSV file of any supported form (path, bytes or binary file-like).
+
+    Catalogue forms go through ``core.catalog.reader.load_catalog`` (rows it rejects
+    are listed in ``dropped``); class tables, file-keyed spin tables and
+    anything it does not read are handled by :func:`labels_from_frame`.
+    """
+    if isinstance(source, (str, Path)):
+        data = Path(source).read_bytes() if Path(source).exists() else None
+        if data is None:
+            raise LabelError(f"{source}: file not found")
+        label = name or str(source)
+    elif isinstance(source, (bytes, bytearray)):
+        data, label = bytes(source), name or "uploaded labels"
+    else:
+        data, label = source.read(), name or getattr(source, "name", "uploaded labels")
+    df, _ = _read_csv(data)
+    if not _needs_own_reader(list(df.columns)):
+        table = _via_catalog(data, label)
+        if table is not None:
+            return table
+    return labels_from_frame(df, label)
+
+
+def _via_catalog(data: bytes, label: str) -> LabelTable | None:
+    """Read a catalogue form with engineer A's loader; None if it is not available or cannot read it."""
+    try:
+        from core.catalog.reader import load_catalog
+    except ImportError:
+        return None
+    try:
+        result = load_catalog(io.BytesIO(data), name=label)
+    except ValueError:
+        return None
+    table = result.table
+    cols = [c for c in ("OBJID", "NVOTE", *VOTE_COLUMNS) if c in table.columns]
+    if "OBJID" not in cols or not any(c in cols for c in VOTE_COLUMNS):
+        return None
+    out = labels_from_frame(table[cols].astype(str).replace({"nan": "", "<NA>": ""}), label)
+    out.form = f"catalogue: {getattr(result, 'form', 'GZ1')}"
+    rejected = getattr(result, "rejected", None)
+    if rejected is not None and len(rejected):
+        extra = pd.DataFrame({
+            "ROW": rejected["ROW"] if "ROW" in rejected else np.arange(1, len(rejected) + 1),
+            "ID": rejected["OBJID"].astype(str) if "OBJID" in rejected else "",
+            "PROBLEM": rejected["PROBLEMS"].astype(str) if "PROBLEMS" in rejected else "rejected by catalogue check",
+        })
+        out.dropped = pd.concat([extra, out.dropped], ignore_index=True)
+    return out
+
+
+__all__ = ["LabelTable", "LabelError", "read_labels", "labels_from_frame", "one_hot_targets",
+           "LABEL_VOTES", "LABEL_PARTIAL", "LABEL_CLASS", "ID_OBJID", "ID_IMAGE"]

@@ -1,0 +1,143 @@
+"""Mollweide projection, the sky-map figure, thinning and selections (core.catalog.sky)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.catalog.reader import load_catalog, load_sample
+from core.catalog.sky import (
+    SQRT2,
+    X_MAX,
+    build_sky_map,
+    color_choices,
+    mollweide,
+    payload_bytes,
+    selected_objids,
+    selection_mask,
+)
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return load_sample().table
+
+
+def _tiled(table: pd.DataFrame, n: int) -> pd.DataFrame:
+    """n rows from the real sample, with unique OBJIDs (for thinning tests)."""
+    reps = -(-n // len(table))
+    big = pd.concat([table] * reps, ignore_index=True).iloc[:n].copy()
+    big["OBJID"] = [str(587000000000000000 + i) for i in range(n)]
+    return big
+
+
+def test_projection_centre_edges_poles_and_ra_to_the_left() -> None:
+    x, y = mollweide([180.0, 90.0, 270.0, 0.0, 180.0, 180.0], [0.0, 0.0, 0.0, 0.0, 90.0, -90.0])
+    np.testing.assert_allclose(x[:4], [0.0, X_MAX / 2, -X_MAX / 2, X_MAX], atol=1e-12)
+    np.testing.assert_allclose(y[4:], [SQRT2, -SQRT2], atol=1e-12)
+    # RA increases to the left: a galaxy east of the centre (larger RA) has a smaller x.
+    xe, _ = mollweide([190.0], [10.0])
+    xw, _ = mollweide([170.0], [10.0])
+    assert xe[0] < 0 < xw[0]
+    # A different centre moves that RA to x = 0.
+    xc, _ = mollweide([30.0], [45.0], center_ra_deg=30.0)
+    assert abs(xc[0]) < 1e-12
+
+
+def test_projection_solves_the_mollweide_equation_and_stays_inside_the_ellipse() -> None:
+    ra = np.random.default_rng(1).uniform(0, 360, 20_000)
+    dec = np.concatenate([np.linspace(-90, 90, 10_000), np.random.default_rng(2).uniform(-90, 90, 10_000)])
+    x, y = mollweide(ra, dec)
+    assert np.all(x**2 / 8 + y**2 / 2 <= 1 + 1e-9)
+    theta = np.arcsin(y / SQRT2)
+    residual = 2 * theta + np.sin(2 * theta) - np.pi * np.sin(np.radians(dec))
+    assert np.abs(residual).max() < 1e-9
+
+
+def test_sample_map_shows_every_galaxy_with_hover_and_colour(sample: pd.DataFrame) -> None:
+    sky = build_sky_map(sample, color_by="P_EL")
+    assert sky.n_shown == sky.n_total == 695 and not sky.subsampled
+    assert sky.title.startswith("695 galaxies")
+    trace = sky.figure.data[sky.data_trace_index]
+    assert trace.type == "scattergl"
+    assert list(trace.text) == list(sample["OBJID"])
+    np.testing.assert_allclose(np.asarray(trace.marker.color), sample["P_EL"], atol=1e-6)
+    assert "OBJID %{text}" in trace.hovertemplate and "P_CS" in trace.hovertemplate
+    assert np.asarray(trace.customdata).shape == (695, 2 + 1 + 9)
+    x, y = mollweide(sample["RA"], sample["DEC"])
+    np.testing.assert_allclose(np.asarray(trace.x), x, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(trace.y), y, atol=1e-5)
+
+
+def test_large_table_is_thinned_and_the_title_says_so(sample: pd.DataFrame) -> None:
+    big = _tiled(sample, 5_000)
+    sky = build_sky_map(big, color_by="NVOTE", max_points=1_000)
+    assert sky.subsampled and sky.n_shown == 1_000 and sky.n_total == 5_000
+    assert "Showing 1,000 of 5,000 galaxies" in sky.title
+    trace = sky.figure.data[sky.data_trace_index]
+    assert len(trace.x) == 1_000
+    assert list(trace.text) == list(big["OBJID"].iloc[sky.shown_index])
+    again = build_sky_map(big, color_by="NVOTE", max_points=1_000)
+    np.testing.assert_array_equal(again.shown_index, sky.shown_index)  # reproducible
+
+
+def test_payload_is_base64_compact(sample: pd.DataFrame) -> None:
+    sky = build_sky_map(_tiled(sample, 20_000), max_points=None)
+    size = payload_bytes(sky)
+    spec = json.loads(__import__("plotly.io", fromlist=["to_json"]).to_json(sky.figure, validate=False))
+    assert "bdata" in json.dumps(spec["data"][sky.data_trace_index]["x"])
+    # Per galaxy: 15 float32 (x, y, colour, 12 hover numbers) = 80 base64 bytes + a 21-byte OBJID
+    # string; as plain JSON numbers the same would take ~280 bytes.
+    assert 100 < size / 20_000 < 120
+
+
+def test_box_selection_applies_to_all_rows_even_when_thinned(sample: pd.DataFrame) -> None:
+    big = _tiled(sample, 3_000)
+    sky = build_sky_map(big, max_points=300)
+    box = {"x": [0.5, -0.8], "y": [0.2, 1.0]}
+    mask = selection_mask(sky, {"box": [box], "lasso": [], "points": []})
+    expected = (sky.x_all >= -0.8) & (sky.x_all <= 0.5) & (sky.y_all >= 0.2) & (sky.y_all <= 1.0)
+    np.testing.assert_array_equal(mask, expected)
+    assert mask.sum() > 300  # more galaxies than are drawn
+    everything = selection_mask(sky, {"box": [{"x": [-3, 3], "y": [-2, 2]}]})
+    assert everything.all()
+    ids = selected_objids(sky, {"box": [box]})
+    assert ids == list(big["OBJID"][expected]) and all(isinstance(i, str) for i in ids)
+
+
+def test_lasso_selection_is_a_point_in_polygon_test(sample: pd.DataFrame) -> None:
+    sky = build_sky_map(sample)
+    triangle = {"x": [-1.0, 1.0, 0.0], "y": [0.0, 0.0, 1.2]}
+    mask = selection_mask(sky, {"lasso": [triangle]})
+    x, y = sky.x_all, sky.y_all
+    # inside the triangle: above the base, below both slanted sides
+    expected = (y > 0) & (y < 1.2 * (1 - np.abs(x)))
+    boundary = np.abs(y - 1.2 * (1 - np.abs(x))) < 1e-9
+    np.testing.assert_array_equal(mask[~boundary], expected[~boundary])
+    assert 0 < mask.sum() < len(sample)
+
+
+def test_clicked_points_map_back_through_the_thinning(sample: pd.DataFrame) -> None:
+    big = _tiled(sample, 2_000)
+    sky = build_sky_map(big, max_points=500)
+    points = [{"curve_number": sky.data_trace_index, "point_index": 7},
+              {"curve_number": 0, "point_index": 3}]  # a grid line: ignored
+    ids = selected_objids(sky, {"points": points, "box": [], "lasso": []})
+    assert ids == [big["OBJID"].iloc[sky.shown_index[7]]]
+    assert selected_objids(sky, None) == [] and selected_objids(sky, {}) == []
+
+
+def test_color_choices_and_errors() -> None:
+    training = load_catalog(FIXTURES / "catalog" / "training_10col.csv").table
+    with pytest.raises(ValueError, match="no positions"):
+        build_sky_map(training)
+    positions = load_catalog(FIXTURES / "catalog" / "objid_ra_dec.csv").table
+    assert color_choices(positions) == []
+    with pytest.raises(ValueError, match="cannot colour"):
+        build_sky_map(positions, color_by="P_EL")
+    plain = build_sky_map(positions, color_by=None)
+    assert plain.n_shown == len(positions)

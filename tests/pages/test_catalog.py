@@ -1,0 +1,115 @@
+"""AppTest of pages/catalog.py: built-in sample by default, uploads (at.file_uploader), errors."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.catalog.reader import CatalogResult
+from tests.conftest import FIXTURES, REPO_ROOT, SAMPLE_CATALOG
+from ui import state_keys
+
+PAGE = str(REPO_ROOT / "pages" / "catalog.py")
+CAT = FIXTURES / "catalog"
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _open() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader[0].set_value((name, data, "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _download_buttons(at: AppTest) -> dict[str, bool]:
+    """label -> disabled, for the page's download (and disabled stand-in) buttons."""
+    buttons = {b.proto.label: b.proto.disabled for b in at.get("download_button")}
+    buttons.update({b.label: b.disabled for b in at.button})
+    return buttons
+
+
+def test_first_visit_shows_the_builtin_sample_without_upload() -> None:
+    at = _open()
+    assert _metrics(at) == {"Rows read": "695", "Clean rows": "695", "Rejected rows": "0", "Problems": "0"}
+    assert any("No problems found" in s.value for s in at.success)
+    result = at.session_state[state_keys.CATALOG]
+    assert isinstance(result, CatalogResult) and len(result.table) == 695
+    assert "built-in sample" in at.session_state[state_keys.CATALOG_SOURCE]
+    assert at.session_state[state_keys.SKY_SELECTION] == []
+    assert len(at.get("plotly_chart")) == 2  # sky map + fraction histograms
+    preview = at.dataframe[0].value
+    assert list(preview.columns[:5]) == ["OBJID", "RA_STR", "RA", "DEC_STR", "DEC"]
+    assert len(preview) == 695
+    assert any(c.value.startswith("Data: Galaxy Zoo 1") for c in at.caption)  # data credit
+    assert _download_buttons(at) == {
+        "Cleaned table (13 columns)": False, "SDSS Image List input": False, "Training CSV (10 columns)": False,
+    }
+
+
+def test_upload_gzip_replaces_the_catalog_in_session_state() -> None:
+    at = _open()
+    _upload(at, "sample.csv.gz", gzip.compress(SAMPLE_CATALOG.read_bytes()))
+    assert _metrics(at)["Clean rows"] == "695"
+    assert at.session_state[state_keys.CATALOG_SOURCE] == "sample.csv.gz"
+    assert any("sample.csv.gz" in c.value for c in at.caption)
+
+
+def test_upload_with_bad_rows_lists_problems_and_rejected_rows() -> None:
+    at = _open()
+    _upload(at, "bad_rows.csv", (CAT / "bad_rows.csv").read_bytes())
+    assert _metrics(at) == {"Rows read": "17", "Clean rows": "2", "Rejected rows": "15", "Problems": "13"}
+    assert any("15 row(s) were excluded" in w.value for w in at.warning)
+    problems = at.dataframe[0].value
+    assert "raw_sum" in set(problems["problem"])
+    assert problems.set_index("problem").loc["nvote_invalid", "first rows"] == "8, 9"
+    rejected = at.dataframe[1].value
+    assert list(rejected["ROW"]) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17]
+    assert "Download rejected rows (CSV)" in _download_buttons(at)
+
+
+@pytest.mark.parametrize("fixture", ["tabs.csv", "binary.csv", "empty.csv"])
+def test_unreadable_upload_shows_one_error_and_the_app_keeps_running(fixture: str) -> None:
+    at = _open()
+    _upload(at, fixture, (CAT / fixture).read_bytes())
+    assert len(at.error) == 1 and fixture in at.error[0].value
+    assert not at.get("plotly_chart")
+    # removing the upload brings the built-in sample back
+    at.file_uploader[0].set_value(None)
+    at.run()
+    assert _metrics(at)["Rows read"] == "695" and not at.error
+
+
+def test_use_builtin_sample_button_resets_the_uploader() -> None:
+    at = _open()
+    assert not [b for b in at.button if b.label == "Use the built-in sample instead"]
+    _upload(at, "bad_rows.csv", (CAT / "bad_rows.csv").read_bytes())
+    assert _metrics(at)["Rows read"] == "17"
+    next(b for b in at.button if b.label == "Use the built-in sample instead").click()
+    at.run()
+    assert not at.exception
+    assert _metrics(at)["Rows read"] == "695"
+    assert at.file_uploader[0].value is None
+    assert "built-in sample" in at.session_state[state_keys.CATALOG_SOURCE]
+
+
+def test_training_form_upload_has_no_map_and_disables_position_outputs() -> None:
+    at = _open()
+    _upload(at, "training.csv", (CAT / "training_10col.csv").read_bytes())
+    assert any("no RA/DEC" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 1  # histograms only
+    buttons = _download_buttons(at)
+    assert buttons["Cleaned table (13 columns)"] is True
+    assert buttons["SDSS Image List input"] is True
+    assert buttons["Training CSV (10 columns)"] is False

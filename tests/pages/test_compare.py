@@ -1,0 +1,59 @@
+"""AppTest of the Compare models page: leaderboard of runs, two runs side by side."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.support.paths import page_file
+from tests.support.tiny_runs import FIXTURES, make_run
+
+PAGE = page_file("compare")
+
+
+@pytest.fixture
+def models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GZ_DEMO_DIR", str(FIXTURES))
+    return Path(os.environ["GZ_MODELS_DIR"])
+
+
+def test_leaderboard_and_side_by_side(models_dir: Path):
+    make_run(models_dir / "demo", seed=0, image_size=32)
+    make_run(models_dir / "wide48", seed=5, width=12, image_size=48)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    board = at.dataframe[0].value
+    assert sorted(board["run"]) == ["demo", "wide48"]
+    assert set(board["image size (px)"]) == {32, 48}
+    assert board["n"].tolist() == [12, 12]
+    pair = at.dataframe[1].value
+    assert len(pair) == 12 and pair["DISAGREEMENT"].is_monotonic_decreasing
+    assert {"A: demo P_EL", "B: wide48 P_EL"} <= set(pair.columns)
+    bars = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if "compare_bars" in el.proto.id)
+    assert [t["name"] for t in bars["data"]][:2] == ["A: demo", "B: wide48"]
+    assert {m.label for m in at.metric} >= {"Same top answer", "Mean disagreement"}
+
+    # Swapping A: B is offered only the other run.
+    at.selectbox(key="compare_a").set_value(str(models_dir / "wide48")).run()
+    assert not at.exception
+    assert at.selectbox(key="compare_b").value == str(models_dir / "demo")
+    assert len(at.selectbox(key="compare_b").options) == 1
+    assert "A: wide48 P_EL" in at.dataframe[1].value.columns
+
+
+def test_one_run_gets_a_leaderboard_and_a_hint(models_dir: Path):
+    make_run(models_dir / "demo")
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1
+    assert any("Pick two or more runs" in i.value for i in at.info)
+
+
+def test_no_runs():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("No trained model" in i.value for i in at.info)

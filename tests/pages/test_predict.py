@@ -1,0 +1,124 @@
+"""AppTest of the Predict page: model metrics, galaxy table and selection, set charts, uploads, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.support.paths import page_file
+from tests.support.tiny_runs import FIXTURES, make_run
+
+PAGE = page_file("predict")
+
+
+@pytest.fixture
+def with_demo(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """models/demo (untrained) and the fixture galaxies (7 GZ1 class-labelled, 5 spin cutouts) as demo set."""
+    monkeypatch.setenv("GZ_DEMO_DIR", str(FIXTURES))
+    return make_run(Path(os.environ["GZ_MODELS_DIR"]) / "demo", width=8, image_size=32)
+
+
+def _charts(at: AppTest) -> dict[str, dict]:
+    return {el.proto.id: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def _chart(at: AppTest, key: str) -> dict:
+    return next(spec for cid, spec in _charts(at).items() if key in cid)
+
+
+def _table(at: AppTest):
+    return next(df for df in at.dataframe if "model P_EL" in df.value.columns)
+
+
+def test_without_models_the_page_says_where_to_train():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("No trained model" in i.value for i in at.info)
+
+
+def test_demo_set_table_bars_and_set_metrics(with_demo: Path):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Validation accuracy"] == "70.0%"  # last epoch of the run's metrics.csv
+    table = _table(at).value
+    assert len(table) == 12
+    assert table["DISAGREEMENT"].is_monotonic_decreasing  # largest disagreement first
+    assert set(table["LABEL_KIND"]) == {"class-derived", "vote fractions", "partial vote fractions"}
+    bars = _chart(at, "predict_galaxy_bars")
+    first = table.iloc[0]
+    names = [t["name"] for t in bars["data"]]
+    human = "people (class-derived)" if first["LABEL_KIND"] == "class-derived" else "people (vote fractions)"
+    assert names == ["model", human]
+    assert len(bars["data"][0]["y"]) == 9
+    # Over the set: scatter per column with the 1:1 line, confusion matrix, accuracy.
+    scatter = _chart(at, "predict_scatter")
+    assert sum(1 for t in scatter["data"] if t["name"] == "1:1") == 9
+    assert any("RMSE" in a["text"] for a in scatter["layout"]["annotations"])
+    assert "predict_confusion" in " ".join(_charts(at))
+    assert "Accuracy vs human majority" in metrics
+    assert at.get("download_button")
+
+
+def test_selecting_a_row_shows_that_galaxy(with_demo: Path):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    table = _table(at)
+    target = table.value.iloc[3]
+    at.session_state[_selection_key(table)] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(h.value == f"Galaxy {target['ID']}" for h in at.subheader)
+    bars = _chart(at, "predict_galaxy_bars")
+    assert bars["data"][0]["y"][0] == pytest.approx(target["model P_EL"])
+
+
+def _selection_key(table) -> str:
+    """The user key of the galaxy table (it includes run, set and TTA, so a new choice clears the selection)."""
+    return table.proto.id[table.proto.id.index("predict_table|"):]
+
+
+def test_upload_shows_nine_bars_and_bad_upload_an_error(with_demo: Path, tmp_path: Path):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    image = FIXTURES / "spin" / "ra11.876000_dec+16.136900.jpg"
+    at.file_uploader(key="predict_upload").upload(image.name, image.read_bytes(), "image/jpeg")
+    at.run()
+    assert not at.exception
+    bars = _chart(at, "predict_upload_bars")
+    assert [t["name"] for t in bars["data"]] == ["model"] and len(bars["data"][0]["y"]) == 9
+    assert any(m.label == "Most people would say" for m in at.metric)
+
+    at.file_uploader(key="predict_upload").set_value(("galaxy.jpg", b"Not an image at all", "image/jpeg"))
+    at.run()
+    assert not at.exception  # the page keeps running
+    assert any("galaxy.jpg: is not a JPEG or PNG" in e.value for e in at.error)
+
+
+def test_catalogue_choice_without_a_catalogue_explains(with_demo: Path):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.radio(key="predict_set_source").set_value("Catalogue + downloaded images").run()
+    assert not at.exception
+    assert any("No catalogue loaded yet" in i.value for i in at.info)
+
+
+def test_loaded_catalogue_is_joined_to_downloaded_images(with_demo: Path, tmp_path: Path):
+    from core.catalog.reader import load_sample
+    from ui import state_keys
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "587738947208085695.jpg").write_bytes((FIXTURES / "gz1" / "587738947208085695.jpg").read_bytes())
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[state_keys.CATALOG] = load_sample()
+    at.session_state[state_keys.IMAGES_DIR] = str(images)
+    at.run()
+    at.radio(key="predict_set_source").set_value("Catalogue + downloaded images").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = _table(at).value
+    assert table["ID"].tolist() == ["587738947208085695"]
+    assert table["LABEL_KIND"].tolist() == ["vote fractions"]  # the sample's Table-2 fractions
+    assert table["human P_EDGE"].iloc[0] == pytest.approx(0.345)
+    assert any("694 catalogue galaxies have no image" in c.value for c in at.caption)
