@@ -52,6 +52,15 @@ class Settings:
     * ``download_workers`` [GZ_DOWNLOAD_WORKERS]: parallel cutout requests (default 4, polite).
     * ``cutout_base_url`` [GZ_CUTOUT_BASE_URL]: replaces the SkyServer base URL of cutout
       requests (a mirror, or the test stand-in); None means the chosen source's own URL.
+
+    Network safety (see ``docs/SECURITY.md``):
+
+    * ``mode`` [GZ_MODE]: ``local`` (default, everything allowed inside the allowed roots) or
+      ``public`` (uploads and built-in data only; no server paths, downloads or training).
+    * ``extra_roots`` [GZ_ALLOWED_ROOTS]: more folders the pages may read and write, separated by
+      ``os.pathsep``; the workspace folders, ``data/`` and ``models/`` are always allowed.
+    * ``cutout_hosts`` [GZ_CUTOUT_HOSTS]: extra ``host[:port]`` entries, comma-separated, that
+      cutout requests started from the dashboard may go to (SDSS's hosts are always allowed).
     """
 
     home: Path
@@ -65,6 +74,14 @@ class Settings:
     torch_threads: int
     download_workers: int
     cutout_base_url: str | None = None
+    mode: str = "local"
+    extra_roots: tuple[Path, ...] = ()
+    cutout_hosts: tuple[str, ...] = ()
+
+    @property
+    def public(self) -> bool:
+        """True in the public deployment mode (no server paths, downloads or training from pages)."""
+        return self.mode == "public"
 
     def ensure_dirs(self) -> Settings:
         """Create the writable folders (not the shipped ones) and return self."""
@@ -72,8 +89,23 @@ class Settings:
             path.mkdir(parents=True, exist_ok=True)
         return self
 
-    def as_dict(self) -> dict[str, str | int]:
+    def as_dict(self) -> dict[str, object]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+
+
+#: The deployment modes GZ_MODE accepts.
+MODES = ("local", "public")
+
+
+def _env_mode() -> str:
+    value = (os.environ.get("GZ_MODE") or "local").strip().lower()
+    if value not in MODES:
+        raise ValueError(f"environment variable GZ_MODE must be one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def _env_list(name: str, sep: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(sep) if item.strip())
 
 
 def get_settings() -> Settings:
@@ -92,4 +124,7 @@ def get_settings() -> Settings:
         torch_threads=_env_int("GZ_TORCH_THREADS", min(os.cpu_count() or 1, 8)),
         download_workers=_env_int("GZ_DOWNLOAD_WORKERS", 4),
         cutout_base_url=os.environ.get("GZ_CUTOUT_BASE_URL") or None,
+        mode=_env_mode(),
+        extra_roots=tuple(Path(p).expanduser().resolve() for p in _env_list("GZ_ALLOWED_ROOTS", os.pathsep)),
+        cutout_hosts=tuple(h.lower() for h in _env_list("GZ_CUTOUT_HOSTS", ",")),
     )

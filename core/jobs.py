@@ -25,6 +25,8 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,76 @@ LOCK_NAME = "job.lock"
 STATE_NAME = "state.json"
 CANCEL_NAME = "CANCEL"
 LOG_NAME = "job.log"
+
+
+class JobStatus(StrEnum):
+    """Where a job (download or training run) stands; the value is what ``state.json`` stores."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the worker died without writing a final state
+    DISK_FULL = "disk full"
+
+    @property
+    def active(self) -> bool:
+        return self in (JobStatus.STARTING, JobStatus.RUNNING)
+
+
+@dataclass
+class JobState:
+    """What ``<folder>/state.json`` holds, typed; shared by downloads and training runs.
+
+    ``settings`` is everything the job was started with (so retry and resume can reuse it);
+    ``progress`` holds kind-specific figures (epochs and losses, throughput and ETA).
+    ``running`` comes from the folder lock when read, and is never stored.
+    """
+
+    kind: str
+    status: JobStatus
+    message: str = ""
+    phase: str = ""
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pid: int | None = None
+    started_at: float | None = None
+    updated_at: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
+    running: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status"] = str(self.status)
+        out.pop("running")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobState | None:
+        """Parse a stored state; None for anything that is not a JSON object with a known status."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            status = JobStatus(data.get("status"))
+        except ValueError:
+            return None
+        known = {f.name for f in fields(cls)} - {"status", "running"}
+        kwargs: dict[str, Any] = {}
+        for name in known:
+            if name in data:
+                kwargs[name] = data[name]
+        kwargs.setdefault("kind", str(data.get("kind", "")))
+        for name in ("done", "total", "failed", "skipped"):
+            value = kwargs.get(name, 0)
+            kwargs[name] = int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+        for name in ("settings", "progress"):
+            if not isinstance(kwargs.get(name, {}), dict):
+                kwargs[name] = {}
+        return cls(status=status, **kwargs)
 
 
 class JobBusy(RuntimeError):

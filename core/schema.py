@@ -9,6 +9,9 @@ correct EL and CS for redshift bias and are not constrained to sum to 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
+
 #: Columns of the published GZ1 Table 2 (Lintott et al. 2011), in order.
 TABLE2_COLUMNS: tuple[str, ...] = (
     "OBJID", "RA", "DEC", "NVOTE",
@@ -52,6 +55,58 @@ SHORT_LABELS: dict[str, str] = {
     "P_EL_DEBIASED": "elliptical (debiased)",
     "P_CS_DEBIASED": "combined spiral (debiased)",
 }
+
+#: Index groups into VOTE_COLUMNS (the model's output and every target array use that order).
+RAW_INDEX: tuple[int, ...] = tuple(VOTE_COLUMNS.index(c) for c in RAW_COLUMNS)
+CS_INDEX: int = VOTE_COLUMNS.index("P_CS")
+CS_PART_COLUMNS: tuple[str, ...] = ("P_CW", "P_ACW", "P_EDGE")
+CS_PART_INDEX: tuple[int, ...] = tuple(VOTE_COLUMNS.index(c) for c in CS_PART_COLUMNS)
+CW_INDEX: int = VOTE_COLUMNS.index("P_CW")
+ACW_INDEX: int = VOTE_COLUMNS.index("P_ACW")
+#: The spin pair as positions among the six raw answers (for raw-only arrays and logits).
+CW_RAW_INDEX: int = RAW_COLUMNS.index("P_CW")
+ACW_RAW_INDEX: int = RAW_COLUMNS.index("P_ACW")
+DEBIASED_INDEX: tuple[int, ...] = tuple(VOTE_COLUMNS.index(c) for c in DEBIASED_COLUMNS)
+N_RAW = len(RAW_COLUMNS)
+
+#: Names an SDSS DR7 objid column goes by (upper case, after an optional ``GZ1_`` prefix).
+OBJID_ALIASES: tuple[str, ...] = ("OBJID", "OBJ_ID", "DR7OBJID")
+
+
+def canonical_column(name: object) -> str:
+    """Upper-case, stripped column name without a ``GZ1_`` prefix (``gz1_p_cw`` -> ``P_CW``)."""
+    return str(name).strip().upper().removeprefix("GZ1_")
+
+
+def find_objid_column(columns: Iterable[object], extra: Iterable[str] = ()) -> object | None:
+    """The first column whose canonical name is an OBJID alias (or one of ``extra``), else None.
+
+    Aliases are tried in ``OBJID_ALIASES`` order, so ``DR7OBJID`` loses to ``OBJID`` only
+    when both are present and the caller prefers it explicitly.
+    """
+    wanted = tuple(OBJID_ALIASES) + tuple(extra)
+    by_name = {}
+    for col in columns:
+        by_name.setdefault(canonical_column(col), col)
+    return next((by_name[a] for a in wanted if a in by_name), None)
+
+
+class LabelKind(StrEnum):
+    """What a row's targets are; the value is the wording shown to people."""
+
+    VOTES = "vote fractions"
+    PARTIAL = "partial vote fractions"
+    CLASS = "class-derived"
+    NONE = "none"
+
+
+class IdKind(StrEnum):
+    """What a galaxy ID is: an SDSS DR7 objid, or the stem of an image file."""
+
+    OBJID = "OBJID"
+    IMAGE = "image ID"
+    FILE_STEM = "file stem"
+
 
 #: Tolerances used by validation (published fractions are rounded to 3 decimals).
 RAW_SUM_TOLERANCE = 0.01

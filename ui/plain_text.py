@@ -1,0 +1,19 @@
+"""Show user-supplied strings (file names, CSV headers, OBJIDs, reasons) as text, never as Markdown.
+
+Streamlit renders Markdown in ``st.caption``/``st.markdown``/``st.error`` and widget labels, so an
+uploaded header like ``![x](http://host/p.png)`` would make every viewer's browser fetch that URL.
+:func:`md_escape` backslash-escapes every Markdown/HTML-significant character, so the text shows
+literally wherever Markdown is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
+
+
+def md_escape(value: object) -> str:
+    """``value`` as text that Markdown shows literally (no links, images, HTML or emphasis)."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return _SPECIAL.sub(r"\\\1", text)
