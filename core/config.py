@@ -61,6 +61,15 @@ class Settings:
       ``os.pathsep``; the workspace folders, ``data/`` and ``models/`` are always allowed.
     * ``cutout_hosts`` [GZ_CUTOUT_HOSTS]: extra ``host[:port]`` entries, comma-separated, that
       cutout requests started from the dashboard may go to (SDSS's hosts are always allowed).
+
+    Visitor votes (the Classify page, ``core.votes``):
+
+    * ``votes_url`` [GZ_VOTES_URL]: SQLAlchemy URL of the votes database; default a SQLite
+      file ``<home>/votes.sqlite``; ``postgresql+psycopg://...`` for several replicas.
+    * ``votes_per_minute`` [GZ_VOTES_PER_MINUTE]: most votes one session may cast in 60 s (default 30).
+    * ``votes_mix`` [GZ_VOTES_MIX]: how the next galaxy is chosen, weights of
+      ``uncertain`` (model least sure), ``random`` and ``few`` (fewest votes), default
+      ``uncertain=0.6,random=0.2,few=0.2``.
     """
 
     home: Path
@@ -77,6 +86,9 @@ class Settings:
     mode: str = "local"
     extra_roots: tuple[Path, ...] = ()
     cutout_hosts: tuple[str, ...] = ()
+    votes_url: str = ""
+    votes_per_minute: int = 30
+    votes_mix: str = "uncertain=0.6,random=0.2,few=0.2"
 
     @property
     def public(self) -> bool:
@@ -127,4 +139,7 @@ def get_settings() -> Settings:
         mode=_env_mode(),
         extra_roots=tuple(Path(p).expanduser().resolve() for p in _env_list("GZ_ALLOWED_ROOTS", os.pathsep)),
         cutout_hosts=tuple(h.lower() for h in _env_list("GZ_CUTOUT_HOSTS", ",")),
+        votes_url=os.environ.get("GZ_VOTES_URL") or f"sqlite:///{home / 'votes.sqlite'}",
+        votes_per_minute=_env_int("GZ_VOTES_PER_MINUTE", 30),
+        votes_mix=os.environ.get("GZ_VOTES_MIX") or "uncertain=0.6,random=0.2,few=0.2",
     )
