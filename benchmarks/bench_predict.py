@@ -27,7 +27,8 @@ import torch
 from PIL import Image
 
 from core.config import get_settings  # noqa: E402
-from core.images.reading import find_images, open_image  # noqa: E402
+from core.images.folder import list_image_files  # noqa: E402
+from core.images.reading import open_image  # noqa: E402
 from core.inference.batch import predict_one, predict_set, set_from_folder  # noqa: E402
 from core.inference.predict import load_run  # noqa: E402
 
@@ -74,7 +75,7 @@ def main() -> int:
     model = load_run(run_dir)
 
     images_dir = Path(args.images) if args.images else settings.demo_dir / "gz1"
-    files = find_images(images_dir)
+    files = list_image_files(images_dir)
     if not files:
         print(f"no images in {images_dir}", file=sys.stderr)
         return 1

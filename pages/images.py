@@ -31,10 +31,10 @@ from core.images.download import (
     class_filters,
     cli_args,
     job_active,
-    list_images,
     read_failures,
     start_download_job,
 )
+from core.images.folder import list_cutouts
 from core.images.importer import import_folder, import_zip
 from core.schema import RAW_COLUMNS, SHORT_LABELS
 from ui import state_keys
@@ -73,7 +73,7 @@ st.session_state[state_keys.IMAGES_DIR] = str(folder)
 
 state = jobs.read_state(folder)
 active = job_active(state)
-on_disk = {p.stem for p in list_images(folder)}
+on_disk = {p.stem for p in list_cutouts(folder)}
 
 # --- 1. which galaxies ------------------------------------------------------------------------
 st.subheader("1. Galaxies")
@@ -274,7 +274,7 @@ with st.expander("Import images you already have"):
                     st.dataframe(pd.DataFrame(report.rejected, columns=["file", "reason"]), hide_index=True)
 
 # --- gallery ----------------------------------------------------------------------------------
-images = list_images(folder)
+images = list_cutouts(folder)
 st.subheader(f"Gallery ({len(images):,} image{'' if len(images) == 1 else 's'})")
 if not images:
     st.caption("No images in this folder yet.")

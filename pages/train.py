@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.atomic import write_bytes_atomic
 from core.config import get_settings
 from core.images.preprocess import prepare_file
 from core.inference.predict import list_runs
@@ -74,10 +75,7 @@ def _current_catalog_csv() -> str | None:
     data = table[cols].to_csv(index=False).encode()
     path = settings.catalogs_dir / f"train_labels_{hashlib.sha256(data).hexdigest()[:12]}.csv"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_bytes_atomic(path, data)
     return str(path)
 
 

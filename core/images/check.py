@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-JPEG_MAGIC = b"\xff\xd8\xff"
-JPEG_EOI = b"\xff\xd9"
+from core.images.folder import JPEG_EOI, JPEG_MAGIC
+
 #: Below this standard deviation of grey levels (0-255) an image counts as blank.
 #: Real SDSS cutouts have >= 11 (sky noise plus the galaxy); blank service answers ~0.
 BLANK_STD_THRESHOLD = 2.0

@@ -9,7 +9,7 @@ Guarantees:
 
 * every galaxy ends as a valid ``<OBJID>.jpg`` or as a row in ``failures.csv``;
 * a ``.jpg`` is only ever created by renaming a complete, checked temporary file
-  (``.<OBJID>.jpg.<token>.part``), so a killed job never leaves a partial image;
+  (``.<OBJID>.jpg.<random>.tmp``, see :mod:`core.atomic`), so a killed job never leaves a partial image;
 * valid images already in the folder are skipped, so a killed job that is started
   again downloads only what is missing;
 * OBJIDs must be digits before they become file names (no path traversal).
@@ -31,8 +31,6 @@ import math
 import os
 import queue
 import random
-import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -43,41 +41,16 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from core import jobs
+from core.atomic import write_bytes_atomic
 from core.config import get_settings
 from core.images.check import MAX_IMAGE_BYTES, InvalidImage, check_file, check_response
 from core.images.cutouts import CutoutSettings, check_position
+from core.images.folder import InvalidObjid, image_path
 
 FAILURES_NAME = "failures.csv"
 JOB_CATALOG_NAME = "job_catalog.csv"
 FAILURE_COLUMNS = ("OBJID", "RA", "DEC", "REASON", "ATTEMPTS", "HTTP_STATUS", "URL")
 USER_AGENT = "galaxy-zoo-morphology-dashboard/1.0 (python-requests; polite cutout downloader)"
-_OBJID_RE = re.compile(r"[0-9]{1,20}")
-_IMAGE_RE = re.compile(r"([0-9]{1,20})\.jpg")
-
-
-class InvalidObjid(ValueError):
-    """An OBJID that cannot safely become a file name (it must be 1-20 digits)."""
-
-
-def safe_objid(value: object) -> str:
-    """Return ``value`` as a string of 1-20 ASCII digits, or raise :class:`InvalidObjid`."""
-    text = str(value).strip()
-    if not _OBJID_RE.fullmatch(text):
-        raise InvalidObjid(f"OBJID {str(value)[:60]!r} is not 1-20 digits; refused as a file name")
-    return text
-
-
-def image_path(folder: Path, objid: object) -> Path:
-    """``<folder>/<OBJID>.jpg`` for a digits-only OBJID (raises :class:`InvalidObjid` otherwise)."""
-    return Path(folder) / f"{safe_objid(objid)}.jpg"
-
-
-def list_images(folder: Path) -> list[Path]:
-    """The ``<OBJID>.jpg`` files of an image folder, sorted by name (job and temp files excluded)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if _IMAGE_RE.fullmatch(p.name) and p.is_file())
 
 
 @dataclass(frozen=True)
@@ -316,21 +289,10 @@ def _short_error(exc: BaseException) -> str:
     return text[:200]
 
 
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden ``.part`` file beside ``path`` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _remove_stale_parts(folder: Path) -> int:
     removed = 0
-    for part in folder.glob(".*.part"):
+    # Temporary files of core.atomic (".<name>.<random>.tmp") and of earlier versions (".part").
+    for part in [*folder.glob(".*.jpg.*.tmp"), *folder.glob(".*.part")]:
         part.unlink(missing_ok=True)
         removed += 1
     return removed
@@ -362,7 +324,7 @@ def _process(target: Target, folder: Path, settings: CutoutSettings, fetcher: _F
         if outcome.reason == "cancelled":
             outcome.status = "cancelled"
         return outcome
-    write_atomic_bytes(path, data)
+    write_bytes_atomic(path, data)
     outcome.status, outcome.reason = "downloaded", ""
     return outcome
 
@@ -376,7 +338,7 @@ def write_failures(folder: Path, failures: Iterable[Outcome]) -> Path:
         writer.writerow([f.objid, _coord(f.ra), _coord(f.dec), f.reason, f.attempts,
                          "" if f.http_status is None else f.http_status, f.url])
     path = Path(folder) / FAILURES_NAME
-    write_atomic_bytes(path, buf.getvalue().encode("utf-8"))
+    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
     return path
 
 
@@ -573,7 +535,7 @@ def write_job_catalog(table, folder: Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / JOB_CATALOG_NAME
-    write_atomic_bytes(path, buf.getvalue().encode("utf-8"))
+    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
     return path
 
 

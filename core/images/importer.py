@@ -17,8 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from core import jobs
+from core.atomic import write_bytes_atomic
 from core.images.check import MAX_IMAGE_BYTES, InvalidImage, check_jpeg_bytes, is_valid_file
-from core.images.download import write_atomic_bytes
+from core.images.folder import image_path
 
 _NAME_RE = re.compile(r"([0-9]{1,20})\.jpe?g", re.IGNORECASE)
 #: Default limits for one import (bytes after decompression, number of members).
@@ -57,11 +58,11 @@ def _store(objid: str, data: bytes, name: str, dest: Path, report: ImportReport,
     except InvalidImage as exc:
         report.rejected.append((name, exc.reason))
         return
-    target = dest / f"{objid}.jpg"
+    target = image_path(dest, objid)
     if not overwrite and target.exists() and is_valid_file(target):
         report.already_present.append(objid)
         return
-    write_atomic_bytes(target, data)
+    write_bytes_atomic(target, data)
     report.imported.append(objid)
 
 

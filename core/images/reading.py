@@ -23,18 +23,14 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile
 
+from core.images.folder import sniff_format
+
 #: Largest accepted image, in pixels (width x height). SDSS cutouts are far smaller;
 #: 40 megapixels still admits a large phone photo.
 DEFAULT_MAX_PIXELS = 40_000_000
 
 #: Largest accepted file, in bytes (a JPEG/PNG of DEFAULT_MAX_PIXELS fits well below this).
 DEFAULT_MAX_BYTES = 60 * 1024 * 1024
-
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-#: File-name suffixes looked at when scanning a folder (the content is still checked).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class ImageInputError(ValueError):
@@ -44,15 +40,6 @@ class ImageInputError(ValueError):
         self.name = name
         self.problem = problem
         super().__init__(f"{name}: {problem}")
-
-
-def sniff_format(head: bytes) -> str | None:
-    """Return "JPEG" or "PNG" from a file's first bytes, or None for anything else."""
-    if head.startswith(_JPEG_MAGIC):
-        return "JPEG"
-    if head.startswith(_PNG_MAGIC):
-        return "PNG"
-    return None
 
 
 def _read_bytes(source: str | os.PathLike | bytes | BinaryIO, name: str, max_bytes: int) -> bytes:
@@ -162,10 +149,3 @@ def open_image(
     except Exception as exc:
         raise ImageInputError(label, f"has an unsupported colour mode {img.mode!r} ({exc})") from exc
 
-
-def find_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files (by suffix) directly inside ``folder``, sorted by name; content is checked later."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist")
-    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

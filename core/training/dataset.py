@@ -17,21 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.images.folder import index_images
 from core.training.targets import LabelTable, read_labels
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def index_images(folder: str | Path) -> dict[str, Path]:
-    """Map file stem -> path for the images directly inside ``folder`` (sorted, first suffix wins)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder not found: {folder}")
-    out: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            out.setdefault(path.stem, path)
-    return out
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from core import jobs
 from core.catalog.reader import load_catalog
 from core.images.check import check_file
-from core.images.download import list_images
+from core.images.folder import list_cutouts
 from core.schema import TRAINING_COLUMNS, VOTE_COLUMNS
 from tests.support.fake_skyserver import fake_skyserver
 from tests.support.paths import REPO_ROOT
@@ -40,8 +40,8 @@ def test_all_found_exits_zero_with_a_summary(tmp_path, server):
     r = _cli(POSITIONS, "--images", tmp_path, "--base-url", server.dr18_base, "--size", 80, "--limit", 12)
     assert r.returncode == 0, r.stderr
     assert "done: 12 galaxies, 12 downloaded, 0 already present, 0 failed" in r.stdout
-    assert len(list_images(tmp_path)) == 12 and "cutouts" in r.stderr  # the tqdm bar
-    for p in list_images(tmp_path):
+    assert len(list_cutouts(tmp_path)) == 12 and "cutouts" in r.stderr  # the tqdm bar
+    for p in list_cutouts(tmp_path):
         check_file(p, (80, 80))
 
 
@@ -61,7 +61,7 @@ def test_failures_give_exit_one_and_a_csv(tmp_path, server, sample_catalog_path)
 def test_sexagesimal_table2_and_bare_list_forms(tmp_path, server):
     r = _cli(TABLE2, "--images", tmp_path / "a", "--base-url", server.dr18_base, "--no-progress")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.stem for p in list_images(tmp_path / "a")) == sorted(load_catalog(TABLE2).table["OBJID"])
+    assert sorted(p.stem for p in list_cutouts(tmp_path / "a")) == sorted(load_catalog(TABLE2).table["OBJID"])
     table = load_catalog(TABLE2).table
     bare = tmp_path / "bare.csv"
     with open(bare, "w", newline="") as fh:
@@ -72,7 +72,7 @@ def test_sexagesimal_table2_and_bare_list_forms(tmp_path, server):
     r = _cli(bare, "--images", tmp_path / "b", "--source", "dr7", "--base-url", server.dr7_base,
              "--scale", "0.4", "--size", 128, "--no-progress")
     assert r.returncode == 0, r.stderr
-    assert len(list_images(tmp_path / "b")) == 3
+    assert len(list_cutouts(tmp_path / "b")) == 3
     assert server.requests[-1]["path"].endswith("getjpeg.aspx")
 
 
@@ -91,7 +91,7 @@ def test_rejected_rows_are_reported_not_written(tmp_path, server):
     bad.write_text("OBJID,RA,DEC\n../../../tmp/evil,189.072,16.3774\n587742772951842916,189.072,16.3774\n")
     r = _cli(bad, "--images", tmp_path / "img", "--base-url", server.dr18_base, "--no-progress")
     assert r.returncode == 1
-    assert [p.name for p in list_images(tmp_path / "img")] == ["587742772951842916.jpg"]
+    assert [p.name for p in list_cutouts(tmp_path / "img")] == ["587742772951842916.jpg"]
     rows = list(csv.DictReader(open(tmp_path / "img" / "failures.csv")))
     assert len(rows) == 1 and rows[0]["OBJID"] == "../../../tmp/evil"
     assert rows[0]["REASON"].startswith("catalogue row 1 rejected")
@@ -137,13 +137,13 @@ def test_sigkill_then_restart_downloads_nothing_twice(tmp_path):
     folder = tmp_path / "img"
     with fake_skyserver(latency=0.1) as slow:
         proc = _start_worker(folder, slow.dr18_base)
-        _wait(lambda: len(list_images(folder)) >= 8)
+        _wait(lambda: len(list_cutouts(folder)) >= 8)
         os.killpg(proc.pid, signal.SIGKILL)
         _wait(lambda: proc.poll() is not None)
         assert proc.returncode == -signal.SIGKILL
         state = jobs.read_state(folder)
         assert state["status"] == "interrupted" and not jobs.is_running(folder)
-        done = {p.name: p.stat().st_mtime_ns for p in list_images(folder)}
+        done = {p.name: p.stat().st_mtime_ns for p in list_cutouts(folder)}
         assert 8 <= len(done) < 40
         for name in done:
             check_file(folder / name, (96, 96))
@@ -160,7 +160,7 @@ def test_sigkill_then_restart_downloads_nothing_twice(tmp_path):
     assert sorted(second) == sorted(missing)
     for name, mtime in done.items():
         assert (folder / name).stat().st_mtime_ns == mtime
-    assert len(list_images(folder)) == 40 and not list(folder.glob(".*.part"))
+    assert len(list_cutouts(folder)) == 40 and not list(folder.glob(".*.part")) and not list(folder.glob(".*.tmp"))
     assert jobs.read_state(folder)["status"] == "done"
 
 
@@ -168,7 +168,7 @@ def test_sigterm_cancels_promptly_with_exit_three(tmp_path):
     folder = tmp_path / "img"
     with fake_skyserver(latency=0.2) as slow:
         proc = _start_worker(folder, slow.dr18_base)
-        _wait(lambda: len(list_images(folder)) >= 2)
+        _wait(lambda: len(list_cutouts(folder)) >= 2)
         t0 = time.monotonic()
         jobs.request_cancel(folder)  # CANCEL file + SIGTERM to the lock holder
         _wait(lambda: proc.poll() is not None, timeout=10)
@@ -177,5 +177,5 @@ def test_sigterm_cancels_promptly_with_exit_three(tmp_path):
     state = jobs.read_state(folder)
     assert state["status"] == "cancelled" and state["failed"] == 0 and state["pending"] > 0
     assert "cancelled" in (folder / "job.log").read_text()
-    for p in list_images(folder):
+    for p in list_cutouts(folder):
         check_file(p, (96, 96))

@@ -15,14 +15,11 @@ from core.images.check import check_file
 from core.images.cutouts import CutoutSettings, CutoutSettingsError
 from core.images.download import (
     DownloadOptions,
-    InvalidObjid,
     Target,
-    image_path,
-    list_images,
     read_failures,
     run_download,
-    safe_objid,
 )
+from core.images.folder import InvalidObjid, image_path, list_cutouts, safe_objid
 from tests.support.fake_skyserver import fake_skyserver
 from tests.support.paths import CUTOUT_FIXTURES
 
@@ -113,10 +110,10 @@ def test_every_galaxy_ends_valid_or_reported_under_faults(tmp_path, server, sett
     assert failed["999999999999999999"].reason == "HTTP 404"  # nothing within 3" of that position
 
     # Every galaxy: a valid file or a failure row, never both, never neither.
-    files = {p.stem for p in list_images(folder)}
+    files = {p.stem for p in list_cutouts(folder)}
     assert files | set(failed) == {x.objid for x in targets} and not files & set(failed)
     _assert_every_jpg_valid(folder)
-    assert not list(folder.glob(".*.part")) and not (tmp_path / "escape.jpg").exists()
+    assert not list(folder.glob(".*.part")) and not list(folder.glob(".*.tmp")) and not (tmp_path / "escape.jpg").exists()
     rows = read_failures(folder)
     assert {r["OBJID"] for r in rows} == set(failed) and all(r["REASON"] for r in rows)
     state = jobs.read_state(folder)
@@ -179,7 +176,7 @@ def test_resume_skips_valid_files_and_replaces_damaged_ones(tmp_path, server, se
     summary = run_download(targets, tmp_path, settings, _fast())
     assert (summary.skipped, summary.downloaded, summary.failed) == (5, 5, 0)
     assert server.count() - before == 5
-    assert not list(tmp_path.glob(".*.part"))
+    assert not list(tmp_path.glob(".*.part")) and not list(tmp_path.glob(".*.tmp"))
     _assert_every_jpg_valid(tmp_path)
 
 
@@ -191,7 +188,7 @@ def test_cancel_is_prompt_and_keeps_finished_work(tmp_path, settings):
             s=run_download(_targets(), tmp_path, s, _fast(workers=2))))
         worker.start()
         deadline = time.monotonic() + 10
-        while len(list_images(tmp_path)) < 4 and time.monotonic() < deadline:
+        while len(list_cutouts(tmp_path)) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert jobs.is_running(tmp_path)
         t0 = time.monotonic()

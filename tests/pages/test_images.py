@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import jobs
 from core.catalog.reader import load_catalog
-from core.images.download import list_images
+from core.images.folder import list_cutouts
 from tests.support.fake_skyserver import fake_skyserver
 from tests.support.paths import CUTOUT_FIXTURES, page_file
 from ui import state_keys
@@ -74,7 +74,7 @@ def test_page_runs_a_job_shows_failures_retries_and_fills_the_gallery(page):
     # Real GZ1 Table 2 fractions of 587742772951842916: EL 0.362, ACW 0.103, EDGE 0.534 (top answer).
     assert "**587742772951842916**" in captions and "**EDGE 0.53**" in captions and "58 votes" in captions
     assert len(at.get("image")) == 3
-    assert sorted(p.stem for p in list_images(folder)) == sorted(load_catalog(FIXTURES / "catalog_table2.csv")
+    assert sorted(p.stem for p in list_cutouts(folder)) == sorted(load_catalog(FIXTURES / "catalog_table2.csv")
                                                                  .table["OBJID"])
 
 
@@ -106,7 +106,7 @@ def test_page_imports_a_folder(page):
     assert not at.exception
     assert "folder: 1 imported, 0 already present, 1 rejected" in at.success[0].value
     assert at.dataframe[0].value["reason"].tolist() == ["truncated JPEG (no end-of-image marker)"]
-    assert [p.stem for p in list_images(folder)] == ["587729160043954260"]
+    assert [p.stem for p in list_cutouts(folder)] == ["587729160043954260"]
     at.run()
     assert "Gallery (1 image)" in [s.value for s in at.subheader]
     assert server.count() == 0
