@@ -29,7 +29,8 @@ from PIL import Image
 from core.config import get_settings  # noqa: E402
 from core.images.folder import list_image_files  # noqa: E402
 from core.images.reading import open_image  # noqa: E402
-from core.inference.batch import predict_one, predict_set, set_from_folder  # noqa: E402
+from core.inference.batch import predict_one, predict_set  # noqa: E402
+from core.inference.galaxy_sets import set_from_folder  # noqa: E402
 from core.inference.predict import load_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

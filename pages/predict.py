@@ -7,9 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from core.images.reading import ImageInputError
-from core.inference.batch import predict_one, predictions_csv_bytes
+from core.inference.batch import predict_one
 from core.inference.compare import galaxy_table, top_answer
 from core.inference.metrics import score
+from core.inference.predictions_csv import predictions_csv_bytes
 from core.schema import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
 from core.training.train import is_validation
 from ui import state_keys

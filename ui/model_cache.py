@@ -17,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from core.config import get_settings
-from core.inference.batch import GalaxySet, combine_sets, demo_sets, predict_set, set_from_folder, set_from_table
+from core.inference.batch import predict_set
+from core.inference.galaxy_sets import GalaxySet, combine_sets, demo_sets, set_from_folder, set_from_table
 from core.inference.predict import load_run
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import get_settings
-from core.inference.batch import GalaxySet
+from core.inference.galaxy_sets import GalaxySet
 from ui import state_keys
 from ui.model_cache import catalog_set, demo_set, folder_set
 

@@ -14,7 +14,12 @@ import argparse
 import json
 import sys
 
+from core.exit_codes import ExitCode, epilog
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the option help, and the exit-code table kept as written."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -22,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "evaluate", help="score a trained model on a labelled set",
         description="Score a trained run (models/RUN) on a labelled image set: top-answer accuracy, per-answer "
                     "recall, clockwise-vs-anticlockwise accuracy on spirals and RMSE per vote column.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog=epilog(), formatter_class=_Formatter)
     p.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder with config.json and model.pt")
     p.add_argument("--catalog", required=True, metavar="CSV", help="labels CSV (any supported form)")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder with <ID>.jpg files")
@@ -75,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_labelled_set(loaded, args.catalog, args.images, crop_fraction=args.crop, tta=args.tta)
     except (CheckpointError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     print(json.dumps(result, indent=2) if args.json else format_table(result))
-    return 0
+    return ExitCode.OK

@@ -22,9 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_SOME_IMAGES_REFUSED = 3
+from core.exit_codes import ExitCode, epilog
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -34,8 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Predict the nine GZ1 vote fractions (P_EL ... P_CS_DEBIASED, Table-2 order) for one image "
         "or a whole set. Fractions are shares of the human vote the model expects: the six raw answers sum "
         "to 1 and P_CS = P_CW + P_ACW + P_EDGE.\n\n" + __doc__.split("\n\n", 1)[1].replace("``", ""),
-        epilog="Exit status: 0 all predicted, 1 error (nothing was predicted), "
-        "3 some images could not be used (listed on stderr, the rest were written).",
+        epilog=epilog() + "\n\nA set with some unusable images exits 1: they are listed on stderr and the "
+        "rest are written. Columns the model never learned are left blank in the CSV.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("id", nargs="?", metavar="ID",
@@ -77,7 +75,8 @@ def _load(args) -> object:
 
 
 def _run_single(args) -> int:
-    from core.inference.batch import append_prediction, predict_one
+    from core.inference.batch import predict_one
+    from core.inference.predictions_csv import append_prediction
     from core.schema import VOTE_COLUMNS
 
     if not args.id.strip():
@@ -89,11 +88,12 @@ def _run_single(args) -> int:
     append_prediction(out, args.id, image.name, values)
     print(f"{args.id} {image.name} " + " ".join(f"{c}={v:.3f}" for c, v in zip(VOTE_COLUMNS, values, strict=False)))
     print(f"appended to {out}", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _run_set(args) -> int:
-    from core.inference.batch import predict_set, set_from_catalog_file, set_from_folder
+    from core.inference.batch import predict_set
+    from core.inference.galaxy_sets import set_from_catalog_file, set_from_folder
 
     if not args.images:
         raise ValueError("--catalog needs --images DIR (the folder with the <OBJID>.jpg files)")
@@ -115,12 +115,12 @@ def _run_set(args) -> int:
         print(f"  refused {gid}: {msg}", file=sys.stderr)
     if len(result.failed) > 20:
         print(f"  ... and {len(result.failed) - 20} more", file=sys.stderr)
-    return EXIT_SOME_IMAGES_REFUSED if result.failed else EXIT_OK
+    return ExitCode.FAILED if result.failed else ExitCode.OK
 
 
 def run(args) -> int:
     from core.images.reading import ImageInputError
-    from core.inference.batch import PredictionsFileError
+    from core.inference.predictions_csv import PredictionsFileError
     from core.training.checkpoint import CheckpointError
     from core.training.targets import LabelError
 
@@ -137,4 +137,4 @@ def run(args) -> int:
         raise ValueError("nothing to predict: give ID IMAGE, or --images DIR [--catalog CSV] --out FILE")
     except (ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.BAD_INPUT

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.inference.batch import GalaxySet, SetPrediction, predict_set
+from core.inference.batch import SetPrediction, predict_set
+from core.inference.galaxy_sets import GalaxySet
 from core.inference.metrics import score
-from core.schema import CLASS_NAMES, RAW_COLUMNS, VOTE_COLUMNS
-
-_N_RAW = len(RAW_COLUMNS)
+from core.schema import CLASS_NAMES, RAW_INDEX, VOTE_COLUMNS
 
 
 def disagreement(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +44,7 @@ def disagreement(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def top_answer(fractions: np.ndarray) -> np.ndarray:
     """Index into CLASS_NAMES of the largest raw answer per row; -1 where a raw answer is unknown."""
-    f = np.asarray(fractions, dtype=float)[:, :_N_RAW]
+    f = np.asarray(fractions, dtype=float)[:, list(RAW_INDEX)]
     known = ~np.isnan(f).any(axis=1)
     return np.where(known, np.argmax(np.nan_to_num(f, nan=-1.0), axis=1), -1)
 

@@ -25,11 +25,9 @@ import math
 
 import numpy as np
 
-from core.schema import CLASS_NAMES, RAW_COLUMNS, VOTE_COLUMNS
+from core.schema import ACW_INDEX, ACW_RAW_INDEX, CLASS_NAMES, CW_INDEX, CW_RAW_INDEX, RAW_INDEX, VOTE_COLUMNS
 
-_CW = VOTE_COLUMNS.index("P_CW")
-_ACW = VOTE_COLUMNS.index("P_ACW")
-_N_RAW = len(RAW_COLUMNS)
+_RAW = list(RAW_INDEX)
 
 
 def _finite(x: float) -> float | None:
@@ -39,23 +37,58 @@ def _finite(x: float) -> float | None:
 def spin_rows(target: np.ndarray) -> np.ndarray:
     """Boolean mask of rows that count for spin accuracy (see module docstring)."""
     target = np.asarray(target, dtype=float)
-    raw = target[:, :_N_RAW]
+    raw = target[:, _RAW]
     full = ~np.isnan(raw).any(axis=1)
-    spin_known = ~np.isnan(target[:, _CW]) & ~np.isnan(target[:, _ACW])
-    differs = spin_known & (np.nan_to_num(target[:, _CW]) != np.nan_to_num(target[:, _ACW]))
+    spin_known = ~np.isnan(target[:, CW_INDEX]) & ~np.isnan(target[:, ACW_INDEX])
+    differs = spin_known & (np.nan_to_num(target[:, CW_INDEX]) != np.nan_to_num(target[:, ACW_INDEX]))
     top = np.where(full, np.argmax(np.nan_to_num(raw, nan=-1.0), axis=1), -1)
-    spiral_top = full & np.isin(top, [_CW, _ACW])
+    spiral_top = full & np.isin(top, [CW_RAW_INDEX, ACW_RAW_INDEX])
     only_spin = ~full & spin_known
     return differs & (spiral_top | only_spin)
 
 
-def score(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray | None = None) -> dict:
+#: Top-answer accuracy of guessing one of the six answers at random.
+CHANCE_ACCURACY = 1.0 / len(CLASS_NAMES)
+
+
+def _top_answers(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(confusion 6x6 over rows with all six raw answers known, rows = human, cols = model; that row mask)."""
+    full = ~np.isnan(target[:, _RAW]).any(axis=1)
+    human = np.argmax(np.nan_to_num(target[full][:, _RAW], nan=-1.0), axis=1)
+    model = np.argmax(pred[full][:, _RAW], axis=1)
+    confusion = np.zeros((len(_RAW), len(_RAW)), dtype=int)
+    np.add.at(confusion, (human, model), 1)
+    return confusion, full
+
+
+def _spin_accuracy(pred: np.ndarray, target: np.ndarray, spin: np.ndarray) -> float | None:
+    if not spin.any():
+        return None
+    model_cw = pred[spin, CW_INDEX] > pred[spin, ACW_INDEX]
+    return float(np.mean(model_cw == (target[spin, CW_INDEX] > target[spin, ACW_INDEX])))
+
+
+def _rmse(pred: np.ndarray, target: np.ndarray, rows: np.ndarray, learned: np.ndarray) -> dict[str, float | None]:
+    """RMSE per column over ``rows`` with a label; None where there is none or the run never learned it."""
+    out: dict[str, float | None] = {}
+    for j, col in enumerate(VOTE_COLUMNS):
+        m = rows & ~np.isnan(target[:, j])
+        ok = m.any() and learned[j]
+        out[col] = _finite(float(np.sqrt(np.mean((pred[m, j] - target[m, j]) ** 2)))) if ok else None
+    return out
+
+
+def score(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray | None = None,
+          learned: np.ndarray | None = None) -> dict:
     """Metrics of ``pred`` (N, 9) against ``target`` (N, 9, NaN = missing); see the module docstring.
 
-    Returns a JSON-ready dict: n, n_top_answer, n_spin, n_class_derived, accuracy,
-    macro_recall, per_class_recall {CLASS_NAME: recall or None}, support
-    {CLASS_NAME: count}, confusion (6x6 list, rows = human, cols = model),
-    spin_accuracy, rmse {column: value or None}, rmse_class_derived.
+    ``learned``: (9,) bool, the columns the run learned (default all); the others get no
+    RMSE and are listed in ``not_learned``. Returns a JSON-ready dict: n, n_top_answer,
+    n_spin, n_class_derived, accuracy, baseline_accuracy (always answering the most common
+    human top answer of these rows), chance_accuracy (1/6), macro_recall, per_class_recall
+    {CLASS_NAME: recall or None}, support {CLASS_NAME: count}, confusion (6x6 list, rows =
+    human, cols = model), spin_accuracy, rmse {column: value or None}, rmse_class_derived,
+    not_learned [columns].
     """
     pred = np.asarray(pred, dtype=float)
     target = np.asarray(target, dtype=float)
@@ -63,40 +96,28 @@ def score(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray | None
         raise ValueError(f"pred and target must both be (N, 9); got {pred.shape} and {target.shape}")
     n = len(pred)
     cd = np.zeros(n, dtype=bool) if class_derived is None else np.asarray(class_derived, dtype=bool)
-
-    full = ~np.isnan(target[:, :_N_RAW]).any(axis=1)
-    human = np.argmax(np.nan_to_num(target[full, :_N_RAW], nan=-1.0), axis=1)
-    model = np.argmax(pred[full, :_N_RAW], axis=1)
-    confusion = np.zeros((_N_RAW, _N_RAW), dtype=int)
-    np.add.at(confusion, (human, model), 1)
+    learned = np.ones(len(VOTE_COLUMNS), dtype=bool) if learned is None else np.asarray(learned, dtype=bool)
+    confusion, full = _top_answers(pred, target)
     support = confusion.sum(axis=1)
     recall = {name: (float(confusion[i, i] / support[i]) if support[i] else None)
               for i, name in enumerate(CLASS_NAMES)}
     present = [r for r in recall.values() if r is not None]
-
     spin = spin_rows(target)
-    spin_acc = None
-    if spin.any():
-        spin_acc = float(np.mean((pred[spin, _CW] > pred[spin, _ACW]) == (target[spin, _CW] > target[spin, _ACW])))
-
-    def _rmse(rows: np.ndarray) -> dict[str, float | None]:
-        out = {}
-        for j, col in enumerate(VOTE_COLUMNS):
-            m = rows & ~np.isnan(target[:, j])
-            out[col] = _finite(float(np.sqrt(np.mean((pred[m, j] - target[m, j]) ** 2)))) if m.any() else None
-        return out
-
+    n_top = int(full.sum())
     return {
         "n": int(n),
-        "n_top_answer": int(full.sum()),
+        "n_top_answer": n_top,
         "n_spin": int(spin.sum()),
         "n_class_derived": int(cd.sum()),
-        "accuracy": float(np.mean(human == model)) if full.any() else None,
+        "accuracy": float(np.trace(confusion) / n_top) if n_top else None,
+        "baseline_accuracy": float(support.max() / n_top) if n_top else None,
+        "chance_accuracy": CHANCE_ACCURACY,
         "macro_recall": float(np.mean(present)) if present else None,
         "per_class_recall": recall,
         "support": {name: int(support[i]) for i, name in enumerate(CLASS_NAMES)},
         "confusion": confusion.tolist(),
-        "spin_accuracy": spin_acc,
-        "rmse": _rmse(~cd),
-        "rmse_class_derived": _rmse(cd) if cd.any() else None,
+        "spin_accuracy": _spin_accuracy(pred, target, spin),
+        "rmse": _rmse(pred, target, ~cd, learned),
+        "rmse_class_derived": _rmse(pred, target, cd, learned) if cd.any() else None,
+        "not_learned": [c for c, k in zip(VOTE_COLUMNS, learned, strict=True) if not k],
     }

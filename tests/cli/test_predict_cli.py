@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from core.__main__ import main
+from core.exit_codes import ExitCode
 from core.images.reading import open_image
-from core.inference.batch import PREDICTION_HEADER, read_predictions
 from core.inference.predict import load_run
+from core.inference.predictions_csv import PREDICTION_HEADER, read_predictions
 from core.schema import VOTE_COLUMNS
 from tests.support.paths import REPO_ROOT
 from tests.support.tiny_runs import FIXTURES, make_run
@@ -71,6 +72,7 @@ def test_real_command_line(run_dir: Path, tmp_path: Path):
     helptext = subprocess.run([sys.executable, "-m", "core", "predict", "--help"], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=120).stdout
     assert "--catalog" in helptext and "--tta" in helptext
+    assert "exit codes:" in helptext and f"  {int(ExitCode.FAILED)}  " in helptext
 
 
 def test_default_model_is_models_demo(tmp_path: Path, monkeypatch):
@@ -108,7 +110,7 @@ def test_bad_image_in_a_set_is_listed_and_the_rest_written(run_dir: Path, tmp_pa
     (images / "not_an_image.jpg").write_text("<html>error</html>")
     out = tmp_path / "folder.csv"
     code = main(["predict", "--images", str(images), "--out", str(out), "--model", str(run_dir), "--no-progress"])
-    assert code == 3
+    assert code == ExitCode.FAILED
     assert "not_an_image.jpg: is not a JPEG or PNG" in capsys.readouterr().err
     assert len(read_predictions(out)) == len(list(images.glob("ra*.jpg")))
 
@@ -116,17 +118,17 @@ def test_bad_image_in_a_set_is_listed_and_the_rest_written(run_dir: Path, tmp_pa
 def test_other_csv_at_out_is_left_untouched(run_dir: Path, tmp_path: Path, capsys):
     out = tmp_path / "catalogue.csv"
     out.write_text("OBJID,RA,DEC\n1,2,3\n")
-    assert main(["predict", OBJID, str(IMAGE), "--model", str(run_dir), "--out", str(out)]) == 1
+    assert main(["predict", OBJID, str(IMAGE), "--model", str(run_dir), "--out", str(out)]) == ExitCode.BAD_INPUT
     assert out.read_text() == "OBJID,RA,DEC\n1,2,3\n"
     assert "not a predictions file" in capsys.readouterr().err
 
 
 def test_clear_errors_for_bad_input(run_dir: Path, tmp_path: Path, capsys):
     assert main(["predict", OBJID, str(tmp_path / "missing.jpg"), "--model", str(run_dir),
-                 "--out", str(tmp_path / "o.csv")]) == 1
+                 "--out", str(tmp_path / "o.csv")]) == ExitCode.BAD_INPUT
     assert "missing.jpg: cannot be read" in capsys.readouterr().err
-    assert main(["predict", OBJID, str(IMAGE), "--model", str(tmp_path / "nope")]) == 1
+    assert main(["predict", OBJID, str(IMAGE), "--model", str(tmp_path / "nope")]) == ExitCode.BAD_INPUT
     assert "does not exist" in capsys.readouterr().err
-    assert main(["predict", OBJID]) == 1
+    assert main(["predict", OBJID]) == ExitCode.BAD_INPUT
     assert "give both ID and IMAGE" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.inference.batch import combine_sets, set_from_catalog_file
 from core.inference.compare import (
     agreement_summary,
     disagreement,
@@ -17,6 +16,7 @@ from core.inference.compare import (
     side_by_side,
     top_answer,
 )
+from core.inference.galaxy_sets import combine_sets, set_from_catalog_file
 from core.inference.metrics import score
 from core.inference.predict import load_run
 from core.schema import VOTE_COLUMNS

@@ -16,9 +16,11 @@ from streamlit.testing.v1 import AppTest
 from core.__main__ import main
 from core.images.preprocess import prepare_image
 from core.images.reading import open_image
-from core.inference.batch import predict_one, read_predictions, set_from_catalog_file
+from core.inference.batch import predict_one
 from core.inference.compare import evaluate_run
+from core.inference.galaxy_sets import set_from_catalog_file
 from core.inference.predict import evaluate_labelled_set, load_run
+from core.inference.predictions_csv import read_predictions
 from core.schema import VOTE_COLUMNS
 from tests.support.paths import page_file
 from tests.support.tiny_runs import FIXTURES, make_run
