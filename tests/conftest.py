@@ -1,17 +1,23 @@
-"""Shared fixtures: every test gets its own writable GZ_HOME, so nothing touches the repo."""
+"""Shared fixtures: every test gets its own writable GZ_HOME, so nothing touches the repo.
+
+Page fixtures: ``repo_root`` (the checkout), ``page_path("train")`` (a page script's path) and
+``app_test("train")`` (an ``AppTest`` of that page; ``app_test(None)`` is the whole app through
+``app.py``). Browser fixtures (one server per module) live in ``tests/browser/conftest.py``.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from tests.support.browser import chromium_available
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import APP_FILE, FIXTURES, REPO_ROOT, SAMPLE_CATALOG, page_file
 
-SAMPLE_CATALOG = REPO_ROOT / "data" / "sample" / "gz1_table2_sample695.csv"
-FIXTURES = REPO_ROOT / "tests" / "fixtures"
+__all__ = ["FIXTURES", "REPO_ROOT", "SAMPLE_CATALOG"]  # re-exported for older imports
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +28,28 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GZ_MODELS_DIR", str(home / "models"))
     monkeypatch.setenv("GZ_TORCH_THREADS", "2")
     return home
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def page_path() -> Callable[[str], str]:
+    """``page_path("train")`` -> path of ``pages/train.py`` (raises if there is no such page)."""
+    return page_file
+
+
+@pytest.fixture
+def app_test() -> Callable[..., AppTest]:
+    """``app_test("catalog", timeout=60)`` -> an AppTest of that page, not yet run; ``None`` = app.py."""
+
+    def make(name: str | None, timeout: float = 60) -> AppTest:
+        script = str(APP_FILE) if name is None else page_file(name)
+        return AppTest.from_file(script, default_timeout=timeout)
+
+    return make
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, SAMPLE_CATALOG
-from tests.support.browser import chromium_page, wait_for_app_idle
-from tests.support.streamlit_server import streamlit_server
+from tests.support.browser import open_app, open_from_sidebar, wait_for_app_idle
+from tests.support.paths import CATALOG_FIXTURES, SAMPLE_CATALOG
 
 pytestmark = pytest.mark.browser
 
@@ -20,58 +18,53 @@ def _metric(page, label: str) -> str:
     return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
-def test_catalog_page_upload_report_table_and_sky_map(tmp_path: Path, isolated_home: Path) -> None:
+def test_catalog_page_upload_report_table_and_sky_map(tmp_path: Path, app_url: str, page) -> None:
     upload = tmp_path / "gz1_table2_sample695.csv.gz"
     upload.write_bytes(gzip.compress(SAMPLE_CATALOG.read_bytes()))
-    env = {"GZ_HOME": str(isolated_home), "GZ_MODELS_DIR": os.environ["GZ_MODELS_DIR"]}
 
-    with streamlit_server(env) as url, chromium_page() as page:
-        # Open the app at its root and use the sidebar like a user (a first request straight to
-        # /catalog can be served before app.py has registered its st.navigation pages).
-        page.goto(url)
-        wait_for_app_idle(page)
-        page.locator("[data-testid='stSidebarNav']").get_by_text("Catalog", exact=True).click()
-        page.get_by_role("heading", name="Catalog").wait_for()
-        wait_for_app_idle(page)
-        # First visit: the built-in sample is already loaded, no upload needed.
-        page.get_by_text("built-in sample", exact=False).first.wait_for()
-        assert _metric(page, "Rows read") == "695"
+    # Open the app at its root and use the sidebar like a user (a first request straight to
+    # /catalog can be served before app.py has registered its st.navigation pages).
+    open_app(page, app_url)
+    open_from_sidebar(page, "Catalog")
+    # First visit: the built-in sample is already loaded, no upload needed.
+    page.get_by_text("built-in sample", exact=False).first.wait_for()
+    assert _metric(page, "Rows read") == "695"
 
-        page.locator("input[type='file']").first.set_input_files(str(upload))
-        page.locator("[data-testid='stCaptionContainer']").filter(has_text="gz1_table2_sample695.csv.gz").wait_for()
-        wait_for_app_idle(page)
+    page.locator("input[type='file']").first.set_input_files(str(upload))
+    page.locator("[data-testid='stCaptionContainer']").filter(has_text="gz1_table2_sample695.csv.gz").wait_for()
+    wait_for_app_idle(page)
 
-        # The report
-        assert _metric(page, "Rows read") == "695"
-        assert _metric(page, "Clean rows") == "695"
-        assert _metric(page, "Rejected rows") == "0"
-        page.get_by_text("No problems found", exact=False).wait_for()
-        # The table (a glide-data-grid canvas) and its caption
-        page.locator("[data-testid='stDataFrame']").first.wait_for()
-        page.get_by_text("First 695 of 695 clean rows", exact=False).wait_for()
-        # The sky map: a WebGL plotly chart whose title counts the galaxies
-        chart = page.locator("[data-testid='stPlotlyChart']").first
-        chart.wait_for()
-        chart.locator(".gl-container canvas, canvas").first.wait_for()
-        assert "695 galaxies" in chart.inner_text()
-        page.screenshot(path=str(tmp_path / "catalog_sample.png"), full_page=True)
+    # The report
+    assert _metric(page, "Rows read") == "695"
+    assert _metric(page, "Clean rows") == "695"
+    assert _metric(page, "Rejected rows") == "0"
+    page.get_by_text("No problems found", exact=False).wait_for()
+    # The table (a glide-data-grid canvas) and its caption
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    page.get_by_text("First 695 of 695 clean rows", exact=False).wait_for()
+    # The sky map: a WebGL plotly chart whose title counts the galaxies
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.wait_for()
+    chart.locator(".gl-container canvas, canvas").first.wait_for()
+    assert "695 galaxies" in chart.inner_text()
+    page.screenshot(path=str(tmp_path / "catalog_sample.png"), full_page=True)
 
-        # Box-select the middle of the map: the selection reaches session state and the downloads.
-        box = chart.bounding_box()
-        x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x0 + box["width"] * 0.3, y0 + box["height"] * 0.3, steps=10)
-        page.mouse.up()
-        page.get_by_text("sky-map selection (", exact=False).wait_for()
-        wait_for_app_idle(page)
-        selected = int(_metric(page, "Selected").replace(",", ""))
-        assert 0 < selected < 695
-        page.get_by_text(f"of {selected:,} selected rows", exact=False).wait_for()
+    # Box-select the middle of the map: the selection reaches session state and the downloads.
+    box = chart.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + box["width"] * 0.3, y0 + box["height"] * 0.3, steps=10)
+    page.mouse.up()
+    page.get_by_text("sky-map selection (", exact=False).wait_for()
+    wait_for_app_idle(page)
+    selected = int(_metric(page, "Selected").replace(",", ""))
+    assert 0 < selected < 695
+    page.get_by_text(f"of {selected:,} selected rows", exact=False).wait_for()
 
-        # A file with bad rows: the report lists them instead of failing.
-        page.locator("input[type='file']").first.set_input_files(str(FIXTURES / "catalog" / "bad_rows.csv"))
-        page.get_by_text("15 row(s) were excluded", exact=False).wait_for()
-        wait_for_app_idle(page)
-        assert _metric(page, "Rejected rows") == "15"
-        page.get_by_text("Download rejected rows", exact=False).wait_for()
+    # A file with bad rows: the report lists them instead of failing.
+    page.locator("input[type='file']").first.set_input_files(str(CATALOG_FIXTURES / "bad_rows.csv"))
+    page.get_by_text("15 row(s) were excluded", exact=False).wait_for()
+    wait_for_app_idle(page)
+    assert _metric(page, "Rejected rows") == "15"
+    page.get_by_text("Download rejected rows", exact=False).wait_for()

@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import chromium_page, wait_for_app_idle
-from tests.support.streamlit_server import streamlit_server
+from tests.support.browser import open_app
 
 pytestmark = pytest.mark.browser
 
 
-def test_deep_link_as_first_request_still_uses_app_navigation(isolated_home):
+def test_deep_link_as_first_request_still_uses_app_navigation(app_url, page):
     """A fresh server whose first request is a sub-page must still route through app.py.
 
     Without ui.navigation.ensure_app_navigation, Streamlit's legacy ``pages/``
-    mode would show an auto-built sidebar (with an entry named "app").
+    mode would show an auto-built sidebar (with an entry named "app"). This module's
+    server is fresh: this is its only test, and its first request is ``/catalog``.
     """
-    with streamlit_server({"GZ_HOME": str(isolated_home)}) as url, chromium_page() as page:
-        page.goto(f"{url}/catalog")
-        wait_for_app_idle(page)
-        nav = page.locator("[data-testid='stSidebarNav']")
-        nav.wait_for()
-        labels = nav.inner_text()
-        assert "Compare models" in labels
-        assert "Home" in labels
-        assert "\napp\n" not in f"\n{labels}\n"
-        # The home page links to every step and credits the data.
-        page.goto(url)
-        wait_for_app_idle(page)
-        body = page.locator("[data-testid='stMain']").inner_text()
-        assert "Galaxy Zoo morphology" in body
-        assert "Lintott et al. 2008" in body
+    open_app(page, app_url, "catalog")
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.wait_for()
+    labels = nav.inner_text()
+    assert "Compare models" in labels
+    assert "Home" in labels
+    assert "\napp\n" not in f"\n{labels}\n"
+    # The home page links to every step and credits the data.
+    open_app(page, app_url)
+    body = page.locator("[data-testid='stMain']").inner_text()
+    assert "Galaxy Zoo morphology" in body
+    assert "Lintott et al. 2008" in body

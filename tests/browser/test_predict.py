@@ -2,46 +2,44 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import chromium_page, wait_for_app_idle
-from tests.support.streamlit_server import streamlit_server
+from tests.support.browser import open_app, wait_for_app_idle
 from tests.support.tiny_runs import FIXTURES, make_run
 
-SHOTS = Path(os.environ.get("GZ_SCREENSHOT_DIR", "/tmp"))
+pytestmark = pytest.mark.browser
 
 
-@pytest.mark.browser
-def test_upload_shows_bars_and_compare_page_opens(isolated_home: Path):
-    models = Path(os.environ["GZ_MODELS_DIR"])
+@pytest.fixture(scope="module")
+def server_env(browser_home: Path) -> dict[str, str]:
+    models = browser_home / "models"
     make_run(models / "demo", seed=0, image_size=32)
     make_run(models / "second", seed=1, image_size=48)
-    env = {"GZ_HOME": str(isolated_home), "GZ_MODELS_DIR": str(models), "GZ_DEMO_DIR": str(FIXTURES),
-           "GZ_TORCH_THREADS": "2"}
-    image = FIXTURES / "gz1" / "588295840175292498.jpg"
-    with streamlit_server(env) as url, chromium_page(1400, 1800) as page:
-        page.goto(f"{url}/predict")
-        wait_for_app_idle(page)
-        page.get_by_role("link", name="Compare models").wait_for()  # st.navigation's sidebar, not pages/
-        # The largest-disagreement galaxy is shown, with its bars.
-        page.get_by_role("heading", name=re.compile(r"^Galaxy ")).wait_for()
-        page.get_by_role("tab", name="Your own image").click()
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(image))
-        page.get_by_text("Most people would say").wait_for()
-        wait_for_app_idle(page)
-        panel = page.get_by_role("tabpanel", name="Your own image")
-        # Nine bars of the model's fractions (plotly draws one <path> per bar).
-        expect(panel.locator(".js-plotly-plot .barlayer .point")).to_have_count(9)
-        page.screenshot(path=str(SHOTS / "predict_upload.png"))
+    return {"GZ_DEMO_DIR": str(FIXTURES)}
 
-        page.goto(f"{url}/compare")
-        wait_for_app_idle(page)
-        page.get_by_role("heading", name="Leaderboard").wait_for()
-        page.get_by_role("heading", name="Two runs side by side").wait_for()
-        expect(page.locator("[data-testid='stDataFrame']")).to_have_count(2)
-        page.screenshot(path=str(SHOTS / "compare.png"))
+
+def test_upload_shows_bars_and_compare_page_opens(tmp_path: Path, app_url, page_at):
+    page = page_at(1400, 1800)
+    image = FIXTURES / "gz1" / "588295840175292498.jpg"
+    open_app(page, app_url, "predict")
+    page.get_by_role("link", name="Compare models").wait_for()  # st.navigation's sidebar, not pages/
+    # The largest-disagreement galaxy is shown, with its bars.
+    page.get_by_role("heading", name=re.compile(r"^Galaxy ")).wait_for()
+    page.get_by_role("tab", name="Your own image").click()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(image))
+    page.get_by_text("Most people would say").wait_for()
+    wait_for_app_idle(page)
+    panel = page.get_by_role("tabpanel", name="Your own image")
+    # Nine bars of the model's fractions (plotly draws one <path> per bar).
+    expect(panel.locator(".js-plotly-plot .barlayer .point")).to_have_count(9)
+    page.screenshot(path=str(tmp_path / "predict_upload.png"))
+
+    open_app(page, app_url, "compare")
+    page.get_by_role("heading", name="Leaderboard").wait_for()
+    page.get_by_role("heading", name="Two runs side by side").wait_for()
+    expect(page.locator("[data-testid='stDataFrame']")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "compare.png"))

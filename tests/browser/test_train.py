@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.browser import chromium_page, wait_for_app_idle
-from tests.support.streamlit_server import streamlit_server
+from tests.support.browser import open_app, wait_for_app_idle
 
 pytestmark = pytest.mark.browser
 
@@ -24,35 +21,33 @@ def _points(page) -> int:
 
 
 @pytest.mark.timeout(600)  # a cold first run (fresh venv, cold disk) imports torch slowly
-def test_start_training_and_see_curves_update(tmp_path):
-    with streamlit_server() as url, chromium_page() as page:
-        page.goto(f"{url}/train")
+def test_start_training_and_see_curves_update(tmp_path, app_url, page, browser_home):
+    open_app(page, app_url, "train")
+    page.get_by_text("No training run yet").wait_for()
+    for label, value in (("Epochs", str(EPOCHS)), ("Batch size", "8")):
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
         wait_for_app_idle(page)
-        page.get_by_text("No training run yet").wait_for()
-        for label, value in (("Epochs", str(EPOCHS)), ("Batch size", "8")):
-            box = page.get_by_label(label, exact=True)
-            box.fill(value)
-            box.press("Enter")
-            wait_for_app_idle(page)
-        page.get_by_role("button", name="Start training").click()
-        # The page polls the run every 2 s, so it may skip epochs: wait for *some* finished epoch.
-        progress = page.get_by_text(re.compile(rf"[1-9]\d* epoch\(s\) finished of {EPOCHS}"))
-        try:
-            progress.wait_for(timeout=300_000)
-        except Exception as exc:
-            page.screenshot(path=str(tmp_path / "train-timeout.png"), full_page=True)
-            logs = "\n".join(p.read_text()[-2000:] for p in Path(os.environ["GZ_HOME"]).rglob("*.log"))
-            raise AssertionError(f"no epoch finished; page says:\n{page.locator('body').inner_text()[:3000]}"
-                                 f"\nlogs:\n{logs}") from exc
-        page.locator("[data-testid='stPlotlyChart']").first.locator(".scatterlayer .point").first.wait_for()
-        first_epochs = int(progress.inner_text().split()[0])
-        first_points = _points(page)
-        page.get_by_text(f"{EPOCHS} epoch(s) finished of {EPOCHS}").wait_for(timeout=180_000)
-        deadline = time.monotonic() + 20
-        while _points(page) < 2 * EPOCHS and time.monotonic() < deadline:
-            time.sleep(0.5)
-        # The curve was seen part-way and then grew: two curves, one point per epoch each.
-        assert first_epochs < EPOCHS
-        assert first_points < _points(page) == 2 * EPOCHS
-        page.get_by_text(re.compile(f"finished {EPOCHS} epochs")).wait_for()
-        page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
+    page.get_by_role("button", name="Start training").click()
+    # The page polls the run every 2 s, so it may skip epochs: wait for *some* finished epoch.
+    progress = page.get_by_text(re.compile(rf"[1-9]\d* epoch\(s\) finished of {EPOCHS}"))
+    try:
+        progress.wait_for(timeout=300_000)
+    except Exception as exc:
+        page.screenshot(path=str(tmp_path / "train-timeout.png"), full_page=True)
+        logs = "\n".join(p.read_text()[-2000:] for p in browser_home.rglob("*.log"))
+        raise AssertionError(f"no epoch finished; page says:\n{page.locator('body').inner_text()[:3000]}"
+                             f"\nlogs:\n{logs}") from exc
+    page.locator("[data-testid='stPlotlyChart']").first.locator(".scatterlayer .point").first.wait_for()
+    first_epochs = int(progress.inner_text().split()[0])
+    first_points = _points(page)
+    page.get_by_text(f"{EPOCHS} epoch(s) finished of {EPOCHS}").wait_for(timeout=180_000)
+    deadline = time.monotonic() + 20
+    while _points(page) < 2 * EPOCHS and time.monotonic() < deadline:
+        time.sleep(0.5)
+    # The curve was seen part-way and then grew: two curves, one point per epoch each.
+    assert first_epochs < EPOCHS
+    assert first_points < _points(page) == 2 * EPOCHS
+    page.get_by_text(re.compile(f"finished {EPOCHS} epochs")).wait_for()
+    page.screenshot(path=str(tmp_path / "train.png"), full_page=True)

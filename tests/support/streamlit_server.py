@@ -30,7 +30,6 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60.0) -
     port = free_port()
     child_env = dict(os.environ)
     child_env.update(env or {})
-    child_env["PYTHONPATH"] = str(REPO_ROOT)
     log_path = Path(child_env.get("GZ_HOME", "/tmp")) / f"streamlit-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")
