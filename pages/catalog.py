@@ -18,12 +18,12 @@ from core.catalog.exports import (
     rejected_csv_bytes,
     training_csv_bytes,
 )
-from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, load_sample, select_rows
+from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, select_rows
 from core.catalog.sky import build_sky_map, color_choices, selected_objids
 from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
-from core.config import get_settings
 from core.schema import CLEAN_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
 from ui import state_keys
+from ui.catalog_state import load_sample_catalog, sample_digest, set_catalog, set_selection
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
 
@@ -38,12 +38,6 @@ def _parse_upload(digest: str, _data: bytes, name: str) -> CatalogResult:
     return load_catalog(_data, name=name)
 
 
-@st.cache_data(max_entries=2, show_spinner=False)
-def _parse_sample(digest: str) -> CatalogResult:
-    """The built-in sample; ``digest`` names the file and its modification time."""
-    return load_sample()
-
-
 def _fit_height(n_rows: int) -> int:
     """Pixel height that shows ``n_rows`` dataframe rows and the header without scrolling."""
     return 35 * (n_rows + 1) + 3
@@ -53,7 +47,7 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _current_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
+def _load_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
     """(result, digest, error message) for the uploaded file, or the built-in sample."""
     # A new uploader key empties the uploader: that is how "use the built-in sample" resets it.
     generation = st.session_state.get(UPLOAD_GENERATION, 0)
@@ -66,15 +60,11 @@ def _current_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
         st.session_state[UPLOAD_GENERATION] = generation + 1
         st.rerun()
     if uploaded is None:
-        path = get_settings().sample_catalog
-        data_key = f"sample:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
-        if st.session_state.get(state_keys.CATALOG_DIGEST) == data_key and state_keys.CATALOG in st.session_state:
-            return st.session_state[state_keys.CATALOG], data_key, None
         try:
-            result = _parse_sample(data_key)
+            sample = load_sample_catalog()
         except CatalogReadError as exc:
             return None, None, str(exc)
-        return result, data_key, None
+        return sample.result, sample.digest, None
     data = uploaded.getvalue()
     digest = _digest(data)
     if st.session_state.get(state_keys.CATALOG_DIGEST) == digest and state_keys.CATALOG in st.session_state:
@@ -241,7 +231,7 @@ st.markdown(
     "Without an upload the page shows the built-in sample of 695 real GZ1 galaxies."
 )
 
-result, digest, error = _current_catalog()
+result, digest, error = _load_catalog()
 if error is not None:
     st.error(f"Could not read the file. {error}", icon=":material/error:")
     st.info("Remove the file (x in the uploader) to go back to the built-in sample, or upload another file.")
@@ -249,11 +239,7 @@ if error is not None:
     st.stop()
 
 assert result is not None and digest is not None
-if st.session_state.get(state_keys.CATALOG_DIGEST) != digest:
-    st.session_state[state_keys.CATALOG] = result
-    st.session_state[state_keys.CATALOG_SOURCE] = result.name
-    st.session_state[state_keys.CATALOG_DIGEST] = digest
-    st.session_state[state_keys.SKY_SELECTION] = []
+set_catalog(result, digest, is_sample=digest == sample_digest())
 
 _show_report(result)
 if result.report.n_clean == 0:
@@ -266,7 +252,7 @@ if result.has_positions:
     selection = _show_sky_map(result, digest)
 else:
     st.info("This catalogue has no RA/DEC columns, so there is no sky map.")
-st.session_state[state_keys.SKY_SELECTION] = selection
+set_selection(selection)
 
 _show_table(result, selection)
 _show_downloads(result, selection)

@@ -12,6 +12,8 @@ CATALOG_SOURCE = "catalog_source"
 SKY_SELECTION = "sky_selection_objids"
 #: Content hash (str) of the catalogue in CATALOG, so reruns skip re-parsing it.
 CATALOG_DIGEST = "catalog_digest"
+#: bool: CATALOG is the built-in sample (no upload replaced it). Read all four through ui.catalog_state.
+CATALOG_IS_SAMPLE = "catalog_is_sample"
 #: (digest, colour column, SkyMap) of the last sky map drawn on the Catalog page.
 SKY_MAP_CACHE = "catalog_sky_map_cache"
 #: Path (str) of the image folder the user is working with.
