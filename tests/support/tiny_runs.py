@@ -20,8 +20,9 @@ FIXTURES = TEST_FIXTURES / "predict"
 
 
 def make_run(run_dir: Path, *, seed: int = 0, arch: str = "small", width: int = 8, image_size: int = 32,
-             crop_fraction: float = 1.0, epochs: int = 2) -> Path:
-    """Write an untrained run into ``run_dir`` and return it."""
+             crop_fraction: float = 1.0, epochs: int = 2, learned_columns: tuple[str, ...] = VOTE_COLUMNS,
+             val_fraction: float = 0.0, extra_config: dict | None = None) -> Path:
+    """Write an untrained run into ``run_dir`` and return it (config records ``learned_columns``)."""
     torch.manual_seed(seed)
     model_cfg = {"arch": arch, "width": width, "dropout": 0.0, "pretrained": False}
     model = build_model(model_cfg)
@@ -35,7 +36,8 @@ def make_run(run_dir: Path, *, seed: int = 0, arch: str = "small", width: int = 
     ckpt.write_config(run_dir, {
         "run_id": run_dir.name, "command": "tests: untrained seeded model", "model": model_cfg,
         "n_params": count_parameters(model), "image_size": image_size, "crop_fraction": crop_fraction,
-        "epochs": epochs, "seed": seed,
+        "epochs": epochs, "seed": seed, "val_fraction": val_fraction, "learned_columns": list(learned_columns),
+        **(extra_config or {}),
     })
     rows = []
     for e in range(1, epochs + 1):
