@@ -1,0 +1,78 @@
+"""Visitors compared with the GZ1 volunteers and with the model, over a :class:`VotingPool`.
+
+"Agreement" is the share of votes whose answer is the reference's top answer: the GZ1 top
+answer (largest of the six fractions, or the class of a class-derived label) or the model's
+top answer. Votes on galaxies outside the pool, or without that reference, are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from core.schema import CLASS_NAMES, RAW_COLUMNS, RAW_INDEX
+from core.votes.aggregate import all_votes, answer_positions, fractions, vote_counts
+from core.votes.pool import VotingPool
+from core.votes.store import Vote
+
+
+def _references(galaxy_ids: Sequence[str], pool: VotingPool) -> tuple[np.ndarray, np.ndarray]:
+    """Per vote: GZ1 top answer and model top answer (positions 0..5, -1 = unknown)."""
+    pos = np.asarray([-1 if (p := pool.position(g)) is None else p for g in galaxy_ids], dtype=int)
+    human, model = pool.human_top(), pool.model_top()
+    inside = pos >= 0
+    gz1 = np.where(inside, human[np.where(inside, pos, 0)], -1) if len(pos) else pos
+    mod = np.where(inside, model[np.where(inside, pos, 0)], -1) if len(pos) else pos
+    return gz1, mod
+
+
+def agreement(answers: np.ndarray, reference: np.ndarray) -> dict:
+    """``{"agree": n, "compared": n, "share": agree/compared or None}`` over votes with a reference."""
+    known = reference >= 0
+    n, agree = int(known.sum()), int((answers[known] == reference[known]).sum())
+    return {"agree": agree, "compared": n, "share": (agree / n) if n else None}
+
+
+def session_score(session: Sequence[Vote], pool: VotingPool) -> dict:
+    """A visitor's running score: ``gz1`` and ``model`` agreement dicts over their votes."""
+    answers = answer_positions(pd.Series([v.answer for v in session], dtype=object))
+    gz1, mod = _references([v.galaxy_id for v in session], pool)
+    return {"gz1": agreement(answers, gz1), "model": agreement(answers, mod)}
+
+
+def crowd_comparison(engine: Engine, pool: VotingPool) -> dict:
+    """All visitors: ``confusion`` (DataFrame, rows GZ1 top answer, columns visitor answer, vote counts;
+    class-derived GZ1 labels included), ``gz1`` and ``model`` agreement dicts."""
+    table = all_votes(engine)
+    answers = answer_positions(table["answer"]) if len(table) else np.zeros(0, dtype=int)
+    gz1, mod = _references(list(table["galaxy_id"]), pool)
+    known = gz1 >= 0
+    matrix = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=int)
+    np.add.at(matrix, (gz1[known], answers[known]), 1)
+    confusion = pd.DataFrame(matrix, index=[f"GZ1 {c}" for c in CLASS_NAMES], columns=list(CLASS_NAMES))
+    return {"confusion": confusion, "gz1": agreement(answers, gz1), "model": agreement(answers, mod)}
+
+
+def disagreements(engine: Engine, pool: VotingPool, top: int = 10, min_votes: int = 1) -> pd.DataFrame:
+    """Galaxies where visitors and the model disagree most: total-variation distance between the
+    visitors' six fractions and the model's (0 = same, 1 = no overlap), largest first.
+
+    Columns: OBJID, NVOTE, DISTANCE, VISITORS_TOP, MODEL_TOP, SOURCE.
+    """
+    counts = vote_counts(engine)
+    counts = counts[counts["NVOTE"] >= min_votes]
+    rows = []
+    visitor = fractions(counts)[list(RAW_COLUMNS)]
+    for gid, frac in visitor.iterrows():
+        i = pool.position(gid)
+        if i is None or np.isnan(pool.model[i]).any():
+            continue
+        model_raw = pool.model[i, list(RAW_INDEX)]
+        rows.append((gid, int(counts.at[gid, "NVOTE"]), 0.5 * float(np.abs(frac.to_numpy() - model_raw).sum()),
+                     CLASS_NAMES[int(np.argmax(frac.to_numpy()))], CLASS_NAMES[int(np.argmax(model_raw))],
+                     pool.sources[i]))
+    out = pd.DataFrame(rows, columns=["OBJID", "NVOTE", "DISTANCE", "VISITORS_TOP", "MODEL_TOP", "SOURCE"])
+    return out.sort_values(["DISTANCE", "NVOTE"], ascending=False, kind="stable").head(top).reset_index(drop=True)

@@ -1,0 +1,108 @@
+"""The votes schema, its version table and the upgrade path from every older version.
+
+Versions:
+
+* **1** – ``votes(id, galaxy_id, answer, session_id, created_at)``.
+* **2** – adds ``votes.source`` (which image set the galaxy was shown from; ``unknown``
+  for rows written by version 1) and indexes on ``session_id`` and ``created_at``
+  for the per-session queries and the rate limit.
+
+``schema_version`` holds one row with the version in use. :func:`ensure_schema` creates
+the current schema on an empty database and upgrades an older one step by step, each
+step in one transaction, so a crash leaves the database at a whole version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+#: The version this code writes.
+CURRENT_VERSION = 2
+
+metadata = sa.MetaData()
+
+#: One vote per row. ``created_at``: seconds since the Unix epoch (UTC), float.
+votes = sa.Table(
+    "votes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("galaxy_id", sa.String(18), nullable=False, index=True),
+    sa.Column("answer", sa.String(24), nullable=False),
+    sa.Column("session_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("source", sa.String(200), nullable=False, server_default="unknown"),
+)
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+def create_v1(conn: Connection) -> None:
+    """Version 1 as it was shipped (used by the upgrade tests to build an old database)."""
+    conn.execute(sa.text(
+        "CREATE TABLE votes (id INTEGER PRIMARY KEY, galaxy_id VARCHAR(18) NOT NULL, "
+        "answer VARCHAR(24) NOT NULL, session_id VARCHAR(64) NOT NULL, created_at FLOAT NOT NULL)"))
+    conn.execute(sa.text("CREATE INDEX ix_votes_galaxy_id ON votes (galaxy_id)"))
+    conn.execute(sa.text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
+    conn.execute(sa.text("INSERT INTO schema_version (version) VALUES (1)"))
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE votes ADD COLUMN source VARCHAR(200) NOT NULL DEFAULT 'unknown'"))
+    conn.execute(sa.text("CREATE INDEX ix_votes_session_id ON votes (session_id)"))
+    conn.execute(sa.text("CREATE INDEX ix_votes_created_at ON votes (created_at)"))
+
+
+#: from-version -> the step that brings the schema to from-version + 1.
+UPGRADES: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+
+
+def read_version(conn: Connection) -> int | None:
+    """The schema version, or None on a database without the votes tables."""
+    names = set(sa.inspect(conn).get_table_names())
+    if "schema_version" not in names:
+        if "votes" in names:
+            raise RuntimeError("votes database: a votes table without schema_version; not a database "
+                               "this dashboard made")
+        return None
+    value = conn.execute(sa.select(schema_version.c.version)).scalar()
+    return int(value) if value is not None else None
+
+
+#: Key of the PostgreSQL advisory lock that serialises schema changes across replicas.
+_SCHEMA_LOCK_KEY = 13_0001
+
+
+def _serialise(conn: Connection) -> None:
+    """Hold a lock for the rest of the transaction (SQLite already serialises: BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+
+
+def ensure_schema(engine: Engine) -> int:
+    """Create or upgrade the schema to :data:`CURRENT_VERSION`; return the version found before (0: new)."""
+    with engine.begin() as conn:
+        _serialise(conn)
+        found = read_version(conn)
+        if found is None:
+            metadata.create_all(conn)
+            conn.execute(schema_version.insert().values(version=CURRENT_VERSION))
+            return 0
+    if found > CURRENT_VERSION:
+        raise RuntimeError(f"votes database is at schema version {found}, newer than this code "
+                           f"({CURRENT_VERSION}); update the dashboard")
+    version = found
+    while version < CURRENT_VERSION:
+        with engine.begin() as conn:
+            _serialise(conn)
+            if read_version(conn) != version:  # another process upgraded meanwhile
+                version = read_version(conn) or version
+                continue
+            UPGRADES[version](conn)
+            conn.execute(schema_version.update().values(version=version + 1))
+            version += 1
+    return found

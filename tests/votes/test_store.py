@@ -1,0 +1,107 @@
+"""The votes database on SQLite and PostgreSQL: recording, undo, the rate limit, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from core.votes.answers import ANSWERS
+from core.votes.migrations import votes
+from core.votes.store import RateLimited, VoteRejected, make_engine, record_vote, session_votes, undo_last
+from tests.votes.writer_process import BASE_ID, cast_votes
+
+GALAXY = "587722982276399181"
+SESSION = "session-aaaa"
+
+
+def test_vote_is_stored_exactly(votes_url):
+    engine = make_engine(votes_url)
+    vote = record_vote(engine, SESSION, GALAXY, "CLOCKWISE_SPIRAL", source="built-in demo", now=1000.0)
+    assert session_votes(engine, SESSION) == [vote]
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(votes)).mappings().one()
+    assert row["galaxy_id"] == GALAXY and isinstance(row["galaxy_id"], str)
+    assert (row["answer"], row["session_id"], row["created_at"], row["source"]) == (
+        "CLOCKWISE_SPIRAL", SESSION, 1000.0, "built-in demo")
+
+
+@pytest.mark.parametrize("session, galaxy, answer, message", [
+    ("short", GALAXY, "MERGER", "session ID"),
+    (SESSION, "5877229822763991", "MERGER", "18-digit"),
+    (SESSION, "5.877229822763992e17", "MERGER", "18-digit"),
+    (SESSION, GALAXY, "SPIRAL", "not one of"),
+])
+def test_bad_votes_are_refused_with_the_field_named(votes_url, session, galaxy, answer, message):
+    engine = make_engine(votes_url)
+    with pytest.raises(VoteRejected, match=message):
+        record_vote(engine, session, galaxy, answer)
+    assert session_votes(engine, SESSION) == []
+
+
+def test_one_vote_per_galaxy_and_session(votes_url):
+    engine = make_engine(votes_url)
+    record_vote(engine, SESSION, GALAXY, "MERGER")
+    with pytest.raises(VoteRejected, match="already voted"):
+        record_vote(engine, SESSION, GALAXY, "ELLIPTICAL")
+    record_vote(engine, "session-bbbb", GALAXY, "ELLIPTICAL")  # another visitor may
+    assert [v.answer for v in session_votes(engine, SESSION)] == ["MERGER"]
+
+
+def test_undo_removes_only_the_last_vote_of_that_session(votes_url):
+    engine = make_engine(votes_url)
+    first = record_vote(engine, SESSION, GALAXY, "MERGER", now=10.0)
+    other = record_vote(engine, "session-bbbb", "587722982276399182", "DONT_KNOW", now=11.0)
+    second = record_vote(engine, SESSION, "587722982276399183", "EDGE_ON", now=12.0)
+    assert undo_last(engine, SESSION) == second
+    assert session_votes(engine, SESSION) == [first]
+    assert session_votes(engine, "session-bbbb") == [other]
+    # the undone galaxy can be voted on again
+    again = record_vote(engine, SESSION, "587722982276399183", "CLOCKWISE_SPIRAL", now=13.0)
+    assert [v.answer for v in session_votes(engine, SESSION)] == ["MERGER", "CLOCKWISE_SPIRAL"]
+    assert undo_last(engine, SESSION) == again
+    assert undo_last(engine, SESSION) == first
+    assert undo_last(engine, SESSION) is None
+
+
+def test_rate_limit_per_session_and_window(votes_url):
+    engine = make_engine(votes_url)
+    for k in range(3):
+        record_vote(engine, SESSION, str(BASE_ID + k), "MERGER", per_minute=3, now=100.0 + k)
+    with pytest.raises(RateLimited) as refused:
+        record_vote(engine, SESSION, str(BASE_ID + 3), "MERGER", per_minute=3, now=130.0)
+    assert refused.value.retry_after_s == pytest.approx(30.0)
+    assert len(session_votes(engine, SESSION)) == 3
+    record_vote(engine, "session-bbbb", str(BASE_ID + 3), "MERGER", per_minute=3, now=130.0)  # others unaffected
+    record_vote(engine, SESSION, str(BASE_ID + 3), "MERGER", per_minute=3, now=160.5)  # first vote left the window
+    assert len(session_votes(engine, SESSION)) == 4
+
+
+def test_rate_limit_default_comes_from_the_setting(votes_url, monkeypatch):
+    monkeypatch.setenv("GZ_VOTES_PER_MINUTE", "2")
+    engine = make_engine(votes_url)
+    now = time.time()
+    record_vote(engine, SESSION, str(BASE_ID), "MERGER", now=now)
+    record_vote(engine, SESSION, str(BASE_ID + 1), "MERGER", now=now)
+    with pytest.raises(RateLimited, match="at most 2 votes a minute"):
+        record_vote(engine, SESSION, str(BASE_ID + 2), "MERGER", now=now)
+
+
+def test_eight_processes_vote_at_once_and_none_is_lost(votes_url):
+    workers, per_worker = 8, 200
+    make_engine(votes_url).dispose()  # schema first, so the workers only write votes
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 8.0  # all workers are imported and connected by then
+    with ctx.Pool(workers) as pool:
+        results = pool.starmap(cast_votes, [(votes_url, w, per_worker, start_at) for w in range(workers)],
+                               chunksize=1)
+    assert results == [per_worker] * workers
+    engine = make_engine(votes_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(votes.c.session_id, votes.c.galaxy_id, votes.c.answer)).all()
+    assert len(rows) == workers * per_worker
+    expected = {(f"worker-{w:02d}-session", str(BASE_ID + w * 1000 + k), ANSWERS[(w + k) % 6].code)
+                for w in range(workers) for k in range(per_worker)}
+    assert set(map(tuple, rows)) == expected
