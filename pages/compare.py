@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.inference.batch import SetPrediction
 from core.inference.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
+from core.inference.learned import NOT_LEARNED, blank_unlearned
 from core.inference.metrics import score
 from core.schema import VOTE_COLUMNS
 from ui.credits import show_credit
@@ -50,9 +51,10 @@ if chosen and gset.has_labels:
     for p in chosen:
         f = predictions[p]
         ok = ~np.isnan(f).any(axis=1)
-        evals.append(RunEvaluation(by_path[p]["run_id"], SetPrediction(f, []),
-                                   score(f[ok], gset.targets[ok], gset.class_derived[ok])))
         models.append(model_for(p))
+        evals.append(RunEvaluation(by_path[p]["run_id"], SetPrediction(f, []),
+                                   score(f[ok], gset.targets[ok], gset.class_derived[ok],
+                                         learned=models[-1].learned)))
     board = leaderboard(models, evals)
     rmse_cols = [f"RMSE {c}" for c in VOTE_COLUMNS]
     kinds = {k: int(v) for k, v in zip(*np.unique(gset.label_kind(), return_counts=True), strict=False)}
@@ -94,13 +96,14 @@ else:
     run_b = b_col.selectbox("Run B", rest, index=0, format_func=lambda p: run_label(by_path[p]), key="compare_b")
     name_a, name_b = f"A: {by_path[run_a]['run_id']}", f"B: {by_path[run_b]['run_id']}"
     fa, fb = predictions[run_a], predictions[run_b]
-    summary = agreement_summary(fa, fb)
+    la, lb = model_for(run_a).learned, model_for(run_b).learned
+    summary = agreement_summary(fa, fb, la, lb)
     s = st.columns(3)
     s[0].metric("Same top answer", fmt(summary["same_top_answer"]))
     s[1].metric("Mean disagreement", fmt(summary["mean_disagreement"], "{:.3f}"),
                 help="Largest |A - B| over the nine columns, averaged over galaxies (fraction of the vote).")
     s[2].metric("Largest disagreement", fmt(summary["max_disagreement"], "{:.3f}"))
-    pair = side_by_side(gset, fa, fb, name_a, name_b)
+    pair = side_by_side(gset, fa, fb, name_a, name_b, la, lb)
     st.caption("Galaxies where the two runs disagree most come first; select a row to see it.")
     number = {c: st.column_config.NumberColumn(c, format="%.3f") for c in pair.columns if " P_" in c}
     event = st.dataframe(
@@ -120,11 +123,14 @@ else:
         c_img, c_bars = st.columns([1, 2.4])
         c_img.image(str(gset.files[i]), caption=gset.files[i].name, width="stretch")
         c_img.metric("A vs B disagreement", fmt(float(row["DISAGREEMENT"]), "{:.2f}"))
-        series = [(name_a, fa[i], MODEL_COLOUR), (name_b, fb[i], OTHER_COLOUR)]
+        series = [(name_a, blank_unlearned(fa[i], la), MODEL_COLOUR),
+                  (name_b, blank_unlearned(fb[i], lb), OTHER_COLOUR)]
         cd = bool(gset.class_derived[i])
         if not np.isnan(gset.targets[i]).all():
             series.append((human_trace_name(cd), gset.targets[i], HUMAN_COLOUR))
-        c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)]), key="compare_bars")
+        c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)],
+                                          blank_text={name_a: NOT_LEARNED, name_b: NOT_LEARNED}),
+                            key="compare_bars")
         if cd:
             c_bars.caption("People: **class-derived** (one-hot of the recorded GZ1 class, not vote fractions).")
 

@@ -9,6 +9,7 @@ import streamlit as st
 from core.images.reading import ImageInputError
 from core.inference.batch import predict_one
 from core.inference.compare import galaxy_table, top_answer
+from core.inference.learned import NOT_LEARNED, blank_unlearned, not_learned_columns
 from core.inference.metrics import score
 from core.inference.predictions_csv import predictions_csv_bytes
 from core.schema import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
@@ -66,6 +67,10 @@ with st.expander("Run details"):
                                                  "created_at", "data") if k in run["config"]}, expanded=False)
 
 model = model_for(run_path)
+unlearned = not_learned_columns(model.learned)
+if unlearned:
+    st.caption(f"This run never learned {', '.join(unlearned)} (no training galaxy had those labels): they are "
+               f"shown as *{NOT_LEARNED}*, written blank in the CSV and left out of every score.")
 
 gset = pick_galaxy_set("predict_set_source")
 seed, val_fraction = run["config"].get("seed"), run["config"].get("val_fraction")
@@ -84,7 +89,7 @@ fractions = failed = table = None
 if gset is not None and len(gset):
     with st.spinner(f"Predicting {len(gset):,} galaxies..."):
         fractions, failed = predictions_for(run_path, gset, tta)
-    table = galaxy_table(gset, fractions)
+    table = galaxy_table(gset, fractions, model.learned)
 
 with tab_gal:
     if table is not None:
@@ -122,11 +127,11 @@ with tab_gal:
         else:
             c_img.image(str(gset.files[pick]), caption=gset.files[pick].name, width="stretch")
         cd = bool(gset.class_derived[pick])
-        series = [("model", fractions[pick], MODEL_COLOUR)]
+        series = [("model", blank_unlearned(fractions[pick], model.learned), MODEL_COLOUR)]
         if not np.isnan(gset.targets[pick]).all():
             series.append((human_trace_name(cd), gset.targets[pick], HUMAN_COLOUR))
-        c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)]),
-                            key="predict_galaxy_bars")
+        c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)],
+                                          blank_text={"model": NOT_LEARNED}), key="predict_galaxy_bars")
         d = g["DISAGREEMENT"]
         c_img.metric("Disagreement", fmt(d, "{:.2f}"),
                      help="Largest |model - people| over the columns the human label has (fraction of the vote).")
@@ -141,7 +146,7 @@ with tab_gal:
             c_bars.caption("Only some vote fractions are known for this galaxy (n/a = not in the label).")
         st.download_button(
             "Download predictions (CSV)",
-            predictions_csv_bytes(gset.ids, [f.name for f in gset.files], fractions),
+            predictions_csv_bytes(gset.ids, [f.name for f in gset.files], fractions, model.learned),
             file_name=f"predictions_{run['run_id']}.csv", mime="text/csv", icon=":material/download:",
         )
 
@@ -151,7 +156,7 @@ with tab_set:
         if not gset.has_labels:
             st.info("This set has no human labels, so there is nothing to compare the model with.")
         else:
-            s = score(fractions[ok], gset.targets[ok], gset.class_derived[ok])
+            s = score(fractions[ok], gset.targets[ok], gset.class_derived[ok], learned=model.learned)
             c = st.columns(4)
             c[0].metric("Accuracy vs human majority", fmt(s["accuracy"]),
                         help="Share of galaxies whose model top answer equals the people's top answer "
@@ -163,8 +168,8 @@ with tab_set:
             st.subheader("Predicted vs human, per column")
             st.caption("Each point is a galaxy; the dashed line is perfect agreement. RMSE uses vote-fraction "
                        "labels only; class-derived labels (0 or 1) are shown in grey.")
-            st.plotly_chart(scatter_grid(fractions[ok], gset.targets[ok], gset.class_derived[ok], s["rmse"]),
-                            key="predict_scatter")
+            st.plotly_chart(scatter_grid(fractions[ok], gset.targets[ok], gset.class_derived[ok], s["rmse"],
+                                         model.learned), key="predict_scatter")
             if s["n_top_answer"]:
                 st.subheader("Top answers: people vs model")
                 st.plotly_chart(confusion_figure(s["confusion"]),
@@ -189,8 +194,8 @@ with tab_own:
             top = int(top_answer(values[None, :])[0])
             c_img.metric("Most people would say", SHORT_LABELS[VOTE_COLUMNS[top]], f"{values[top]:.0%} of the vote",
                          delta_color="off")
-            c_bars.plotly_chart(fraction_bars([("model", values, MODEL_COLOUR)]),
-                                key="predict_upload_bars")
+            c_bars.plotly_chart(fraction_bars([("model", blank_unlearned(values, model.learned), MODEL_COLOUR)],
+                                              blank_text={"model": NOT_LEARNED}), key="predict_upload_bars")
             c_bars.caption(f"Model {run['run_id']}; the picture is centre-cropped to "
                            f"{model.crop_fraction:.0%} of its shorter side and resized to {model.image_size} px, "
                            "as in training. Best results with a galaxy centred in the frame.")

@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.inference.learned import NOT_LEARNED, blank_unlearned
 from core.schema import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
 
 MODEL_COLOUR = "#1f77b4"
@@ -29,19 +30,23 @@ def human_trace_name(class_derived: bool) -> str:
 
 
 def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = "",
-                  hatched: Sequence[str] = (), height: int = 360) -> go.Figure:
+                  hatched: Sequence[str] = (), height: int = 360,
+                  blank_text: dict[str, str] | None = None) -> go.Figure:
     """Grouped bars over the nine columns; ``series`` = [(name, values (9,), colour)], NaN = not known.
 
     Series named in ``hatched`` are drawn with a diagonal pattern (used for class-derived labels).
+    A NaN value is labelled "n/a", or ``blank_text[name]`` for that series (e.g. "not learned"
+    for a model's columns it never had labels for).
     """
     labels = [TICK_LABELS[c] for c in VOTE_COLUMNS]
     fig = go.Figure()
     for name, values, colour in series:
         v = np.asarray(values, dtype=float)
+        blank = (blank_text or {}).get(name, "n/a")
         fig.add_bar(
             x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour,
             marker_pattern_shape="/" if name in hatched else "",
-            text=[("n/a" if math.isnan(x) else f"{x:.2f}") for x in v], textposition="outside",
+            text=[(blank if math.isnan(x) else f"{x:.2f}") for x in v], textposition="outside",
             textfont_size=10, cliponaxis=False,
             customdata=[f"{SHORT_LABELS[c]} ({c})" for c in VOTE_COLUMNS],
             hovertemplate="%{customdata}: %{y:.3f}<extra>" + name + "</extra>",
@@ -58,19 +63,23 @@ def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = ""
 
 
 def scatter_grid(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray,
-                 rmse: dict[str, float | None]) -> go.Figure:
+                 rmse: dict[str, float | None], learned: np.ndarray | None = None) -> go.Figure:
     """Predicted (y) vs human (x) per column with the 1:1 line; RMSE over vote-fraction labels in each title.
 
-    Class-derived labels (0 or 1) are drawn in grey and left out of the RMSE.
+    Class-derived labels (0 or 1) are drawn in grey and left out of the RMSE. Columns the run never
+    learned (``learned`` (9,) bool) are titled "not learned" and left empty.
     """
-    pred = np.asarray(pred, dtype=float)
+    pred = blank_unlearned(pred, learned)
     target = np.asarray(target, dtype=float)
     cd = np.asarray(class_derived, dtype=bool)
     titles = []
     for j, c in enumerate(VOTE_COLUMNS):
         n = int((~np.isnan(target[:, j]) & ~cd).sum())
         r = rmse.get(c)
-        titles.append(f"{c}: RMSE {r:.3f} (n={n})" if r is not None else f"{c}: no vote-fraction labels")
+        if learned is not None and not learned[j]:
+            titles.append(f"{c}: {NOT_LEARNED}")
+        else:
+            titles.append(f"{c}: RMSE {r:.3f} (n={n})" if r is not None else f"{c}: no vote-fraction labels")
     fig = make_subplots(rows=3, cols=3, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.09)
     in_legend: set[str] = set()
     for j, c in enumerate(VOTE_COLUMNS):

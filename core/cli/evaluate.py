@@ -15,6 +15,7 @@ import json
 import sys
 
 from core.exit_codes import ExitCode, epilog
+from core.inference.learned import NOT_LEARNED
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
 
 
@@ -52,7 +53,8 @@ def format_table(r: dict) -> str:
         f"images     {r['n']} scored ({kinds})",
         f"crop       {r['crop_fraction']}   TTA: {'yes' if r['tta'] else 'no'}",
         "",
-        f"top-answer accuracy   {_fmt(r['accuracy'], True)}  (n = {r['n_top_answer']})",
+        f"top-answer accuracy   {_fmt(r['accuracy'], True)}  (n = {r['n_top_answer']}; always answering the "
+        f"most common answer: {_fmt(r['baseline_accuracy'], True)}, chance: {_fmt(r['chance_accuracy'], True)})",
         f"macro recall          {_fmt(r['macro_recall'])}",
         f"spin accuracy CW/ACW  {_fmt(r['spin_accuracy'], True)}  (n = {r['n_spin']})",
         "",
@@ -63,7 +65,10 @@ def format_table(r: dict) -> str:
     lines += ["", f"{'column':<16}{'RMSE (votes)':>13}{'RMSE (class-derived)':>22}"]
     cd = r.get("rmse_class_derived") or {}
     for col in VOTE_COLUMNS:
-        lines.append(f"{col:<16}{_fmt(r['rmse'][col]):>13}{_fmt(cd.get(col)):>22}")
+        if col in r["not_learned"]:
+            lines.append(f"{col:<16}{NOT_LEARNED:>13}   (no training label: the model's value is not reported)")
+        else:
+            lines.append(f"{col:<16}{_fmt(r['rmse'][col]):>13}{_fmt(cd.get(col)):>22}")
     if r["n_class_derived"]:
         lines.append(f"\n{r['n_class_derived']} labels are class-derived (one-hot from CLASS_NAME), not vote "
                      f"fractions; their RMSE is shown separately.")

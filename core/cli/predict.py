@@ -76,6 +76,7 @@ def _load(args) -> object:
 
 def _run_single(args) -> int:
     from core.inference.batch import predict_one
+    from core.inference.learned import NOT_LEARNED
     from core.inference.predictions_csv import append_prediction
     from core.schema import VOTE_COLUMNS
 
@@ -85,8 +86,10 @@ def _run_single(args) -> int:
     image = Path(args.image)
     values = predict_one(model, image, tta=args.tta, crop_fraction=args.crop)
     out = Path(args.out or "predictions.csv")
-    append_prediction(out, args.id, image.name, values)
-    print(f"{args.id} {image.name} " + " ".join(f"{c}={v:.3f}" for c, v in zip(VOTE_COLUMNS, values, strict=False)))
+    append_prediction(out, args.id, image.name, values, learned=model.learned)
+    shown = [f"{c}={v:.3f}" if k else f"{c}=({NOT_LEARNED})"
+             for c, v, k in zip(VOTE_COLUMNS, values, model.learned, strict=True)]
+    print(f"{args.id} {image.name} " + " ".join(shown))
     print(f"appended to {out}", file=sys.stderr)
     return ExitCode.OK
 

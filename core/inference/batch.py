@@ -50,7 +50,7 @@ class _CropChooser:
     def __init__(self, model, crop_fraction: float | None):
         self.model, self.fixed, self.cache = model, crop_fraction, {}
 
-    def __call__(self, folder: Path) -> float:
+    def __call__(self, folder: Path) -> float | None:
         if self.fixed is not None:
             return float(self.fixed)
         if folder not in self.cache:
@@ -71,10 +71,10 @@ def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChoose
         except ImageInputError as exc:
             failed.append((gset.ids[i], str(exc)))
     pred = np.empty((len(good), len(VOTE_COLUMNS)), dtype=np.float32)
-    crops = np.array([crop_of(gset.files[i].parent) for i in good])
-    for crop in np.unique(crops):
-        sel = np.flatnonzero(crops == crop)
-        pred[sel] = model.predict([images[k] for k in sel], tta=tta, batch_size=batch_size, crop_fraction=float(crop))
+    crops = [crop_of(gset.files[i].parent) for i in good]  # None = framed by the galaxy
+    for crop in dict.fromkeys(crops):
+        sel = np.flatnonzero([c == crop for c in crops])
+        pred[sel] = model.predict([images[k] for k in sel], tta=tta, batch_size=batch_size, crop_fraction=crop)
     return good, pred, failed
 
 

@@ -9,6 +9,8 @@ Definitions used by the Predict and Compare pages:
   occurs is reported with it.
 * **top answer**: the largest of the six raw answers (P_EL .. P_MG); for a
   class-derived label this is the class itself.
+* Columns a run never learned (:mod:`core.inference.learned`) are blank on its side,
+  so they take no part in a disagreement, a score or a comparison.
 * Scores are :func:`core.inference.metrics.score` (the same numbers as ``python -m core
   evaluate``): top-answer accuracy against the human majority, macro recall,
   clockwise-vs-anticlockwise accuracy, RMSE per column over vote-fraction labels.
@@ -25,6 +27,7 @@ import pandas as pd
 
 from core.inference.batch import SetPrediction, predict_set
 from core.inference.galaxy_sets import GalaxySet
+from core.inference.learned import blank_unlearned
 from core.inference.metrics import score
 from core.schema import CLASS_NAMES, RAW_INDEX, VOTE_COLUMNS
 
@@ -67,10 +70,11 @@ def _disagreement_frame(gset: GalaxySet, left: np.ndarray, right: np.ndarray,
     })
 
 
-def galaxy_table(gset: GalaxySet, pred: np.ndarray) -> pd.DataFrame:
+def galaxy_table(gset: GalaxySet, pred: np.ndarray, learned: np.ndarray | None = None) -> pd.DataFrame:
     """One row per galaxy: ID, IMAGE, LABEL_KIND, DISAGREEMENT (model vs human), MOST_DIFFERENT column,
-    MODEL_TOP, HUMAN_TOP, then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown)."""
-    pred = np.asarray(pred, dtype=float)
+    MODEL_TOP, HUMAN_TOP, then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown or,
+    on the model side, a column the run never learned: ``learned`` (9,) bool, default all)."""
+    pred = blank_unlearned(pred, learned)
     df = _disagreement_frame(gset, pred, gset.targets, {
         "MODEL_TOP": _names(top_answer(pred)),
         "HUMAN_TOP": _names(top_answer(gset.targets)),
@@ -95,7 +99,7 @@ def evaluate_run(model, gset: GalaxySet, *, tta: bool = False, batch_size: int =
     """Predict ``gset`` with ``model`` (a LoadedModel) and score it against the set's human labels."""
     pred = predict_set(model, gset, tta=tta, batch_size=batch_size)
     ok = pred.ok
-    scores = score(pred.fractions[ok], gset.targets[ok], gset.class_derived[ok])
+    scores = score(pred.fractions[ok], gset.targets[ok], gset.class_derived[ok], learned=model.learned)
     return RunEvaluation(model.run_dir.name, pred, scores)
 
 
@@ -112,8 +116,9 @@ def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.Da
     """One row per run, best top-answer accuracy first.
 
     Columns: run, arch, image size (px), parameters, training time (s), n, accuracy,
-    macro recall, spin accuracy, then ``RMSE <column>`` for the nine columns
-    (over vote-fraction labels; NaN where the set has none for that column).
+    macro recall, spin accuracy, ``RMSE <column>`` for the nine columns (over vote-fraction labels;
+    NaN where the set has none for that column or the run never learned it), then not learned
+    (the columns the run never had labels for).
     """
     rows = []
     for model, ev in zip(models, evaluations, strict=False):
@@ -131,24 +136,28 @@ def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.Da
         }
         for c in VOTE_COLUMNS:
             row[f"RMSE {c}"] = s["rmse"].get(c)
+        row["not learned"] = ", ".join(s.get("not_learned", []))
         rows.append(row)
     df = pd.DataFrame(rows)
     if len(df):
-        num = [c for c in df.columns if c not in ("run", "arch")]
+        num = [c for c in df.columns if c not in ("run", "arch", "not learned")]
         df[num] = df[num].apply(pd.to_numeric, errors="coerce")
         df = df.sort_values(["accuracy", "spin accuracy"], ascending=False, na_position="last", kind="stable")
     return df.reset_index(drop=True)
 
 
 def side_by_side(gset: GalaxySet, pred_a: np.ndarray, pred_b: np.ndarray, name_a: str = "A",
-                 name_b: str = "B") -> pd.DataFrame:
+                 name_b: str = "B", learned_a: np.ndarray | None = None,
+                 learned_b: np.ndarray | None = None) -> pd.DataFrame:
     """Per galaxy, two models' fractions and where they disagree most; largest disagreement first.
 
     Columns: ID, IMAGE, LABEL_KIND, DISAGREEMENT (A vs B), MOST_DIFFERENT, ``<A> top``,
     ``<B> top``, HUMAN_TOP, ``<A> P_*``, ``<B> P_*``. Rows without a prediction on both sides are left out.
+    A column either run never learned (``learned_a``/``learned_b``, (9,) bool) is blank on that side
+    and takes no part in the disagreement.
     """
-    a = np.asarray(pred_a, dtype=float)
-    b = np.asarray(pred_b, dtype=float)
+    a = blank_unlearned(pred_a, learned_a)
+    b = blank_unlearned(pred_b, learned_b)
     df = _disagreement_frame(gset, a, b, {
         f"{name_a} top": _names(top_answer(a)),
         f"{name_b} top": _names(top_answer(b)),
@@ -162,10 +171,13 @@ def side_by_side(gset: GalaxySet, pred_a: np.ndarray, pred_b: np.ndarray, name_a
     return df.sort_values("DISAGREEMENT", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def agreement_summary(pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
-    """How often two models give the same top answer, and their mean/max disagreement (fractions of the vote)."""
+def agreement_summary(pred_a: np.ndarray, pred_b: np.ndarray, learned_a: np.ndarray | None = None,
+                      learned_b: np.ndarray | None = None) -> dict:
+    """How often two models give the same top answer, and their mean/max disagreement (fractions of the vote)
+    over the columns both learned; ``n`` counts galaxies predicted by both."""
     a, b = np.asarray(pred_a, dtype=float), np.asarray(pred_b, dtype=float)
     both = ~np.isnan(a).any(axis=1) & ~np.isnan(b).any(axis=1)
+    a, b = blank_unlearned(a, learned_a), blank_unlearned(b, learned_b)
     if not both.any():
         return {"n": 0, "same_top_answer": None, "mean_disagreement": None, "max_disagreement": None}
     dis, _ = disagreement(a[both], b[both])

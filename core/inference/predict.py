@@ -26,6 +26,7 @@ from PIL import Image
 
 from core.config import get_settings
 from core.images.preprocess import prepare_image
+from core.inference.learned import learned_mask
 from core.training.augment import DIHEDRAL_GROUP, dihedral, swap_spin
 from core.training.checkpoint import (
     CONFIG_NAME,
@@ -54,8 +55,10 @@ class LoadedModel:
     config: dict
     model: GalaxyNet
     image_size: int
-    crop_fraction: float
+    crop_fraction: float | None  # None: frame each image by its galaxy
     n_params: int = field(default=0)
+    #: (9,) bool in VOTE_COLUMNS order: the columns this run learned (core.inference.learned.learned_mask).
+    learned: np.ndarray = field(default_factory=lambda: np.ones(9, dtype=bool))
 
     @property
     def run_id(self) -> str:
@@ -101,6 +104,11 @@ class LoadedModel:
         return np.concatenate(outs).astype(np.float32)
 
 
+def _declared_crop(value) -> float | None:
+    """A stored centre crop as a float; None (framed by the galaxy, core.images.framing) stays None."""
+    return None if value is None else float(value)
+
+
 def load_run(run_dir: str | Path) -> LoadedModel:
     """Load ``<run_dir>/config.json`` and ``<run_dir>/model.pt`` (state dict, weights_only=True).
 
@@ -123,8 +131,9 @@ def load_run(run_dir: str | Path) -> LoadedModel:
         config=config,
         model=model,
         image_size=int(config.get("image_size", 64)),
-        crop_fraction=float(config.get("crop_fraction", DEFAULT_CROP_FRACTION)),
+        crop_fraction=_declared_crop(config.get("crop_fraction", DEFAULT_CROP_FRACTION)),
         n_params=count_parameters(model),
+        learned=learned_mask(config),
     )
 
 
@@ -163,7 +172,7 @@ def list_runs(models_dir: str | Path | None = None) -> list[dict]:
     return runs
 
 
-def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float:
+def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float | None:
     """Centre crop for ``images_dir``.
 
     In order: the crop the run used for this very folder in training; the crop the
@@ -175,7 +184,7 @@ def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float:
     target = Path(images_dir).resolve()
     for source in run.config.get("sources", []):
         if Path(source.get("images", "")).resolve() == target:
-            return float(source.get("crop", run.crop_fraction))
+            return _declared_crop(source.get("crop", run.crop_fraction))
     declared = folder_crop_fraction(target)
     return run.crop_fraction if declared is None else declared
 
@@ -188,7 +197,8 @@ def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str
     Images are prepared with :func:`core.images.preprocess.prepare_image` (via the disk
     cache) and predicted with :meth:`LoadedModel.predict_prepared`. ``ids``
     restricts scoring to those IDs (e.g. a held-out split). Returns
-    :func:`core.inference.metrics.score`'s dict plus ``join`` (the dataset summary),
+    :func:`core.inference.metrics.score`'s dict (no RMSE for columns the run never learned) plus
+    ``join`` (the dataset summary),
     ``crop_fraction``, ``tta`` and ``label_kinds``.
     """
     from core.images.preprocess import cached_arrays
@@ -205,7 +215,7 @@ def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str
         files = [f for f, k in zip(files, keep, strict=False) if k]
     arrays = cached_arrays(files, run.image_size, crop)
     pred = run.predict_prepared(arrays, tta=tta)
-    result = score(pred, labels.targets, labels.class_derived)
+    result = score(pred, labels.targets, labels.class_derived, learned=run.learned)
     result.update(join=join.summary(), crop_fraction=crop, tta=tta, label_kinds=labels.counts(),
                   model=str(run.run_dir))
     return result

@@ -56,7 +56,8 @@ def test_leaderboard_scores_match_metrics_and_run_facts(tmp_path: Path, fixture_
     board = leaderboard([a, b], ev)
     assert list(board.columns[:9]) == ["run", "arch", "image size (px)", "parameters", "training time (s)", "n",
                                        "accuracy", "macro recall", "spin accuracy"]
-    assert [f"RMSE {c}" for c in VOTE_COLUMNS] == list(board.columns[9:])
+    assert [f"RMSE {c}" for c in VOTE_COLUMNS] == list(board.columns[9:18])
+    assert board["not learned"].tolist() == ["", ""]  # tiny runs record all nine columns as learned
     row_b = board.set_index("run").loc["b"]
     assert row_b["image size (px)"] == 48 and row_b["parameters"] == b.n_params
     assert row_b["training time (s)"] == pytest.approx(1.25 + 2.5 + 3.75)  # sum of metrics.csv seconds

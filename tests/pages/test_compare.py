@@ -57,3 +57,21 @@ def test_no_runs():
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("No trained model" in i.value for i in at.info)
+
+
+def test_columns_a_run_never_learned_are_left_out_of_the_comparison(models_dir: Path):
+    from core.schema import RAW_COLUMNS
+
+    make_run(models_dir / "demo", seed=0, learned_columns=RAW_COLUMNS + ("P_CS",))
+    make_run(models_dir / "full", seed=5)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    board = at.dataframe[0].value.set_index("run")
+    assert board.loc["demo", "not learned"] == "P_EL_DEBIASED, P_CS_DEBIASED"
+    assert board.loc["full", "not learned"] == ""
+    assert board.loc["demo", ["RMSE P_EL_DEBIASED", "RMSE P_CS_DEBIASED"]].isna().all()
+    pair = at.dataframe[1].value
+    assert pair["A: demo P_EL_DEBIASED"].isna().all()
+    assert not pair["MOST_DIFFERENT"].isin(["P_EL_DEBIASED", "P_CS_DEBIASED"]).any()
+    bars = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if "compare_bars" in el.proto.id)
+    assert bars["data"][0]["text"][-2:] == ["not learned", "not learned"]

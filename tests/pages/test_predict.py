@@ -122,3 +122,19 @@ def test_loaded_catalogue_is_joined_to_downloaded_images(with_demo: Path, tmp_pa
     assert table["LABEL_KIND"].tolist() == ["vote fractions"]  # the sample's Table-2 fractions
     assert table["human P_EDGE"].iloc[0] == pytest.approx(0.345)
     assert any("694 catalogue galaxies have no image" in c.value for c in at.caption)
+
+
+def test_columns_the_run_never_learned_are_drawn_as_not_learned(monkeypatch: pytest.MonkeyPatch):
+    from core.schema import RAW_COLUMNS
+
+    monkeypatch.setenv("GZ_DEMO_DIR", str(FIXTURES))
+    make_run(Path(os.environ["GZ_MODELS_DIR"]) / "demo", learned_columns=RAW_COLUMNS + ("P_CS",))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("never learned P_EL_DEBIASED, P_CS_DEBIASED" in c.value for c in at.caption)
+    model_bars = _chart(at, "predict_galaxy_bars")["data"][0]
+    assert model_bars["text"][-2:] == ["not learned", "not learned"] and model_bars["y"][-2:] == [None, None]
+    table = _table(at).value
+    assert table["model P_CS_DEBIASED"].isna().all() and table["model P_CS"].notna().all()
+    titles = [a["text"] for a in _chart(at, "predict_scatter")["layout"]["annotations"]]
+    assert "P_EL_DEBIASED: not learned" in titles and "P_CS_DEBIASED: not learned" in titles
