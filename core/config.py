@@ -61,6 +61,9 @@ class Settings:
       ``os.pathsep``; the workspace folders, ``data/`` and ``models/`` are always allowed.
     * ``cutout_hosts`` [GZ_CUTOUT_HOSTS]: extra ``host[:port]`` entries, comma-separated, that
       cutout requests started from the dashboard may go to (SDSS's hosts are always allowed).
+    * ``max_catalog_mb`` [GZ_MAX_CATALOG_MB]: the largest catalogue read, in MB (2**20 bytes), as
+      given and after gzip decompression; default 400 (the full Table 2 is about 90 MB), 50 in the
+      public mode. Streamlit's own upload cap (``server.maxUploadSize``) should match it.
 
     Visitor votes (the Classify page, ``core.votes``):
 
@@ -86,6 +89,7 @@ class Settings:
     mode: str = "local"
     extra_roots: tuple[Path, ...] = ()
     cutout_hosts: tuple[str, ...] = ()
+    max_catalog_mb: int = 400
     votes_url: str = ""
     votes_per_minute: int = 30
     votes_mix: str = "uncertain=0.6,random=0.2,few=0.2"
@@ -94,6 +98,11 @@ class Settings:
     def public(self) -> bool:
         """True in the public deployment mode (no server paths, downloads or training from pages)."""
         return self.mode == "public"
+
+    @property
+    def max_catalog_bytes(self) -> int:
+        """``max_catalog_mb`` in bytes (the cap on a catalogue, decompressed)."""
+        return self.max_catalog_mb << 20
 
     def ensure_dirs(self) -> Settings:
         """Create the writable folders (not the shipped ones) and return self."""
@@ -107,6 +116,8 @@ class Settings:
 
 #: The deployment modes GZ_MODE accepts.
 MODES = ("local", "public")
+#: Default catalogue size cap (MB) per mode; GZ_MAX_CATALOG_MB overrides it.
+MAX_CATALOG_MB = {"local": 400, "public": 50}
 
 
 def _env_mode() -> str:
@@ -124,6 +135,7 @@ def get_settings() -> Settings:
     """Read the environment now (cheap; call it where needed rather than caching globals)."""
     home = _env_path("GZ_HOME", REPO_ROOT / "var")
     data_dir = _env_path("GZ_DATA_DIR", REPO_ROOT / "data")
+    mode = _env_mode()
     return Settings(
         home=home,
         data_dir=data_dir,
@@ -136,9 +148,10 @@ def get_settings() -> Settings:
         torch_threads=_env_int("GZ_TORCH_THREADS", min(os.cpu_count() or 1, 8)),
         download_workers=_env_int("GZ_DOWNLOAD_WORKERS", 4),
         cutout_base_url=os.environ.get("GZ_CUTOUT_BASE_URL") or None,
-        mode=_env_mode(),
+        mode=mode,
         extra_roots=tuple(Path(p).expanduser().resolve() for p in _env_list("GZ_ALLOWED_ROOTS", os.pathsep)),
         cutout_hosts=tuple(h.lower() for h in _env_list("GZ_CUTOUT_HOSTS", ",")),
+        max_catalog_mb=_env_int("GZ_MAX_CATALOG_MB", MAX_CATALOG_MB[mode]),
         votes_url=os.environ.get("GZ_VOTES_URL") or f"sqlite:///{home / 'votes.sqlite'}",
         votes_per_minute=_env_int("GZ_VOTES_PER_MINUTE", 30),
         votes_mix=os.environ.get("GZ_VOTES_MIX") or "uncertain=0.6,random=0.2,few=0.2",

@@ -9,7 +9,10 @@ binary file-like object):
 * either of these with RA/DEC already in decimal degrees;
 * ``zoospec``: SkyServer's lower-case ``zooSpec`` export (``dr7objid`` or
   ``objid``, ``ra``/``dec`` in degrees and/or ``rastring``/``decstring``, ``nvote``,
-  ``p_el``, ...); ``dr7objid`` is the GZ1 OBJID, so it wins over ``objid`` (DR8);
+  ``p_el``, ...); ``dr7objid`` is the GZ1 OBJID, so it wins over ``objid`` (DR8).
+  When both forms of position are present the strings (the GZ1 originals, 0.01 s
+  precision) are converted and the largest disagreement with the export's rounded
+  decimals is reported;
 * ``training``: ``OBJ_ID`` + the nine fractions (no positions);
 * ``objid-ra-dec``: a bare ``OBJID,RA,DEC`` list (decimal or sexagesimal).
 
@@ -18,456 +21,97 @@ a string of digits (never a float, which would round 18-digit ids). Vote
 fractions are fractions of votes in [0, 1]; RA/DEC come out as float64 decimal
 degrees (J2000). Bad rows are never dropped silently: they go to
 ``CatalogResult.rejected`` with their original text, row number and problems.
-A file that cannot be read at all raises :class:`CatalogReadError`.
+A file that cannot be read at all, or is larger than ``Settings.max_catalog_bytes``
+(decompressed), raises :class:`CatalogReadError`. The steps live in ``source``
+(bytes, size cap, gzip), ``layout`` (header), ``rows`` (CSV split) and
+``column_checks`` (parsing and checks).
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import os
-import zlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from core.catalog.sexagesimal import fraction_sexagesimal, parse_dec_dms, parse_ra_hms
-from core.catalog.text_columns import parse_objid, to_float64
+from core.catalog.column_checks import (
+    angular_distance_arcsec,
+    check_coordinate,
+    check_flags,
+    check_fractions,
+    check_nvote,
+    check_objid,
+    looks_sexagesimal,
+)
+from core.catalog.layout import Layout, detect_layout, parse_header
+from core.catalog.result import FORM_LABELS, CatalogReadError, CatalogResult
+from core.catalog.rows import BadLine, bad_lines_frame, read_rows, row_numbers
+from core.catalog.source import read_source
+from core.catalog.text_columns import to_float64
 from core.catalog.validation import FIRST_ROWS, PROBLEM_CODES, Problem, RowChecks, ValidationReport
 from core.config import get_settings
-from core.schema import (
-    CLEAN_COLUMNS,
-    CS_SUM_TOLERANCE,
-    FLAG_COLUMNS,
-    RAW_COLUMNS,
-    RAW_SUM_TOLERANCE,
-    TABLE2_COLUMNS,
-    TRAINING_COLUMNS,
-    VOTE_COLUMNS,
-)
+from core.schema import FLAG_COLUMNS, VOTE_COLUMNS
 
-#: Detected input forms and how the report names them.
-FORM_LABELS: dict[str, str] = {
-    "table2": "GZ1 Table 2 (16 columns)",
-    "table2-13": "GZ1 Table 2 without flags (13 columns)",
-    "zoospec": "SkyServer zooSpec export",
-    "training": "training form (OBJ_ID + nine fractions, no positions)",
-    "objid-ra-dec": "OBJID, RA, DEC list",
-}
-
-#: zooSpec columns that are known but not carried into the clean table.
-_ZOOSPEC_IGNORED = ("SPECOBJID",)
-_ZOOSPEC_MARKERS = ("DR7OBJID", "RASTRING", "DECSTRING", "SPECOBJID")
-_SNIFF_BYTES = 1 << 16
-_SNIFF_ROWS = 20_000
+__all__ = ["CatalogReadError", "CatalogResult", "load_catalog", "load_sample", "select_rows"]
 
 
-class CatalogReadError(ValueError):
-    """The file cannot be read as a catalogue at all; the message names the file."""
+class _Positions:
+    """RA/DEC in decimal degrees, where they came from, and the zooSpec cross-check."""
+
+    def __init__(self, table: pa.Table, layout: Layout, checks: RowChecks) -> None:
+        self.ra = self.dec = self.coordinates = None
+        self.text_columns: dict[str, str] = {}
+        self.decimal_check: tuple[np.ndarray, np.ndarray] | None = None
+        ra_source, dec_source = layout.ra_text or layout.ra, layout.dec_text or layout.dec
+        if not (ra_source and dec_source):
+            return
+        self.ra, ra_kind = check_coordinate(table[ra_source], "RA", checks)
+        self.dec, dec_kind = check_coordinate(table[dec_source], "DEC", checks)
+        self.coordinates = "sexagesimal" if "sexagesimal" in (ra_kind, dec_kind) else "decimal"
+        for axis, source in (("RA", ra_source), ("DEC", dec_source)):
+            if looks_sexagesimal(table[source]):
+                self.text_columns[f"{axis}_STR"] = source
+        if layout.ra_text and layout.dec_text and layout.ra and layout.dec:
+            self.decimal_check = (to_float64(table[layout.ra])[0], to_float64(table[layout.dec])[0])
+
+    def disagreement_arcsec(self, keep: np.ndarray) -> float | None:
+        """Largest distance between the converted strings and the decimal columns over kept rows."""
+        if self.decimal_check is None or self.ra is None:
+            return None
+        distance = angular_distance_arcsec(self.ra, self.dec, *self.decimal_check)[keep]
+        distance = distance[np.isfinite(distance)]
+        return float(distance.max()) if len(distance) else None
 
 
-@dataclass
-class CatalogResult:
-    """A validated catalogue.
-
-    ``table``: clean rows. ``OBJID`` str of digits; ``RA``/``DEC`` float64 decimal
-    degrees (when positions exist); ``RA_STR``/``DEC_STR`` the original sexagesimal
-    text (when the input had it); ``NVOTE`` int64; the vote fractions present,
-    float64 in [0, 1]; flags present, int64 0/1.
-    ``rejected``: bad rows, ``ROW`` (1-based data row number) and ``PROBLEMS``
-    first, then the row's original text in the file's own column names. ``coordinates``: ``"sexagesimal"``,
-    ``"decimal"`` or None (no positions).
-    """
-
-    table: pd.DataFrame
-    rejected: pd.DataFrame
-    report: ValidationReport
-    form: str
-    has_positions: bool
-    name: str = "catalogue"
-    coordinates: str | None = None
-
-    @property
-    def form_label(self) -> str:
-        return self.report.form_label
-
-    def missing_columns(self, wanted: tuple[str, ...]) -> list[str]:
-        """Which of ``wanted`` (canonical names) the clean table lacks."""
-        return [c for c in wanted if c not in self.table.columns]
-
-
-@dataclass
-class _Layout:
-    """Where each canonical column comes from in the file (original header names)."""
-
-    form: str
-    objid: str
-    ra: str | None = None
-    dec: str | None = None
-    ra_text: str | None = None
-    dec_text: str | None = None
-    nvote: str | None = None
-    fractions: dict[str, str] = field(default_factory=dict)
-    flags: dict[str, str] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _read_source(source: Any, name: str | None) -> tuple[bytes, str]:
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        display = name or path.name
-        try:
-            return path.read_bytes(), display
-        except OSError as exc:
-            raise CatalogReadError(f"cannot open catalogue file {str(path)!r}: {exc.strerror or exc}") from exc
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "uploaded file"
-    if hasattr(source, "read"):
-        display = name or Path(str(getattr(source, "name", "uploaded file"))).name
-        if hasattr(source, "getvalue"):
-            data = source.getvalue()
-        else:
-            data = source.read()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        return bytes(data), display
-    raise TypeError(f"load_catalog expects a path, bytes or a binary file object, got {type(source).__name__}")
-
-
-def _decompress(data: bytes, name: str) -> bytes:
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CatalogReadError(f"{name}: looks gzip-compressed but cannot be decompressed ({exc})") from exc
-    if data[:4] == b"PK\x03\x04":
-        raise CatalogReadError(f"{name}: is a zip archive; upload the .csv itself or a .csv.gz file")
-    return data
-
-
-def _first_non_utf8(data: bytes) -> str:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return f"byte 0x{data[exc.start]:02x} on line {line}"
-    return "unknown position"
-
-
-def _parse_header(data: bytes, name: str) -> tuple[bytes, list[str]]:
-    """Return (data without BOM, header names); raise CatalogReadError for non-CSV input."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data[:_SNIFF_BYTES].strip() and not data.strip():
-        raise CatalogReadError(f"{name}: the file is empty")
-    if b"\x00" in data[:_SNIFF_BYTES]:
-        raise CatalogReadError(f"{name}: is a binary file, not CSV text")
-    end = data.find(b"\n")
-    header_bytes = data if end < 0 else data[:end]
-    try:
-        header_line = header_bytes.decode("utf-8").rstrip("\r")
-    except UnicodeDecodeError as exc:
-        raise CatalogReadError(f"{name}: is not UTF-8 text ({_first_non_utf8(data)})") from exc
-    names = [n.strip() for n in next(csv.reader([header_line]), [])]
-    if len(names) <= 1:
-        for delimiter, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
-            if delimiter in header_line:
-                raise CatalogReadError(
-                    f"{name}: columns are separated by {word}; a comma-separated (.csv) file is expected"
-                )
-    if not any(names):
-        raise CatalogReadError(f"{name}: the first line is not a header row of column names")
-    seen: set[str] = set()
-    for n in names:
-        key = n.upper()
-        if key in seen:
-            raise CatalogReadError(f"{name}: column {n!r} appears more than once in the header")
-        seen.add(key)
-    return data, names
-
-
-def _detect_layout(names: list[str], name: str) -> _Layout:
-    upper = {n.upper(): n for n in names}
-    known_canonical = set(TABLE2_COLUMNS) | {"OBJ_ID", "RASTRING", "DECSTRING", "DR7OBJID"} | set(_ZOOSPEC_IGNORED)
-    fractions = {c: upper[c] for c in VOTE_COLUMNS if c in upper}
-    flags = {c: upper[c] for c in FLAG_COLUMNS if c in upper}
-    # Column names alone cannot tell a lower-cased Table 2 from a zooSpec export, so only
-    # zooSpec's own columns mark it (its "objid" is then the DR8 id, not the GZ1 one).
-    is_zoospec = any(m in upper for m in _ZOOSPEC_MARKERS)
-    notes: list[str] = []
-
-    if is_zoospec:
-        form = "zoospec"
-        objid = upper.get("DR7OBJID") or upper.get("OBJID")
-        if "DR7OBJID" not in upper:
-            notes.append(f"OBJID taken from '{objid}': in zooSpec this is the SDSS DR8 id, not the GZ1 (DR7) id")
-        if "DR7OBJID" in upper and "OBJID" in upper:
-            notes.append(f"OBJID taken from '{upper['DR7OBJID']}' (the GZ1 id); '{upper['OBJID']}' (SDSS DR8 id) ignored")
-        for col in _ZOOSPEC_IGNORED:
-            if col in upper:
-                notes.append(f"column '{upper[col]}' ignored")
-    elif "OBJID" in upper:
-        objid = upper["OBJID"]
-        form = ""
-        if "OBJ_ID" in upper:
-            notes.append(f"OBJID taken from '{objid}'; '{upper['OBJ_ID']}' ignored")
-    elif "OBJ_ID" in upper:
-        objid = upper["OBJ_ID"]
-        form = ""
-    else:
-        found = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-        raise CatalogReadError(
-            f"{name}: no OBJID column (also looked for OBJ_ID, objid, dr7objid); found columns: {found}"
-        )
-
-    ra = upper.get("RA")
-    dec = upper.get("DEC")
-    ra_text = upper.get("RASTRING")
-    dec_text = upper.get("DECSTRING")
-    has_any_position = any(c is not None for c in (ra, dec, ra_text, dec_text))
-    if not form:
-        if not has_any_position and "OBJ_ID" in upper:
-            form = "training"
-        elif not fractions and not flags and "NVOTE" not in upper:
-            form = "objid-ra-dec"
-        elif flags:
-            form = "table2"
-        else:
-            form = "table2-13"
-
-    expected = {
-        "table2": TABLE2_COLUMNS,
-        "zoospec": TABLE2_COLUMNS,
-        "table2-13": CLEAN_COLUMNS,
-        "training": TRAINING_COLUMNS,
-        "objid-ra-dec": ("OBJID", "RA", "DEC"),
-    }[form]
-    present = set(upper) | {"OBJID", "OBJ_ID"}  # the id column was found above
-    present |= {"RA"} if (ra or ra_text) else set()
-    present |= {"DEC"} if (dec or dec_text) else set()
-    missing = [c if form != "zoospec" else c.lower() for c in expected if c not in present]
-    used_upper = {k for k, v in upper.items() if v in {objid, ra, dec, ra_text, dec_text}}
-    unknown = [upper[k] for k in upper if k not in known_canonical and k not in used_upper]
-    return _Layout(
-        form=form, objid=objid, ra=ra, dec=dec, ra_text=ra_text, dec_text=dec_text,
-        nvote=upper.get("NVOTE"), fractions=fractions, flags=flags,
-        missing=missing, unknown=unknown, notes=notes,
-    )
-
-
-@dataclass
-class _BadLine:
-    row: int  # 1-based data-row number
-    text: str
-    expected: int
-    actual: int
-
-
-def _arrow_read(data: bytes, names: list[str], threads: bool, bad: list[_BadLine]) -> pa.Table:
-    def on_invalid(row: Any) -> str:
-        number = row.number - 1 if row.number is not None else -1  # physical line -> data row
-        bad.append(_BadLine(number, row.text, row.expected_columns, row.actual_columns))
-        return "skip"
-
-    return pacsv.read_csv(
-        pa.BufferReader(data),  # zero-copy view of the bytes
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads, block_size=1 << 22),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-
-
-def _read_rows(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[_BadLine]]:
-    bad: list[_BadLine] = []
-    try:
-        table = _arrow_read(data, names, True, bad)
-        if bad:
-            # Threaded parsing does not know line numbers; re-read the (rare) bad file serially.
-            bad = []
-            table = _arrow_read(data, names, False, bad)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-            raise CatalogReadError(f"{name}: is not UTF-8 text ({_first_non_utf8(data)})") from exc
-        raise CatalogReadError(f"{name}: cannot be parsed as CSV ({exc})") from exc
-    if table.num_rows == 0 and not bad:
-        raise CatalogReadError(f"{name}: has a header but no data rows")
-    if table.num_rows == 0:
-        raise CatalogReadError(
-            f"{name}: no row has the {len(names)} comma-separated fields the header names "
-            f"(first bad line: {bad[0].text[:80]!r}); check the delimiter"
-        )
-    return table, bad
-
-
-# --------------------------------------------------------------------------- validating
-
-
-def _row_numbers(n_good: int, bad: list[_BadLine]) -> np.ndarray:
-    """Data-row numbers (1-based) of the rows Arrow kept, skipping the bad lines."""
-    total = n_good + len(bad)
-    if not bad:
-        return np.arange(1, total + 1, dtype=np.int64)
-    skipped = np.array([b.row for b in bad], dtype=np.int64)
-    return np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), skipped, assume_unique=True)
-
-
-def _format_sums(values: np.ndarray) -> np.ndarray:
-    return np.char.mod("%.3f", values).astype(object)
-
-
-def _check_fractions(table: pa.Table, layout: _Layout, checks: RowChecks) -> dict[str, np.ndarray]:
-    values: dict[str, np.ndarray] = {}
-    for canon, original in layout.fractions.items():
-        numbers, parsed = to_float64(table[original])
-        finite = parsed & np.isfinite(numbers)
-        values[canon] = numbers
-        missing = ~parsed | np.isnan(numbers)
-        checks.add("fraction_missing", missing, f"{canon} missing or not a number",
-                   f"{canon}: {int(missing.sum()):,}")
-        out = ~missing & ~(finite & (numbers >= 0.0) & (numbers <= 1.0))
-        checks.add("fraction_range", out, f"{canon} outside [0, 1]", f"{canon}: {int(out.sum()):,}")
-    if all(c in values for c in RAW_COLUMNS):
-        total = values[RAW_COLUMNS[0]].copy()
-        for c in RAW_COLUMNS[1:]:
-            total += values[c]
-        bad = np.isfinite(total) & (np.abs(total - 1.0) > RAW_SUM_TOLERANCE + 1e-9)
-        checks.add("raw_sum", bad, "raw fractions sum to " + _format_sums(total[bad]))
-    if all(c in values for c in ("P_CS", "P_CW", "P_ACW", "P_EDGE")):
-        combined = values["P_CW"] + values["P_ACW"] + values["P_EDGE"]
-        diff = values["P_CS"] - combined
-        bad = np.isfinite(diff) & (np.abs(diff) > CS_SUM_TOLERANCE + 1e-9)
-        checks.add("cs_sum", bad, "P_CS " + _format_sums(values["P_CS"][bad]) + " but CW+ACW+EDGE = "
-                   + _format_sums(combined[bad]))
-    return values
-
-
-def _looks_sexagesimal(text: pa.ChunkedArray) -> bool:
-    """Decide from the first rows whether a coordinate column is sexagesimal (rows that
-    disagree are then reported as unparseable, not silently reinterpreted)."""
-    return fraction_sexagesimal(text.slice(0, _SNIFF_ROWS)) >= 0.5
-
-
-def _check_coordinate(
-    text: pa.ChunkedArray, axis: str, checks: RowChecks
-) -> tuple[np.ndarray, str]:
-    """Parse one coordinate column; returns (degrees, 'sexagesimal' | 'decimal')."""
-    if _looks_sexagesimal(text):
-        parsed = parse_ra_hms(text) if axis == "RA" else parse_dec_dms(text)
-        degrees, ok, in_range = parsed.degrees, parsed.parsed, parsed.in_range
-        kind = "sexagesimal"
-        shape = "HH:MM:SS.ss" if axis == "RA" else "±DD:MM:SS.s"
-        checks.add(f"{axis.lower()}_unparseable", ~ok, f"{axis} not sexagesimal {shape}", f"expected {shape}")
-    else:
-        degrees, ok = to_float64(text)
-        ok = ok & ~np.isnan(degrees)
-        kind = "decimal"
-        if axis == "RA":
-            in_range = ok & (degrees >= 0.0) & (degrees < 360.0)
-        else:
-            in_range = ok & (degrees >= -90.0) & (degrees <= 90.0)
-        checks.add(f"{axis.lower()}_unparseable", ~ok, f"{axis} not a number", "expected decimal degrees")
-    checks.add(f"{axis.lower()}_range", ok & ~in_range,
-               "RA outside [0h, 24h)" if axis == "RA" else "DEC outside [-90, 90]")
-    return degrees, kind
-
-
-def _bad_lines_frame(bad: list[_BadLine], names: list[str]) -> pd.DataFrame:
-    rows = []
-    for b in bad:
-        fields = next(csv.reader([b.text]), [])
-        fields = (fields + [""] * len(names))[: len(names)]
-        rows.append(dict(zip(names, fields, strict=False)) | {
-            "ROW": b.row,
-            "PROBLEMS": f"{b.actual} fields instead of {b.expected}",
-        })
-    return pd.DataFrame(rows, columns=["ROW", "PROBLEMS", *names])
-
-
-def _build(table: pa.Table, bad_lines: list[_BadLine], layout: _Layout, names: list[str], name: str) -> CatalogResult:
-    rows = _row_numbers(table.num_rows, bad_lines)
-    checks = RowChecks(rows)
-    checks.add_column_problem("missing_columns", layout.missing)
-    checks.add_column_problem("unknown_columns", layout.unknown)
-
-    objid_text, objid_int, objid_ok = parse_objid(table[layout.objid])
-    checks.add("objid_invalid", ~objid_ok, "OBJID not a whole number")
-    duplicate = objid_ok & pd.Series(np.where(objid_ok, objid_int, -1)).duplicated(keep="first").to_numpy()
-    checks.add("objid_duplicate", duplicate, "duplicate OBJID")
-
-    ra_deg = dec_deg = None
-    coordinates: str | None = None
-    ra_source = layout.ra or layout.ra_text
-    dec_source = layout.dec or layout.dec_text
-    if ra_source and dec_source:
-        ra_deg, ra_kind = _check_coordinate(table[ra_source], "RA", checks)
-        dec_deg, dec_kind = _check_coordinate(table[dec_source], "DEC", checks)
-        coordinates = "sexagesimal" if "sexagesimal" in (ra_kind, dec_kind) else "decimal"
-    keep_text = {}
-    if ra_source and dec_source:
-        for axis, source, text_source in (("RA", layout.ra, layout.ra_text), ("DEC", layout.dec, layout.dec_text)):
-            candidate = text_source or source
-            if candidate is not None and _looks_sexagesimal(table[candidate]):
-                keep_text[f"{axis}_STR"] = candidate
-
-    nvote = None
-    if layout.nvote:
-        numbers, parsed = to_float64(table[layout.nvote])
-        good = parsed & np.isfinite(numbers) & (numbers >= 1) & (numbers == np.floor(numbers))
-        checks.add("nvote_invalid", ~good, "NVOTE not a positive integer")
-        nvote = np.where(good, numbers, 0).astype(np.int64)
-
-    fractions = _check_fractions(table, layout, checks)
-
-    flags: dict[str, np.ndarray] = {}
-    for canon, original in layout.flags.items():
-        numbers, parsed = to_float64(table[original])
-        good = parsed & ((numbers == 0) | (numbers == 1))
-        checks.add("flag_invalid", ~good, f"{canon} not 0 or 1", canon)
-        flags[canon] = np.where(good, numbers, 0).astype(np.int64)
-
-    # ---- assemble
+def _clean_table(table: pa.Table, layout: Layout, checks: RowChecks, positions: _Positions,
+                 values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The clean rows in canonical column order (OBJID, RA, DEC, RA_STR, DEC_STR, NVOTE, fractions, flags)."""
     keep = ~checks.bad
     all_good = bool(keep.all())
     keep_arrow = pa.array(keep)
 
-    def kept(values: np.ndarray) -> np.ndarray:
-        return values if all_good else values[keep]
+    def kept(column: np.ndarray) -> np.ndarray:
+        return column if all_good else column[keep]
 
-    def kept_text(values: pa.Array | pa.ChunkedArray) -> pd.Series:
-        return (values if all_good else values.filter(keep_arrow)).to_pandas()
+    def kept_text(column: pa.Array | pa.ChunkedArray) -> pd.Series:
+        return (column if all_good else column.filter(keep_arrow)).to_pandas().reset_index(drop=True)
 
-    columns: dict[str, Any] = {"OBJID": kept_text(objid_text)}
-    if ra_deg is not None and dec_deg is not None:
-        columns["RA"] = kept(ra_deg)
-        columns["DEC"] = kept(dec_deg)
-    for key, source in keep_text.items():
+    columns: dict[str, object] = {"OBJID": kept_text(values.pop("OBJID"))}
+    if positions.ra is not None:
+        columns["RA"], columns["DEC"] = kept(positions.ra), kept(positions.dec)
+    for key, source in positions.text_columns.items():
         columns[key] = kept_text(table[source])
-    if nvote is not None:
-        columns["NVOTE"] = kept(nvote)
-    for canon in VOTE_COLUMNS:
-        if canon in fractions:
-            columns[canon] = kept(fractions[canon])
-    for canon in FLAG_COLUMNS:
-        if canon in flags:
-            columns[canon] = kept(flags[canon])
-    clean = pd.DataFrame(
-        {k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v) for k, v in columns.items()}, copy=False
-    )
+    for canon in ("NVOTE", *VOTE_COLUMNS, *FLAG_COLUMNS):
+        if canon in values:
+            columns[canon] = kept(values[canon])
+    return pd.DataFrame(columns, copy=False)
 
+
+def _rejected(table: pa.Table, names: list[str], rows: np.ndarray, checks: RowChecks,
+              bad_lines: list[BadLine]) -> pd.DataFrame:
+    """Rejected rows: ``ROW``, ``PROBLEMS``, then the original text, ordered by row number."""
     bad_index = np.flatnonzero(checks.bad)
     if len(bad_index):
         rejected = table.take(pa.array(bad_index)).to_pandas()
@@ -477,49 +121,71 @@ def _build(table: pa.Table, bad_lines: list[_BadLine], layout: _Layout, names: l
         rejected = pd.DataFrame({n: pd.array([], dtype="str") for n in names})
         rejected["ROW"] = np.array([], dtype=np.int64)
         rejected["PROBLEMS"] = pd.array([], dtype="str")
-    problems = checks.problems()
     rejected = rejected.loc[:, ["ROW", "PROBLEMS", *names]]
     if bad_lines:
-        extra = _bad_lines_frame(bad_lines, names)
-        rejected = pd.concat([rejected, extra], ignore_index=True).sort_values("ROW", kind="stable")
-        rejected = rejected.reset_index(drop=True)
-        problems.append(Problem(
-            "field_count", PROBLEM_CODES["field_count"], len(bad_lines),
-            tuple(sorted(b.row for b in bad_lines)[:FIRST_ROWS]),
-        ))
+        rejected = pd.concat([rejected, bad_lines_frame(bad_lines, names)], ignore_index=True)
+        rejected = rejected.sort_values("ROW", kind="stable").reset_index(drop=True)
+    return rejected
+
+
+def _problems(checks: RowChecks, bad_lines: list[BadLine]) -> list[Problem]:
+    problems = checks.problems()
+    if bad_lines:
+        first = tuple(sorted(b.row for b in bad_lines)[:FIRST_ROWS])
+        problems.append(Problem("field_count", PROBLEM_CODES["field_count"], len(bad_lines), first))
         order = list(PROBLEM_CODES)
         problems.sort(key=lambda p: order.index(p.code))
+    return problems
 
+
+def _build(table: pa.Table, bad_lines: list[BadLine], layout: Layout, names: list[str], name: str) -> CatalogResult:
+    rows = row_numbers(table.num_rows, bad_lines)
+    checks = RowChecks(rows)
+    checks.add_column_problem("missing_columns", layout.missing)
+    checks.add_column_problem("unknown_columns", layout.unknown)
+    values: dict[str, object] = {"OBJID": check_objid(table[layout.objid], checks)}
+    positions = _Positions(table, layout, checks)
+    if layout.nvote:
+        values["NVOTE"] = check_nvote(table[layout.nvote], checks)
+    values |= check_fractions({c: table[o] for c, o in layout.fractions.items()}, checks)
+    values |= check_flags({c: table[o] for c, o in layout.flags.items()}, checks)
+
+    keep = ~checks.bad
+    clean = _clean_table(table, layout, checks, positions, values)
+    notes = list(layout.notes)
+    disagreement = positions.disagreement_arcsec(keep)
+    if disagreement is not None:
+        notes.append(f"RA/DEC converted from '{layout.ra_text}'/'{layout.dec_text}' (the GZ1 strings); the "
+                     f"export's decimal '{layout.ra}'/'{layout.dec}' agree within {disagreement:.2f}″ "
+                     "(largest distance; the decimals are rounded to 4 places, 0.36″)")
     form_label = FORM_LABELS[layout.form]
-    if coordinates:
-        form_label += ", sexagesimal RA/DEC" if coordinates == "sexagesimal" else ", decimal-degree RA/DEC"
-    n_rows = table.num_rows + len(bad_lines)
+    if positions.coordinates:
+        form_label += f", {'sexagesimal' if positions.coordinates == 'sexagesimal' else 'decimal-degree'} RA/DEC"
     report = ValidationReport(
-        source=name, form_label=form_label, n_rows=n_rows, n_clean=int(keep.sum()),
-        problems=problems, notes=list(layout.notes),
+        source=name, form_label=form_label, n_rows=table.num_rows + len(bad_lines), n_clean=int(keep.sum()),
+        problems=_problems(checks, bad_lines), notes=notes,
     )
     return CatalogResult(
-        table=clean, rejected=rejected, report=report, form=layout.form,
-        has_positions=ra_deg is not None and dec_deg is not None, name=name,
-        coordinates=coordinates,
+        table=clean, rejected=_rejected(table, names, rows, checks, bad_lines), report=report, form=layout.form,
+        has_positions=positions.ra is not None, name=name, coordinates=positions.coordinates,
+        position_disagreement_arcsec=disagreement,
     )
 
 
-# --------------------------------------------------------------------------- public API
-
-
-def load_catalog(source: str | os.PathLike | bytes | IO[bytes], name: str | None = None) -> CatalogResult:
+def load_catalog(source: str | os.PathLike | bytes | IO[bytes], name: str | None = None,
+                 max_bytes: int | None = None) -> CatalogResult:
     """Read, validate and convert a catalogue (see the module docstring for the forms).
 
     ``name`` is how messages and the report refer to the source (default: the
-    file name, or "uploaded file" for bytes). Raises :class:`CatalogReadError`
-    when the input is not a readable comma-separated catalogue.
+    file name, or "uploaded file" for bytes). ``max_bytes`` caps the file and its
+    decompressed text (default ``Settings.max_catalog_bytes``). Raises
+    :class:`CatalogReadError` when the input is not a readable comma-separated catalogue.
     """
-    data, display = _read_source(source, name)
-    data = _decompress(data, display)
-    data, names = _parse_header(data, display)
-    layout = _detect_layout(names, display)
-    table, bad_lines = _read_rows(data, names, display)
+    limit = get_settings().max_catalog_bytes if max_bytes is None else max_bytes
+    data, display = read_source(source, name, limit)
+    data, names = parse_header(data, display)
+    layout = detect_layout(names, display)
+    table, bad_lines = read_rows(data, names, display)
     return _build(table, bad_lines, layout, names, display)
 
 

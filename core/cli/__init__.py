@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from core.exit_codes import epilog
+
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("core.cli.catalog", "read, validate and convert a GZ1 Table 2 CSV"),
@@ -18,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("core.cli.train", "train a CNN on a catalogue and its images (CPU)"),
     "evaluate": ("core.cli.evaluate", "score a trained model on a labelled set"),
     "predict": ("core.cli.predict", "predict the nine vote fractions for images"),
+    "votes": ("core.cli.votes", "export or summarise the visitors' votes (Classify page)"),
 }
 
 
@@ -25,6 +28,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core",
         description="Galaxy Zoo 1 morphology toolkit (catalogue, cutouts, training, inference).",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     wanted = next((a for a in argv if not a.startswith("-")), None)

@@ -1,14 +1,16 @@
 """``python -m core catalog``: read, validate and convert a GZ1 catalogue; write its outputs.
 
-Prints the validation report. Exit codes: 0 done (rejected rows, if any, are
-listed in the report and, with ``--rejected``, written out), 2 the input cannot
-be read at all, 3 an output cannot be produced (e.g. the training CSV from a
-table without all nine fractions).
+Prints the validation report. Exit codes (:class:`core.exit_codes.ExitCode`): OK (0) done
+(rejected rows, if any, are listed in the report and, with ``--rejected``, written out);
+BAD_INPUT (2) the input cannot be read at all, or an asked-for output needs columns it
+lacks (e.g. the training CSV from a table without all nine fractions); OUTPUT_FAILED (6)
+an output file cannot be written (DISK_FULL (5) when the disk is full).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -22,9 +24,7 @@ from core.catalog.exports import (
     training_csv_bytes,
 )
 from core.catalog.reader import CatalogReadError, load_catalog
-
-EXIT_UNREADABLE = 2
-EXIT_EXPORT = 3
+from core.exit_codes import ExitCode, epilog
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,8 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
         epilog=(
             "example: python -m core catalog GalaxyZoo1_DR_table2.csv.gz --out clean.csv "
-            "--image-list lists/ --training-out training.csv --report report.txt"
+            "--image-list lists/ --training-out training.csv --report report.txt\n\n" + epilog()
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", metavar="IN", help="catalogue file (.csv or .csv.gz)")
     parser.add_argument("--out", metavar="CLEAN.csv", type=Path,
@@ -61,30 +62,41 @@ def run(args: argparse.Namespace) -> int:
         result = load_catalog(args.input)
     except CatalogReadError as exc:
         print(f"error: cannot read catalogue: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        return ExitCode.BAD_INPUT
 
     report_text = result.report.to_text()
     if not args.quiet:
         print(report_text)
-
-    written: list[str] = []
     try:
-        if args.out:
-            written.append(str(write_bytes_atomic(args.out, clean_csv_bytes(result.table))))
-        if args.training_out:
-            written.append(str(write_bytes_atomic(args.training_out, training_csv_bytes(result.table))))
-        if args.image_list:
-            files = image_list_files(result.table)
-            for name, data in files:
-                written.append(str(write_bytes_atomic(args.image_list / name, data)))
-            # Parts left from an earlier, longer list would be mistaken for this one.
-            current = {name for name, _ in files}
-            for stale in args.image_list.glob("image_list*.txt"):
-                if stale.name not in current:
-                    stale.unlink()
+        written = _write_outputs(args, result, report_text)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_EXPORT
+        return ExitCode.BAD_INPUT
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or 'an output'}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.DISK_FULL if exc.errno == errno.ENOSPC else ExitCode.OUTPUT_FAILED
+    if not args.quiet:
+        for path in written:
+            print(f"wrote {path}")
+    return ExitCode.OK
+
+
+def _write_outputs(args: argparse.Namespace, result, report_text: str) -> list[str]:
+    """Write every output asked for; returns their paths. Raises ExportError or OSError."""
+    written: list[str] = []
+    if args.out:
+        written.append(str(write_bytes_atomic(args.out, clean_csv_bytes(result.table))))
+    if args.training_out:
+        written.append(str(write_bytes_atomic(args.training_out, training_csv_bytes(result.table))))
+    if args.image_list:
+        files = image_list_files(result.table)
+        for name, data in files:
+            written.append(str(write_bytes_atomic(args.image_list / name, data)))
+        # Parts left from an earlier, longer list would be mistaken for this one.
+        current = {name for name, _ in files}
+        for stale in args.image_list.glob("image_list*.txt"):
+            if stale.name not in current:
+                stale.unlink()
     if args.rejected:
         written.append(str(write_bytes_atomic(args.rejected, rejected_csv_bytes(result.rejected))))
     if args.report:
@@ -93,8 +105,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             payload = report_text + "\n"
         written.append(str(write_bytes_atomic(args.report, payload.encode("utf-8"))))
-
-    if not args.quiet:
-        for path in written:
-            print(f"wrote {path}")
-    return 0
+    return written

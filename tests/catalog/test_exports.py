@@ -23,7 +23,7 @@ from core.catalog.exports import (
 )
 from core.catalog.reader import load_catalog, load_sample
 from core.schema import CLEAN_COLUMNS, TRAINING_COLUMNS, VOTE_COLUMNS
-from tests.conftest import FIXTURES, SAMPLE_CATALOG
+from tests.support.paths import FIXTURES, SAMPLE_CATALOG
 
 CAT = FIXTURES / "catalog"
 

@@ -13,8 +13,9 @@ import pytest
 
 from core.catalog.exports import clean_csv_bytes
 from core.catalog.reader import CatalogResult, load_catalog, load_sample, select_rows
+from core.catalog.sexagesimal import dec_dms_to_degrees, ra_hms_to_degrees
 from core.schema import FLAG_COLUMNS, TABLE2_COLUMNS, VOTE_COLUMNS
-from tests.conftest import FIXTURES, SAMPLE_CATALOG
+from tests.support.paths import FIXTURES, SAMPLE_CATALOG
 
 CAT = FIXTURES / "catalog"
 
@@ -118,7 +119,14 @@ def test_zoospec_export_maps_lower_case_names_and_uses_dr7objid() -> None:
     assert result.form == "zoospec" and result.report.ok
     assert list(result.table["OBJID"]) == [r["dr7objid"] for r in raw]  # not the DR8 objid
     assert list(result.table["RA_STR"]) == [r["rastring"] for r in raw]
-    np.testing.assert_array_equal(result.table["RA"], [float(r["ra"]) for r in raw])
+    # Positions come from the GZ1 strings (0.01 s precision), not the export's 4-place decimals ...
+    np.testing.assert_array_equal(result.table["RA"], ra_hms_to_degrees([r["rastring"] for r in raw]))
+    np.testing.assert_array_equal(result.table["DEC"], dec_dms_to_degrees([r["decstring"] for r in raw]))
+    # ... and the largest disagreement with those decimals is measured and reported (rounding: <= 0.36").
+    assert 0.0 < result.position_disagreement_arcsec <= 0.36
+    decimal_ra = np.array([float(r["ra"]) for r in raw])
+    assert np.abs(result.table["RA"].to_numpy() - decimal_ra).max() <= 0.5e-4 + 1e-12
+    assert any(f"{result.position_disagreement_arcsec:.2f}″" in note for note in result.report.notes)
     assert set(TABLE2_COLUMNS) <= set(result.table.columns)
     np.testing.assert_array_equal(result.table["P_EL"], [float(r["p_el"]) for r in raw])
     assert any("DR8" in note for note in result.report.notes)

@@ -11,7 +11,7 @@ import pytest
 
 from core.catalog.reader import CatalogReadError, load_catalog
 from core.catalog.validation import FIRST_ROWS, PROBLEM_CODES
-from tests.conftest import FIXTURES, SAMPLE_CATALOG
+from tests.support.paths import FIXTURES, SAMPLE_CATALOG
 
 CAT = FIXTURES / "catalog"
 

@@ -12,8 +12,9 @@ import pytest
 from core.__main__ import main
 from core.catalog.exports import clean_csv_bytes, training_csv_bytes
 from core.catalog.reader import load_sample
+from core.exit_codes import MEANINGS, ExitCode, epilog
 from core.schema import CLEAN_COLUMNS, TRAINING_COLUMNS
-from tests.conftest import FIXTURES, REPO_ROOT, SAMPLE_CATALOG
+from tests.support.paths import FIXTURES, REPO_ROOT, SAMPLE_CATALOG
 
 CAT = FIXTURES / "catalog"
 
@@ -65,9 +66,9 @@ def test_unreadable_input_exits_2_with_a_clear_message(tmp_path: Path, capsys: p
     assert main(["catalog", str(tmp_path / "nope.csv")]) == 2
 
 
-def test_output_the_input_cannot_make_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_the_input_cannot_make_exits_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["catalog", str(CAT / "training_10col.csv"), "--out", str(tmp_path / "clean.csv")])
-    assert code == 3
+    assert code == ExitCode.BAD_INPUT == 2  # one exit-code table for every command
     assert "needs column(s) RA, DEC" in capsys.readouterr().err
     assert not (tmp_path / "clean.csv").exists()
 
@@ -80,3 +81,21 @@ def test_help_runs_as_a_module() -> None:
     assert done.returncode == 0
     for flag in ("--out", "--image-list", "--training-out", "--report"):
         assert flag in done.stdout
+    assert epilog() in done.stdout
+
+
+def test_top_level_help_shows_the_exit_code_table_from_anywhere() -> None:
+    done = subprocess.run([sys.executable, "-m", "core", "--help"], cwd="/", capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert epilog() in done.stdout
+    for code, meaning in MEANINGS.items():
+        assert f"  {int(code)}  {meaning}" in done.stdout
+
+
+def test_unwritable_output_exits_output_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["catalog", str(SAMPLE_CATALOG), "--out", str(blocker / "clean.csv"), "--quiet"])
+    assert code == ExitCode.OUTPUT_FAILED
+    assert "cannot write" in capsys.readouterr().err

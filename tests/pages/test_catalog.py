@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.catalog.reader import CatalogResult
-from tests.conftest import FIXTURES, REPO_ROOT, SAMPLE_CATALOG
+from tests.support.paths import FIXTURES, REPO_ROOT, SAMPLE_CATALOG
 from ui import state_keys
 
 PAGE = str(REPO_ROOT / "pages" / "catalog.py")
