@@ -41,14 +41,22 @@ schema_version = sa.Table(
 )
 
 
+_metadata_v1 = sa.MetaData()
+_votes_v1 = sa.Table(
+    "votes", _metadata_v1,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("galaxy_id", sa.String(18), nullable=False, index=True),
+    sa.Column("answer", sa.String(24), nullable=False),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+sa.Table("schema_version", _metadata_v1, sa.Column("version", sa.Integer, nullable=False))
+
+
 def create_v1(conn: Connection) -> None:
     """Version 1 as it was shipped (used by the upgrade tests to build an old database)."""
-    conn.execute(sa.text(
-        "CREATE TABLE votes (id INTEGER PRIMARY KEY, galaxy_id VARCHAR(18) NOT NULL, "
-        "answer VARCHAR(24) NOT NULL, session_id VARCHAR(64) NOT NULL, created_at FLOAT NOT NULL)"))
-    conn.execute(sa.text("CREATE INDEX ix_votes_galaxy_id ON votes (galaxy_id)"))
-    conn.execute(sa.text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
-    conn.execute(sa.text("INSERT INTO schema_version (version) VALUES (1)"))
+    _metadata_v1.create_all(conn)
+    conn.execute(schema_version.insert().values(version=1))
 
 
 def _v1_to_v2(conn: Connection) -> None:
