@@ -24,3 +24,15 @@ IMAGES_JOB_SEEN_ACTIVE = "images_job_seen_active"
 PREDICT_RUN = "predict_run"
 #: Run folder (str) of the training run this browser session started on the Train page.
 TRAIN_RUN = "train_run"
+#: Anonymous random session ID (str) of this browser tab's visitor on the Classify page.
+VOTE_SESSION = "vote_session_id"
+#: OBJID (str) of the galaxy the Classify page is showing now.
+VOTE_CURRENT = "vote_current_galaxy"
+#: core.votes.store.Vote just cast (drives the reveal), or absent.
+VOTE_LAST = "vote_last"
+#: list[str] of OBJIDs this visitor skipped (not offered again in this tab).
+VOTE_SKIPPED = "vote_skipped"
+#: str message of the last refused vote (rate limit, already voted), shown once.
+VOTE_NOTICE = "vote_notice"
+#: Where the Classify page takes galaxies from ("demo", "downloaded" or "folder").
+VOTE_SOURCE = "vote_image_source"
