@@ -18,7 +18,7 @@ import streamlit as st
 from core.atomic import write_bytes_atomic
 from core.config import get_settings
 from core.images.preprocess import prepare_file
-from core.inference.predict import list_runs
+from core.inference.runs import scan_runs, skipped_note
 from core.jobs import LOG_NAME, read_state, request_cancel, start_detached
 from core.schema import VOTE_COLUMNS
 from core.training.checkpoint import read_config, read_metrics
@@ -29,6 +29,7 @@ from core.training.train import GZ1_IMAGES_CROP, Source, active_run, demo_source
 from ui import state_keys
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
+from ui.plain_text import md_escape
 
 POLL_SECONDS = 2
 SIZES = [48, 64, 80, 96, 128]
@@ -282,7 +283,10 @@ if st.button("Start training", type="primary", disabled=busy or problem is not N
     st.rerun()
 
 # ---------------------------------------------------------------- existing runs
-runs = list_runs()
+run_scan = scan_runs()
+runs = run_scan.runs
+if run_scan.skipped:
+    st.warning(md_escape(skipped_note(run_scan.skipped)), icon=":material/folder_off:")
 if runs:
     st.subheader("Trained models")
     table = pd.DataFrame([{
