@@ -20,12 +20,21 @@ from core.config import get_settings
 from core.images.preprocess import prepare_file
 from core.inference.runs import scan_runs, skipped_note
 from core.jobs import LOG_NAME, read_state, request_cancel, start_detached
-from core.schema import VOTE_COLUMNS
+from core.schema import VOTE_COLUMNS, LabelKind
 from core.training.checkpoint import read_config, read_metrics
 from core.training.dataset import load_labelled_set
 from core.training.model import ARCHITECTURES
-from core.training.targets import LABEL_CLASS, LabelError
-from core.training.train import GZ1_IMAGES_CROP, Source, active_run, demo_sources, train_command_args, training_busy
+from core.training.targets import LabelError
+from core.training.train import active_run, training_busy
+from core.training.train_config import (
+    GZ1_IMAGES_CROP,
+    Source,
+    TrainConfig,
+    config_argv,
+    default_of,
+    demo_sources,
+    help_of,
+)
 from ui import state_keys
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
@@ -230,7 +239,7 @@ if joins:
             cols[2].metric("Images without label", summ["images_without_label"])
             cols[3].metric("Unusable label rows", summ["label_rows_dropped"])
             st.caption("Label kinds: " + ", ".join(
-                f"{k}: {v}" + (" ⚠️ class-derived, not vote fractions" if k == LABEL_CLASS else "")
+                f"{k}: {v}" + (" ⚠️ class-derived, not vote fractions" if k == LabelKind.CLASS else "")
                 for k, v in kinds.items()) + f". Key: {summ['id_kind']}.")
             if summ["labels_without_image"] or summ["images_without_label"] or summ["label_rows_dropped"]:
                 st.download_button("Download the list of gaps (CSV)", join.missing_csv(),
@@ -243,10 +252,13 @@ c = st.columns(5)
 arch = c[0].selectbox("Model", ARCHITECTURES, key="train_arch",
                       help="small: a compact CNN for 2 CPU cores (default). resnet18: torchvision ResNet-18, "
                            "from scratch unless ImageNet weights are already on this computer (nothing is downloaded).")
-size = c[1].select_slider("Image size (px)", SIZES, value=64, key="train_size")
-epochs = c[2].number_input("Epochs", 1, 500, 20, key="train_epochs")
-lr = c[3].number_input("Learning rate (peak)", 1e-5, 1.0, 3e-3, format="%.4f", key="train_lr")
-batch = c[4].number_input("Batch size", 4, 512, 64, key="train_batch")
+size = c[1].select_slider("Image size (px)", SIZES, value=default_of("image_size"), key="train_size",
+                          help=help_of("image_size"))
+epochs = c[2].number_input("Epochs", 1, 1000, default_of("epochs"), key="train_epochs", help=help_of("epochs"))
+lr = c[3].number_input("Learning rate (peak)", 1e-5, 1.0, default_of("lr"), format="%.4f", key="train_lr",
+                       help=help_of("lr"))
+batch = c[4].number_input("Batch size", 4, 512, default_of("batch_size"), key="train_batch",
+                          help=help_of("batch_size"))
 run_name = st.text_input("Run name (folder under models/)", value=st.session_state.get(
     "train_default_name", time.strftime("run-%Y%m%d-%H%M%S")), key="train_run_name")
 
@@ -274,8 +286,9 @@ elif problem:
     st.caption(problem)
 if st.button("Start training", type="primary", disabled=busy or problem is not None, icon=":material/play_arrow:"):
     run_dir = settings.models_dir / run_name.strip()
-    start_detached(train_command_args(sources, run_dir, arch=arch, size=int(size), epochs=int(epochs),
-                                      lr=float(lr), batch_size=int(batch)), run_dir)
+    config = TrainConfig(sources=sources, arch=arch, image_size=int(size), epochs=int(epochs), lr=float(lr),
+                         batch_size=int(batch))
+    start_detached(config_argv(config, run_dir), run_dir)
     st.session_state[state_keys.TRAIN_RUN] = str(run_dir)
     st.session_state["train_default_name"] = time.strftime("run-%Y%m%d-%H%M%S", time.localtime(time.time() + 1))
     st.toast(f"Started training run {run_dir.name}")

@@ -32,6 +32,8 @@ CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.csv"
 MODEL_NAME = "model.pt"
 RESUME_NAME = "resume.pt"
+#: metrics.csv columns that hold counts: read back as int, so a resumed file never mixes "1.0" and "3".
+INTEGER_METRICS = ("epoch", "val_n", "val_n_top_answer", "val_n_spin")
 
 
 class CheckpointError(ValueError):
@@ -98,13 +100,13 @@ def read_config(run_dir: Path) -> dict | None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Rows of metrics.csv as dicts with floats (empty cells -> None); [] if missing."""
+    """Rows of metrics.csv as dicts with floats, counts (INTEGER_METRICS) as int, empty cells None; [] if missing."""
     path = Path(run_dir) / METRICS_NAME
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
-    except FileNotFoundError:
-        return []
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []  # missing or unreadable: the run shows no curves rather than taking the page down
     out = []
     for row in rows:
         parsed: dict[str, Any] = {}
@@ -116,6 +118,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
                     parsed[k] = float(v)
                 except ValueError:
                     parsed[k] = v
+                if k in INTEGER_METRICS and isinstance(parsed[k], float) and parsed[k].is_integer():
+                    parsed[k] = int(parsed[k])
         out.append(parsed)
     return out
 
@@ -129,5 +133,13 @@ def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in cols})
+        writer.writerow({k: _cell(k, row.get(k)) for k in cols})
     write_bytes_atomic(Path(run_dir) / METRICS_NAME, buf.getvalue().encode())
+
+
+def _cell(column: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if column in INTEGER_METRICS and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -11,12 +11,13 @@ an image and images without a label are counted and listed
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from core.csv_safety import safe_frame
 from core.images.folder import index_images
 from core.training.targets import LabelTable, read_labels
 
@@ -26,7 +27,8 @@ class JoinResult:
     """Rows of ``labels`` that have an image (``files`` aligned with ``labels``), plus what is missing.
 
     ``missing_images``: IDs with a label but no image file; ``unlabelled_images``:
-    image files whose stem matches no label.
+    image files whose stem matches no label; ``unreadable_images``: (file name, reason)
+    of matched images that could not be decoded and were left out (see :meth:`without`).
     """
 
     labels: LabelTable
@@ -34,6 +36,7 @@ class JoinResult:
     images_dir: Path
     missing_images: list[str]
     unlabelled_images: list[str]
+    unreadable_images: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -49,7 +52,17 @@ class JoinResult:
             "labels_without_image": len(self.missing_images),
             "images_without_label": len(self.unlabelled_images),
             "label_rows_dropped": int(len(self.labels.dropped)),
+            "unreadable_images": len(self.unreadable_images),
+            "unreadable_files": [name for name, _ in self.unreadable_images],
         }
+
+    def without(self, bad: dict[int, str]) -> JoinResult:
+        """This join minus the matched rows in ``bad`` (row index -> reason the image is unreadable)."""
+        keep = np.asarray([i for i in range(len(self.files)) if i not in bad], dtype=int)
+        unreadable = self.unreadable_images + [(self.files[i].name, reason) for i, reason in sorted(bad.items())]
+        return JoinResult(labels=self.labels.subset(keep), files=[self.files[i] for i in keep],
+                          images_dir=self.images_dir, missing_images=self.missing_images,
+                          unlabelled_images=self.unlabelled_images, unreadable_images=unreadable)
 
     def missing_frame(self) -> pd.DataFrame:
         """One row per gap: ``ID``/``FILE`` and ``PROBLEM`` (label without image, image without label, bad row)."""
@@ -59,6 +72,10 @@ class JoinResult:
             pd.DataFrame({"ID": [Path(f).stem for f in self.unlabelled_images], "FILE": self.unlabelled_images,
                           "PROBLEM": "image has no label"}),
         ]
+        if self.unreadable_images:
+            parts.append(pd.DataFrame({"ID": [Path(n).stem for n, _ in self.unreadable_images],
+                                       "FILE": [n for n, _ in self.unreadable_images],
+                                       "PROBLEM": ["image unreadable, skipped: " + r for _, r in self.unreadable_images]}))
         if len(self.labels.dropped):
             d = self.labels.dropped
             parts.append(pd.DataFrame({"ID": d["ID"].astype(str), "FILE": "",
@@ -66,7 +83,7 @@ class JoinResult:
         return pd.concat(parts, ignore_index=True)
 
     def missing_csv(self) -> bytes:
-        return self.missing_frame().to_csv(index=False).encode()
+        return safe_frame(self.missing_frame()).to_csv(index=False).encode()
 
     def data_hash(self) -> str:
         """SHA-256 (first 16 hex) of matched IDs, targets and image names + byte sizes: what was trained on."""

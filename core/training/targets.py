@@ -37,19 +37,20 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from core.schema import CLASS_NAMES, RAW_COLUMNS, VOTE_COLUMNS
+from core.schema import (
+    CLASS_NAMES,
+    CS_INDEX,
+    CS_PART_INDEX,
+    RAW_INDEX,
+    VOTE_COLUMNS,
+    IdKind,
+    LabelKind,
+    canonical_column,
+    find_objid_column,
+)
 
-LABEL_VOTES = "vote fractions"
-LABEL_PARTIAL = "partial vote fractions"
-LABEL_CLASS = "class-derived (one-hot from CLASS_NAME)"
-
-ID_OBJID = "OBJID"
-ID_IMAGE = "image ID"
-
-_RAW_IDX = [VOTE_COLUMNS.index(c) for c in RAW_COLUMNS]
-_CS = VOTE_COLUMNS.index("P_CS")
-_CS_PARTS = [VOTE_COLUMNS.index(c) for c in ("P_CW", "P_ACW", "P_EDGE")]
-_OBJID_NAMES = ("OBJID", "OBJ_ID", "DR7OBJID")
+_RAW_IDX = list(RAW_INDEX)
+_CS_PARTS = list(CS_PART_INDEX)
 
 
 class LabelError(ValueError):
@@ -67,7 +68,7 @@ class LabelTable:
     """
 
     ids: np.ndarray
-    id_kind: str
+    id_kind: IdKind
     targets: np.ndarray
     class_derived: np.ndarray
     nvote: np.ndarray
@@ -85,11 +86,12 @@ class LabelTable:
 
     def label_kinds(self) -> np.ndarray:
         full = ~np.isnan(self.targets[:, _RAW_IDX]).any(axis=1)
-        return np.where(self.class_derived, LABEL_CLASS, np.where(full, LABEL_VOTES, LABEL_PARTIAL))
+        return np.where(self.class_derived, LabelKind.CLASS.value,
+                        np.where(full, LabelKind.VOTES.value, LabelKind.PARTIAL.value))
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[LabelKind, int]:
         kinds, n = np.unique(self.label_kinds(), return_counts=True)
-        return {str(k): int(c) for k, c in zip(kinds, n, strict=False)}
+        return {LabelKind(str(k)): int(c) for k, c in zip(kinds, n, strict=True)}
 
     def subset(self, index: np.ndarray) -> LabelTable:
         return LabelTable(self.ids[index], self.id_kind, self.targets[index], self.class_derived[index],
@@ -109,15 +111,8 @@ def one_hot_targets(class_index: np.ndarray) -> np.ndarray:
     t = np.full((len(class_index), len(VOTE_COLUMNS)), np.nan)
     t[:, _RAW_IDX] = 0.0
     t[np.arange(len(class_index)), np.asarray(_RAW_IDX)[class_index]] = 1.0
-    t[:, _CS] = t[:, _CS_PARTS].sum(axis=1)
+    t[:, CS_INDEX] = t[:, _CS_PARTS].sum(axis=1)
     return t
-
-
-def _canonical(col: str) -> str:
-    c = str(col).strip().upper()
-    if c.startswith("GZ1_"):
-        c = c[4:]
-    return c
 
 
 def _read_csv(source: str | Path | bytes | BinaryIO) -> tuple[pd.DataFrame, str]:
@@ -142,20 +137,18 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
     raw_cols = list(df.columns)
     canon: dict[str, str] = {}
     for col in raw_cols:
-        c = _canonical(col)
-        if c in ("OBJ_ID", "DR7OBJID"):
-            c = "OBJID"
-        canon.setdefault(c, col)  # first wins: OBJID over GZ1_DR7_OBJID etc.
+        canon.setdefault(canonical_column(col), col)
+    objid_col = find_objid_column(raw_cols)
     n = len(df)
     problems: list[tuple[int, str, str]] = []
 
-    if "OBJID" in canon:
-        ids = df[canon["OBJID"]].astype(str).str.strip()
+    if objid_col is not None:
+        ids = df[objid_col].astype(str).str.strip()
         ids = ids.str.replace(r"\.0$", "", regex=True)
-        id_kind = ID_OBJID
+        id_kind = IdKind.OBJID
     elif "FILE" in canon:
         ids = df[canon["FILE"]].astype(str).str.strip().map(lambda f: Path(f).stem if f else "")
-        id_kind = ID_IMAGE
+        id_kind = IdKind.IMAGE
     else:
         raise LabelError(f"{source}: no identifier column: need OBJID (or OBJ_ID) or FILE; "
                          f"columns are {', '.join(map(str, raw_cols))}")
@@ -190,14 +183,14 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
         ok = use_class & (cls >= 0)
         targets[ok] = one_hot_targets(cls[ok])
         class_derived = ok
-        form = "class labels (CLASS_NAME one-hot)"
+        form = f"{LabelKind.CLASS} labels (one-hot from {col_name})"
     else:
         form = "vote fractions"
 
     # P_CS of vote rows: derive where its three parts are known.
     parts_known = ~np.isnan(targets[:, _CS_PARTS]).any(axis=1)
-    fill_cs = np.isnan(targets[:, _CS]) & parts_known
-    targets[fill_cs, _CS] = targets[fill_cs][:, _CS_PARTS].sum(axis=1)
+    fill_cs = np.isnan(targets[:, CS_INDEX]) & parts_known
+    targets[fill_cs, CS_INDEX] = targets[fill_cs][:, _CS_PARTS].sum(axis=1)
 
     keep = np.ones(n, dtype=bool)
     for i in range(n):
@@ -241,16 +234,16 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
         raise LabelError(f"{source}: no label columns: need CLASS_NAME or some of {', '.join(VOTE_COLUMNS)}")
     if not has_class:
         counts = table.counts()
-        form = "vote fractions" if LABEL_PARTIAL not in counts else (
-            "partial vote fractions" if LABEL_VOTES not in counts else "vote fractions (some partial)")
+        form = str(LabelKind.VOTES) if LabelKind.PARTIAL not in counts else (
+            str(LabelKind.PARTIAL) if LabelKind.VOTES not in counts else f"{LabelKind.VOTES} (some partial)")
         table.form = form
     return table
 
 
 def _needs_own_reader(columns: list[str]) -> bool:
-    canon = {_canonical(c) for c in columns}
+    canon = {canonical_column(c) for c in columns}
     prefixed = any(str(c).strip().upper().startswith("GZ1_") for c in columns)
-    no_objid = not (canon & set(_OBJID_NAMES))
+    no_objid = find_objid_column(columns) is None
     return bool({"CLASS_NAME", "CLASS"} & canon) or prefixed or no_objid
 
 
@@ -293,7 +286,7 @@ def _via_catalog(data: bytes, label: str) -> LabelTable | None:
     if "OBJID" not in cols or not any(c in cols for c in VOTE_COLUMNS):
         return None
     out = labels_from_frame(table[cols].astype(str).replace({"nan": "", "<NA>": ""}), label)
-    out.form = f"catalogue: {getattr(result, 'form', 'GZ1')}"
+    out.form = f"vote fractions from a {getattr(result, 'form_label', 'GZ1 catalogue')}"
     rejected = getattr(result, "rejected", None)
     if rejected is not None and len(rejected):
         extra = pd.DataFrame({
@@ -305,5 +298,4 @@ def _via_catalog(data: bytes, label: str) -> LabelTable | None:
     return out
 
 
-__all__ = ["LabelTable", "LabelError", "read_labels", "labels_from_frame", "one_hot_targets",
-           "LABEL_VOTES", "LABEL_PARTIAL", "LABEL_CLASS", "ID_OBJID", "ID_IMAGE"]
+__all__ = ["LabelTable", "LabelError", "read_labels", "labels_from_frame", "one_hot_targets"]

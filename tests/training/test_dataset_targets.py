@@ -6,18 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.schema import VOTE_COLUMNS
+from core.schema import VOTE_COLUMNS, IdKind, LabelKind
 from core.training.dataset import join_labels_images, load_labelled_set
-from core.training.targets import (
-    ID_IMAGE,
-    ID_OBJID,
-    LABEL_CLASS,
-    LABEL_PARTIAL,
-    LABEL_VOTES,
-    LabelError,
-    labels_from_frame,
-    read_labels,
-)
+from core.training.targets import LabelError, labels_from_frame, read_labels
 from tests.support.paths import REPO_ROOT
 
 REPO = REPO_ROOT
@@ -27,7 +18,7 @@ COL = {c: i for i, c in enumerate(VOTE_COLUMNS)}
 
 def test_class_labels_become_one_hot_and_are_flagged(tmp_path):
     table = read_labels(DEMO / "gz1" / "labels.csv")
-    assert table.id_kind == ID_OBJID and len(table) == 341
+    assert table.id_kind == IdKind.OBJID and len(table) == 341
     assert table.class_derived.all()
     raw = table.targets[:, :6]
     assert np.array_equal(raw.sum(axis=1), np.ones(len(table)))
@@ -36,7 +27,7 @@ def test_class_labels_become_one_hot_and_are_flagged(tmp_path):
     assert np.allclose(table.targets[:, COL["P_CS"]], raw[:, 1] + raw[:, 2] + raw[:, 3])
     assert np.isnan(table.targets[:, COL["P_EL_DEBIASED"]]).all()
     assert not table.masks[:, COL["P_CS_DEBIASED"]].any()
-    assert set(table.label_kinds()) == {LABEL_CLASS}
+    assert set(table.label_kinds()) == {LabelKind.CLASS}
     # OBJIDs stay exact 18-digit strings
     assert all(len(i) == 18 and i.isdigit() for i in table.ids)
     frame = pd.read_csv(DEMO / "gz1" / "labels.csv", dtype=str)
@@ -47,14 +38,14 @@ def test_class_labels_become_one_hot_and_are_flagged(tmp_path):
 
 def test_spin_table_is_partial_and_keyed_by_image_id():
     table = read_labels(DEMO / "spin" / "labels.csv")
-    assert table.id_kind == ID_IMAGE
+    assert table.id_kind == IdKind.IMAGE
     assert all(i.startswith("ra") and "_dec" in i for i in table.ids)
     m = table.masks
     assert m[:, COL["P_CW"]].all() and m[:, COL["P_ACW"]].all()
     assert not m[:, COL["P_EL"]].any() and not m[:, COL["P_CS"]].any()
     assert not table.class_derived.any()
     assert (~np.isnan(table.nvote)).all()
-    assert LABEL_PARTIAL in table.counts()
+    assert LabelKind.PARTIAL in table.counts()
 
 
 def test_full_fractions_table_and_row_problems():
@@ -66,7 +57,7 @@ def test_full_fractions_table_and_row_problems():
     })
     table = labels_from_frame(df, "t.csv")
     assert list(table.ids) == ["587739156582301791", "588017991778042178"]
-    assert table.counts() == {LABEL_VOTES: 2}
+    assert table.counts() == {LabelKind.VOTES: 2}
     assert np.allclose(table.targets[:, COL["P_CS"]], [0.112, 0.544])  # derived CW + ACW + EDGE
     problems = table.dropped.set_index("ROW")["PROBLEM"]
     assert "outside [0, 1]" in problems[3] and "P_EL" in problems[3]
@@ -113,11 +104,11 @@ def test_demo_spin_set_joins_completely():
 def test_catalogue_forms_and_partial_objid_table(tmp_path):
     sample = REPO / "data" / "sample" / "gz1_table2_sample695.csv"
     table = read_labels(sample)
-    assert len(table) == 695 and table.counts() == {LABEL_VOTES: 695}
+    assert len(table) == 695 and table.counts() == {LabelKind.VOTES: 695}
     assert table.targets[0].tolist() == pytest.approx([0.889, 0.0, 0.056, 0.056, 0.0, 0.0, 0.111, 0.678, 0.322])
     assert table.nvote[0] == 18 and table.ids[0] == "587739156582301791"
     partial = tmp_path / "spin_by_objid.csv"
     partial.write_text("OBJID,P_CW,P_ACW,NVOTE\n587739156582301791,0.9,0.05,40\n")
     t = read_labels(partial)
-    assert t.id_kind == ID_OBJID and t.counts() == {LABEL_PARTIAL: 1}
+    assert t.id_kind == IdKind.OBJID and t.counts() == {LabelKind.PARTIAL: 1}
     assert t.masks[0].tolist() == [c in ("P_CW", "P_ACW") for c in VOTE_COLUMNS]

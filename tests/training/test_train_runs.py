@@ -75,7 +75,7 @@ def test_loss_decreases_on_real_subset(small_sources, tmp_path):
 def test_run_folder_contents_and_inference(small_sources, tmp_path):
     run_dir = tmp_path / "models" / "r1"
     state = run_training(_config(small_sources), run_dir, command="python -m core train --test")
-    assert state["status"] == "finished" and state["epochs_done"] == 2
+    assert state["status"] == "finished" and state["done"] == 2
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["command"] == "python -m core train --test"
     assert cfg["data"]["hash"] and cfg["libraries"]["torch"] == torch.__version__
