@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/insights:"),
     st.Page("pages/compare.py", title="Compare models", icon=":material/leaderboard:"),
+    st.Page("pages/classify.py", title="Classify", icon=":material/how_to_vote:"),
 ]
 
 st.navigation(PAGES).run()
