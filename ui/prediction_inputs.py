@@ -11,6 +11,7 @@ from core.config import get_settings
 from core.inference.galaxy_sets import GalaxySet
 from ui import state_keys
 from ui.model_cache import catalog_set, demo_set, folder_set
+from ui.plain_text import md_escape
 
 #: Largest set predicted on a page; bigger sets: ``python -m core predict --catalog ... --out``.
 MAX_PAGE_GALAXIES = 2000
@@ -21,12 +22,18 @@ SET_FOLDER = "Image folder (no labels)"
 
 
 def runs_or_stop() -> list[dict]:
-    """The trained runs (core.inference.predict.list_runs); without any, say where to get one and stop the page."""
-    from core.inference.predict import list_runs
+    """The trained runs (core.inference.runs.scan_runs); without any, say where to get one and stop the page.
+
+    Run folders that cannot be read are named in a note, and the good runs stay usable.
+    """
+    from core.inference.runs import scan_runs, skipped_note
     from ui.credits import show_credit
 
     settings = get_settings()
-    runs = list_runs(settings.models_dir)
+    scan = scan_runs(settings.models_dir)
+    runs = scan.runs
+    if scan.skipped:
+        st.warning(md_escape(skipped_note(scan.skipped)), icon=":material/folder_off:")
     if not runs:
         st.info(f"No trained model in {settings.models_dir}. Train one on the **Train** page "
                 "(or `python -m core train`), then come back.")

@@ -24,17 +24,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.config import get_settings
 from core.images.preprocess import prepare_image
 from core.inference.learned import learned_mask
+from core.inference.runs import list_runs  # noqa: F401  (callers' import path; defined in core.inference.runs)
 from core.training.augment import DIHEDRAL_GROUP, dihedral, swap_spin
 from core.training.checkpoint import (
     CONFIG_NAME,
     MODEL_NAME,
     CheckpointError,
     load_state_dict,
-    read_config,
-    read_metrics,
 )
 from core.training.model import GalaxyNet, build_model, count_parameters, fractions_from_logits, uint8_to_input
 
@@ -113,13 +111,17 @@ def load_run(run_dir: str | Path) -> LoadedModel:
     """Load ``<run_dir>/config.json`` and ``<run_dir>/model.pt`` (state dict, weights_only=True).
 
     Raises CheckpointError (a ValueError) naming the file when the folder is not
-    a usable run or model.pt is anything but a plain state dict.
+    a usable run, its config is out of bounds (:mod:`core.inference.run_config`, checked
+    before any large allocation), or model.pt is anything but a plain state dict whose
+    shapes fit the config.
     """
+    from core.inference.run_config import check_run_config, check_weights_fit
+    from core.inference.runs import read_json_object
+
     run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    if config is None:
-        raise CheckpointError(f"{run_dir / CONFIG_NAME}: missing or unreadable run config")
+    config = check_run_config(read_json_object(run_dir / CONFIG_NAME), run_dir / CONFIG_NAME)
     state = load_state_dict(run_dir / MODEL_NAME)
+    check_weights_fit(config.get("model", {}), state, run_dir / MODEL_NAME)
     model = build_model({**config.get("model", {}), "pretrained": False})
     try:
         model.load_state_dict(state)
@@ -135,41 +137,6 @@ def load_run(run_dir: str | Path) -> LoadedModel:
         n_params=count_parameters(model),
         learned=learned_mask(config),
     )
-
-
-def list_runs(models_dir: str | Path | None = None) -> list[dict]:
-    """Runs under ``models_dir`` (default settings.models_dir) that have a config.json and model.pt.
-
-    Each entry: ``run_id``, ``path`` (str), ``config`` (dict), ``final_metrics``
-    (last metrics.csv row as a dict, {} if none), ``n_epochs`` (rows in metrics.csv),
-    ``status`` (from state.json, or "finished"/"unknown"). Sorted with ``demo`` first,
-    then newest first.
-    """
-    from core.jobs import read_state
-
-    models_dir = Path(models_dir) if models_dir is not None else get_settings().models_dir
-    runs = []
-    if not models_dir.is_dir():
-        return runs
-    for path in models_dir.iterdir():
-        if not path.is_dir() or not (path / MODEL_NAME).exists():
-            continue
-        config = read_config(path)
-        if config is None:
-            continue
-        metrics = read_metrics(path)
-        state = read_state(path) or {}
-        runs.append({
-            "run_id": path.name,
-            "path": str(path),
-            "config": config,
-            "final_metrics": metrics[-1] if metrics else {},
-            "n_epochs": len(metrics),
-            "status": state.get("status", "finished" if metrics else "unknown"),
-            "mtime": (path / MODEL_NAME).stat().st_mtime,
-        })
-    runs.sort(key=lambda r: (r["run_id"] != "demo", -r["mtime"]))
-    return runs
 
 
 def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float | None:
