@@ -76,3 +76,21 @@ def disagreements(engine: Engine, pool: VotingPool, top: int = 10, min_votes: in
                      pool.sources[i]))
     out = pd.DataFrame(rows, columns=["OBJID", "NVOTE", "DISTANCE", "VISITORS_TOP", "MODEL_TOP", "SOURCE"])
     return out.sort_values(["DISTANCE", "NVOTE"], ascending=False, kind="stable").head(top).reset_index(drop=True)
+
+
+def galaxy_reveal(engine: Engine, pool: VotingPool, galaxy_id: str) -> dict:
+    """What the reveal shows for one galaxy, six fractions each in RAW_COLUMNS order (NaN = unknown):
+    ``model``, ``gz1`` with ``gz1_kind`` (a LabelKind: vote fractions, class-derived, ...), ``visitors``
+    (this dashboard's visitors so far) with ``nvote``, and ``source`` (image set)."""
+    i = pool.position(galaxy_id)
+    nan6 = np.full(len(RAW_COLUMNS), np.nan)
+    counts = vote_counts(engine, [galaxy_id])
+    visitors = fractions(counts).loc[galaxy_id, list(RAW_COLUMNS)].to_numpy(float) if len(counts) else nan6
+    return {
+        "model": pool.model[i, list(RAW_INDEX)] if i is not None else nan6,
+        "gz1": pool.human[i, list(RAW_INDEX)] if i is not None else nan6,
+        "gz1_kind": pool.human_kind(i) if i is not None else None,
+        "visitors": visitors,
+        "nvote": int(counts["NVOTE"].iloc[0]) if len(counts) else 0,
+        "source": pool.sources[i] if i is not None else None,
+    }

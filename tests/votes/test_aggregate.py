@@ -10,7 +10,7 @@ import pytest
 from core.schema import RAW_COLUMNS, VOTE_COLUMNS, LabelKind
 from core.training.targets import read_labels
 from core.votes.aggregate import EXPORT_COLUMNS, export_frame, summary, vote_counts, write_export
-from core.votes.crowd import crowd_comparison, disagreements, session_score
+from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
 from core.votes.pool import VotingPool
 from core.votes.store import make_engine, record_vote, session_votes
 
@@ -98,3 +98,12 @@ def test_session_score(engine):
     assert score["gz1"] == {"agree": 2, "compared": 2, "share": 1.0}  # EL on G1, CW on G2
     assert score["model"] == {"agree": 2, "compared": 3, "share": pytest.approx(2 / 3)}
     assert _pool().human_kind(0) == LabelKind.CLASS and _pool().human_kind(2) == LabelKind.NONE
+
+
+def test_reveal_of_one_galaxy(engine):
+    reveal = galaxy_reveal(engine, _pool(), G1)
+    assert reveal["nvote"] == 4 and reveal["visitors"].tolist() == [0.75, 0, 0, 0, 0, 0.25]
+    assert reveal["gz1"].tolist() == [1, 0, 0, 0, 0, 0] and reveal["gz1_kind"] == LabelKind.CLASS
+    assert reveal["model"].tolist() == pytest.approx([0.9, 0, 0, 0, 0, 0.1])
+    unknown = galaxy_reveal(engine, _pool(), "587722982276399999")
+    assert unknown["nvote"] == 0 and np.isnan(unknown["visitors"]).all() and unknown["gz1_kind"] is None

@@ -1,0 +1,138 @@
+"""Classify: visitors answer the Galaxy Zoo 1 question, then see how GZ1, the model and other visitors answered."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import get_settings
+from core.paths import PathNotAllowed, confine
+from core.schema import LabelKind
+from core.votes.aggregate import export_csv_bytes, summary
+from core.votes.answers import ANSWERS, answer_for
+from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
+from core.votes.store import session_votes
+from ui import state_keys
+from ui.classify_charts import VISITOR_COLOUR, answer_bars, votes_per_galaxy_figure
+from ui.classify_state import SOURCES, cast, current_galaxy, engine, pool_for, session_id, skip, source_name, undo
+from ui.credits import show_credit
+from ui.navigation import ensure_app_navigation
+from ui.plain_text import md_escape
+from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, confusion_figure
+
+HOW_TO = """
+Look at the galaxy in the middle of the image and pick the answer that fits best, as 150,000
+Galaxy Zoo volunteers did in 2007 (keys **1**–**6** work too):
+
+* **Elliptical** – a smooth, rounded or egg-shaped glow with no disc, arms or dust lane.
+* **Clockwise spiral** (GZ1's *Z-wise*) – spiral arms that trail behind as if the galaxy turned
+  **clockwise** in the picture: the arms curve like the letter **Z**, so following an arm outward from
+  the centre you turn anticlockwise.
+* **Anticlockwise spiral** (*S-wise*) – the mirror image: arms shaped like an **S**, trailing as if the
+  galaxy turned anticlockwise.
+* **Spiral, edge-on or direction unclear** – a disc seen edge-on (a thin streak, often with a dark dust
+  lane), or a spiral whose winding sense you cannot make out.
+* **Star or don't know** – a star, an artefact, or too faint to tell.
+* **Merger** – two or more galaxies colliding or tangled, often with tidal tails.
+
+The winding sense is what the picture shows: a mirrored image would swap clockwise and anticlockwise.
+"""
+
+ensure_app_navigation()
+settings = get_settings()
+st.title("Classify")
+st.caption("Answer the question Galaxy Zoo 1 asked 900,000 times, then see how the 2007 volunteers, the model "
+           "and this dashboard's other visitors answered. Votes are anonymous (a random ID for this tab).")
+with st.expander("How to classify", expanded=False):
+    st.markdown(HOW_TO)
+
+choices = [k for k in SOURCES if k != "folder" or not settings.public]
+source = st.radio("Galaxies from", choices, format_func=SOURCES.get, horizontal=True, key=state_keys.VOTE_SOURCE)
+folder = None
+if source == "folder":
+    typed = st.text_input("Image folder on the server (<OBJID>.jpg files, joined to the current catalogue)")
+    if not typed:
+        st.stop()
+    try:
+        folder = confine(typed, "Image folder")
+    except PathNotAllowed as exc:
+        st.error(md_escape(str(exc)))
+        st.stop()
+pool = pool_for(source, folder)
+if len(pool) == 0:
+    st.info("No galaxy with an 18-digit SDSS OBJID and an image here. Download cutouts on the Images page, "
+            "or pick the built-in demo images.")
+    st.stop()
+
+notice = st.session_state.pop(state_keys.VOTE_NOTICE, None)
+if notice:
+    st.warning(md_escape(notice))
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    position = current_galaxy(pool)
+    if position is None:
+        st.success(f"You have classified every galaxy of this set ({len(pool)}). Thank you! Pick another set above.")
+    else:
+        galaxy_id = pool.ids[position]
+        st.image(str(pool.files[position]), width=480, caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
+        rows = st.columns(3) + st.columns(3)  # keys 1-3 above 4-6
+        for k, answer in enumerate(ANSWERS):
+            rows[k].button(f"{answer.key} · {answer.wording}", key=f"vote_{answer.code}",
+                                  shortcut=answer.key, width="stretch", on_click=cast,
+                                  args=(galaxy_id, answer.code, source_name(source)))
+        st.button("Skip this galaxy", on_click=skip, args=(galaxy_id,), type="tertiary")
+
+my_votes = session_votes(engine(), session_id())
+with right:
+    last = st.session_state.get(state_keys.VOTE_LAST)
+    if last is not None:
+        reveal = galaxy_reveal(engine(), pool, last.galaxy_id)
+        st.subheader(f"You said: {answer_for(last.answer).wording}")
+        series = [("model", reveal["model"], MODEL_COLOUR)]
+        gz1_name = None
+        if reveal["gz1_kind"] == LabelKind.VOTES:
+            gz1_name = "GZ1 volunteers (vote fractions)"
+        elif reveal["gz1_kind"] == LabelKind.CLASS:
+            gz1_name = "GZ1 class (class-derived, not vote fractions)"
+        if gz1_name:
+            series.append((gz1_name, reveal["gz1"], HUMAN_COLOUR))
+        series.append((f"visitors here ({reveal['nvote']} votes)", reveal["visitors"], VISITOR_COLOUR))
+        st.plotly_chart(answer_bars(series, hatched=[n for n in [gz1_name] if n and "class" in n]),
+                        key="reveal_chart")
+        if gz1_name is None:
+            st.caption("The catalogue has no GZ1 answer for this galaxy.")
+    score = session_score(my_votes, pool)
+    m = st.columns(3)
+    m[0].metric("Your votes", len(my_votes))
+    for col, key, label in ((m[1], "gz1", "Agree with GZ1"), (m[2], "model", "Agree with the model")):
+        s = score[key]
+        col.metric(label, "–" if s["share"] is None else f"{s['share']:.0%}", help=f"{s['agree']} of {s['compared']} "
+                   "votes match the top answer (GZ1: the largest vote fraction, or the class where only a class is known)")
+    st.button("Undo my last vote", on_click=undo, disabled=not my_votes)
+
+st.divider()
+st.header("The crowd")
+stats = summary(engine())
+crowd = crowd_comparison(engine(), pool)
+c = st.columns(4)
+c[0].metric("Votes so far", stats["votes"])
+c[1].metric("Galaxies covered", stats["galaxies"])
+c[2].metric("Visitors", stats["sessions"])
+c[3].metric("Visitors agree with the model", "–" if crowd["model"]["share"] is None
+            else f"{crowd['model']['share']:.0%}", help=f"{crowd['model']['agree']} of {crowd['model']['compared']} votes")
+if stats["votes"]:
+    a, b = st.columns(2)
+    a.markdown("**Votes per galaxy**")
+    a.plotly_chart(votes_per_galaxy_figure(stats["galaxies_by_votes"]), key="votes_per_galaxy")
+    b.markdown("**Visitors vs GZ1** (rows: GZ1 top answer or class; columns: visitors' answers)")
+    b.plotly_chart(confusion_figure(crowd["confusion"].to_numpy(), x_title="visitors' answer",
+                                    y_title="GZ1 top answer"), key="visitors_vs_gz1")
+    st.markdown("**Where visitors and the model disagree most** (total-variation distance of the six fractions)")
+    st.dataframe(disagreements(engine(), pool), hide_index=True)
+    k = st.number_input("Export galaxies with at least K votes", min_value=1, value=1, step=1)
+    data, n = export_csv_bytes(engine(), int(k))
+    st.download_button(f"Download {n} galaxies as GZ1 Table-2 vote fractions (CSV)", data, "visitor_votes.csv",
+                       "text/csv", disabled=n == 0)
+    st.caption("Train on them on the Train page (label source \u201cVisitor votes\u201d) or with "
+               "`python -m core votes export OUT.csv` and `python -m core train --catalog OUT.csv`.")
+show_credit()

@@ -1,0 +1,102 @@
+"""AppTest of the Classify page: a vote, the reveal, the score, undo, the rate limit, the crowd, public mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.votes.store import get_engine, session_votes
+from tests.support.paths import FIXTURES, page_file
+from ui import state_keys
+
+PAGE = page_file("classify")
+
+
+@pytest.fixture(autouse=True)
+def fixture_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo set is the 7 class-labelled GZ1 fixture images (+5 spin cutouts, which have no OBJID)."""
+    monkeypatch.setenv("GZ_DEMO_DIR", str(FIXTURES / "predict"))
+
+
+def _page(timeout: float = 120) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=timeout).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _vote_buttons(at: AppTest) -> dict:
+    return {b.key.removeprefix("vote_"): b for b in at.button if b.key and b.key.startswith("vote_")}
+
+
+def _reveal_series(at: AppTest) -> dict[str, list]:
+    chart = next(el for el in at.get("plotly_chart") if "reveal_chart" in el.proto.id)
+    return {trace["name"]: trace["y"] for trace in json.loads(chart.proto.spec)["data"]}
+
+
+def test_vote_reveal_score_and_undo():
+    at = _page()
+    buttons = _vote_buttons(at)
+    assert [b.label for b in buttons.values()] == [
+        "1 · Elliptical", "2 · Clockwise spiral", "3 · Anticlockwise spiral",
+        "4 · Spiral, edge-on or direction unclear", "5 · Star or don't know", "6 · Merger"]
+    assert [b.proto.shortcut for b in buttons.values()] == ["1", "2", "3", "4", "5", "6"]
+    first = at.session_state[state_keys.VOTE_CURRENT]
+    assert len(first) == 18 and first.isdigit()
+
+    buttons["ELLIPTICAL"].click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    session = at.session_state[state_keys.VOTE_SESSION]
+    stored = session_votes(get_engine(), session)
+    assert [(v.galaxy_id, v.answer, v.source) for v in stored] == [(first, "ELLIPTICAL", "built-in demo")]
+    assert any(h.value == "You said: Elliptical" for h in at.subheader)
+    series = _reveal_series(at)
+    assert set(series) == {"model", "GZ1 class (class-derived, not vote fractions)", "visitors here (1 votes)"}
+    assert series["visitors here (1 votes)"] == [1, 0, 0, 0, 0, 0]
+    assert sum(series["model"]) == pytest.approx(1, abs=1e-4)
+    assert sum(series["GZ1 class (class-derived, not vote fractions)"]) == 1
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Your votes"] == "1" and metrics["Votes so far"] == "1" and metrics["Galaxies covered"] == "1"
+    assert metrics["Agree with GZ1"] in ("0%", "100%")
+    second = at.session_state[state_keys.VOTE_CURRENT]
+    assert second != first
+
+    next(b for b in at.button if b.label == "Undo my last vote").click()
+    at.run()
+    assert session_votes(get_engine(), session) == []
+    assert at.session_state[state_keys.VOTE_CURRENT] == first  # the undone galaxy comes back
+    assert any("removed" in w.value for w in at.warning)
+
+
+def test_rate_limit_is_shown_and_enforced(monkeypatch):
+    monkeypatch.setenv("GZ_VOTES_PER_MINUTE", "2")
+    at = _page()
+    for _ in range(3):
+        _vote_buttons(at)["MERGER"].click()
+        at.run()
+    assert not at.exception
+    assert len(session_votes(get_engine(), at.session_state[state_keys.VOTE_SESSION])) == 2
+    assert any("at most 2 votes a minute" in w.value for w in at.warning)
+
+
+def test_every_galaxy_once_then_done():
+    at = _page()
+    seen = []
+    for _ in range(7):
+        seen.append(at.session_state[state_keys.VOTE_CURRENT])
+        _vote_buttons(at)["DONT_KNOW"].click()
+        at.run()
+    assert len(set(seen)) == 7
+    assert any("classified every galaxy" in s.value for s in at.success)
+    assert "Download 7 galaxies" in next(b.label for b in at.get("download_button"))
+
+
+def test_public_mode_offers_no_server_folder(monkeypatch):
+    monkeypatch.setenv("GZ_MODE", "public")
+    at = _page()
+    assert at.radio[0].options == ["Built-in demo images", "Downloaded images"]
+    _vote_buttons(at)["ELLIPTICAL"].click()
+    at.run()
+    assert not at.exception and len(session_votes(get_engine(), at.session_state[state_keys.VOTE_SESSION])) == 1

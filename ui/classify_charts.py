@@ -1,0 +1,39 @@
+"""Figures of the Classify page: the six GZ1 answers as bars, and the crowd's votes per galaxy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.votes.answers import ANSWERS
+
+VISITOR_COLOUR = "#2ca02c"
+
+
+def answer_bars(series: Sequence[tuple[str, np.ndarray, str]], hatched: Sequence[str] = (),
+                height: int = 300) -> go.Figure:
+    """Grouped bars over the six GZ1 answers; ``series`` = [(name, six fractions, colour)], NaN = unknown."""
+    labels = [a.wording.replace(", ", ",<br>").replace(" or ", "<br>or ") for a in ANSWERS]
+    fig = go.Figure()
+    for name, values, colour in series:
+        v = np.asarray(values, dtype=float)
+        fig.add_bar(x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour,
+                    marker_pattern_shape="/" if name in hatched else "",
+                    text=["n/a" if np.isnan(x) else f"{x:.2f}" for x in v], textposition="outside",
+                    textfont_size=10, cliponaxis=False,
+                    hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=10, b=10), bargap=0.25,
+                      yaxis=dict(title="fraction of the vote", range=[0, 1.15]), xaxis=dict(tickfont_size=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    return fig
+
+
+def votes_per_galaxy_figure(galaxies_by_votes: dict[int, int]) -> go.Figure:
+    """Bars: how many galaxies have 1, 2, 3 ... votes."""
+    fig = go.Figure(go.Bar(x=list(galaxies_by_votes), y=list(galaxies_by_votes.values()), marker_color=VISITOR_COLOUR,
+                           hovertemplate="%{y} galaxies with %{x} votes<extra></extra>"))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="votes", dtick=1),
+                      yaxis=dict(title="galaxies"))
+    return fig

@@ -1,0 +1,122 @@
+"""Classify page state and actions: the visitor's session, the galaxy pool, voting, undo and skip.
+
+Actions are button callbacks; each calls ``core.votes`` (where the rules live: one vote per
+galaxy and session, the rate limit) and leaves what to show in ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from core.config import get_settings
+from core.votes.choose import next_galaxy
+from core.votes.pool import (
+    SOURCE_DEMO,
+    SOURCE_DOWNLOADED,
+    VotingPool,
+    build_pool,
+    demo_image_sets,
+    downloaded_image_set,
+    folder_image_set,
+)
+from core.votes.store import RateLimited, VoteRejected, get_engine, new_session_id, record_vote, undo_last
+from ui import state_keys
+
+#: Image sources offered on the page -> label (the folder one only in the local mode).
+SOURCES = {"demo": "Built-in demo images", "downloaded": "Downloaded images", "folder": "An image folder"}
+
+
+def session_id() -> str:
+    """This tab's anonymous visitor ID, created on first use."""
+    if state_keys.VOTE_SESSION not in st.session_state:
+        st.session_state[state_keys.VOTE_SESSION] = new_session_id()
+    return st.session_state[state_keys.VOTE_SESSION]
+
+
+def engine():
+    return get_engine()
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_resource(max_entries=6, show_spinner="Getting the galaxies ready (the model looks at each image once)...")
+def _cached_pool(source: str, folder: str, folder_mtime: int, catalog_digest: str, _catalog) -> VotingPool:
+    if source == "demo":
+        sets = demo_image_sets()
+    elif source == "downloaded":
+        sets = downloaded_image_set(catalog=_catalog)
+    else:
+        sets = folder_image_set(folder, _catalog, f"folder {Path(folder).name}")
+    return build_pool(sets)
+
+
+def pool_for(source: str, folder: Path | None = None) -> VotingPool:
+    """The pool of one image source; ``folder`` (already confined) for the "folder" source.
+
+    Downloaded images and folders are joined to the current catalogue (the built-in sample
+    unless another was loaded on the Catalog page) for their GZ1 fractions.
+    """
+    from ui.catalog_state import current_catalog
+
+    s = get_settings()
+    if source == "demo":
+        return _cached_pool("demo", str(s.demo_dir), _mtime(s.demo_dir), "", None)
+    catalog = current_catalog()
+    table = catalog.table if catalog is not None else None
+    digest = catalog.digest if catalog is not None else ""
+    path = s.images_dir if source == "downloaded" else folder
+    return _cached_pool(source, str(path), _mtime(path), digest, table)
+
+
+def source_name(source: str) -> str:
+    return {"demo": SOURCE_DEMO, "downloaded": SOURCE_DOWNLOADED}.get(source, source)
+
+
+def current_galaxy(pool: VotingPool) -> int | None:
+    """Position in ``pool`` of the galaxy on show, choosing the next one when needed (None: all done)."""
+    shown = st.session_state.get(state_keys.VOTE_CURRENT)
+    position = pool.position(shown) if shown else None
+    if position is None:
+        position = next_galaxy(pool, engine(), session_id(), exclude=st.session_state.get(state_keys.VOTE_SKIPPED, []))
+        st.session_state[state_keys.VOTE_CURRENT] = pool.ids[position] if position is not None else None
+    return position
+
+
+def cast(galaxy_id: str, answer: str, source: str) -> None:
+    """Button callback: store the vote, remember it for the reveal, move on to a new galaxy."""
+    try:
+        vote = record_vote(engine(), session_id(), galaxy_id, answer, source=source)
+    except RateLimited as exc:
+        st.session_state[state_keys.VOTE_NOTICE] = f"Slow down a little: {exc}."
+        return
+    except VoteRejected as exc:
+        st.session_state[state_keys.VOTE_NOTICE] = f"Vote not recorded: {exc}."
+        st.session_state.pop(state_keys.VOTE_CURRENT, None)
+        return
+    st.session_state[state_keys.VOTE_LAST] = vote
+    st.session_state.pop(state_keys.VOTE_CURRENT, None)
+
+
+def undo() -> None:
+    """Button callback: delete this visitor's last vote and show that galaxy again."""
+    vote = undo_last(engine(), session_id())
+    st.session_state.pop(state_keys.VOTE_LAST, None)
+    if vote is None:
+        st.session_state[state_keys.VOTE_NOTICE] = "There is no vote of yours to undo."
+        return
+    st.session_state[state_keys.VOTE_CURRENT] = vote.galaxy_id
+    st.session_state[state_keys.VOTE_NOTICE] = "Your last vote was removed; classify this galaxy again."
+
+
+def skip(galaxy_id: str) -> None:
+    """Button callback: do not show this galaxy again in this tab."""
+    st.session_state.setdefault(state_keys.VOTE_SKIPPED, []).append(galaxy_id)
+    st.session_state.pop(state_keys.VOTE_CURRENT, None)
