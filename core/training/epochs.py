@@ -70,7 +70,9 @@ def train_epoch(model: GalaxyNet, data: TrainTensors, config: TrainConfig, epoch
 
 
 def steps_per_epoch(n_images: int, batch_size: int) -> int:
-    return -(-n_images // batch_size)
+    """Batches per epoch; a last batch of a single image is left out (batch norm needs two)."""
+    full, rest = divmod(n_images, batch_size)
+    return full + (rest > 1)
 
 
 def evaluate_arrays(model: GalaxyNet, images: np.ndarray, targets: np.ndarray, class_derived: np.ndarray,

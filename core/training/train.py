@@ -169,9 +169,10 @@ def _train_locked(config: TrainConfig, run: RunState, command: str, on_batch, on
     data = prepare_data(config, progress=run.say)
     val = is_validation(data.ids, config.seed, config.val_fraction)
     train_idx, val_idx = np.flatnonzero(~val), np.flatnonzero(val)
-    if len(train_idx) == 0:
-        raise TrainingError(f"no training images left after the validation split ({len(val_idx)} images, "
-                            f"validation fraction {config.val_fraction}); lower the validation fraction")
+    if len(train_idx) < 2:
+        raise TrainingError(f"{len(train_idx)} training images left after the validation split "
+                            f"({len(val_idx)} held out, validation fraction {config.val_fraction}); training "
+                            f"needs at least 2: add images or lower the validation fraction")
     model = build_model(config.model_section())
     record = config_record(config, data, command, run.run_dir, train_idx, val_idx, model)
     old, resume = _load_resume(run.run_dir, record)
