@@ -7,7 +7,7 @@ PORT   ?= 8501
 STAMP  := $(VENV)/.requirements.stamp
 PY     := $(VENV)/bin/python
 
-.PHONY: run test venv browser bench clean
+.PHONY: run test venv browser postgres bench clean
 
 venv: $(STAMP)
 
@@ -27,7 +27,13 @@ browser:
 	  echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: venv browser
+# The votes tests start a throw-away PostgreSQL server (tests/support/postgres.py) with these binaries.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql for the votes tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: venv browser postgres
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
