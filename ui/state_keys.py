@@ -36,3 +36,16 @@ VOTE_SKIPPED = "vote_skipped"
 VOTE_NOTICE = "vote_notice"
 #: Where the Classify page takes galaxies from ("demo", "downloaded" or "folder").
 VOTE_SOURCE = "vote_image_source"
+#: Predict page choices, kept for the whole session (widgets use persist_state="session"):
+#: test-time augmentation (bool), galaxy source (radio label), only held-out galaxies (bool).
+PREDICT_TTA = "predict_tta"
+PREDICT_SET_SOURCE = "predict_set_source"
+PREDICT_HELD_OUT = "predict_held_out"
+#: Compare page choices, kept for the whole session: runs on the leaderboard (list of run folders),
+#: TTA (bool), galaxy source (radio label), only held-out galaxies (bool), runs A and B (run folders).
+COMPARE_RUNS = "compare_runs"
+COMPARE_TTA = "compare_tta"
+COMPARE_SET_SOURCE = "compare_set_source"
+COMPARE_HELD_OUT = "compare_held_out"
+COMPARE_A = "compare_a"
+COMPARE_B = "compare_b"
