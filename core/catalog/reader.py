@@ -114,9 +114,10 @@ def _rejected(table: pa.Table, names: list[str], rows: np.ndarray, checks: RowCh
     """Rejected rows: ``ROW``, ``PROBLEMS``, then the original text, ordered by row number."""
     bad_index = np.flatnonzero(checks.bad)
     if len(bad_index):
-        rejected = table.take(pa.array(bad_index)).to_pandas()
+        # A file of junk rejects every row: reuse its table instead of copying it.
+        rejected = (table if len(bad_index) == table.num_rows else table.filter(pa.array(checks.bad))).to_pandas()
         rejected["ROW"] = rows[bad_index]
-        rejected["PROBLEMS"] = pd.array(checks.problems_text(), dtype="str")
+        rejected["PROBLEMS"] = checks.problems_text()
     else:
         rejected = pd.DataFrame({n: pd.array([], dtype="str") for n in names})
         rejected["ROW"] = np.array([], dtype=np.int64)
@@ -186,6 +187,7 @@ def load_catalog(source: str | os.PathLike | bytes | IO[bytes], name: str | None
     data, names = parse_header(data, display)
     layout = detect_layout(names, display)
     table, bad_lines = read_rows(data, names, display)
+    del data  # the Arrow table holds its own copy of the text; free the raw bytes before checking
     return _build(table, bad_lines, layout, names, display)
 
 

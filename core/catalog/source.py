@@ -36,6 +36,9 @@ def read_source(source: Any, name: str | None, limit: int) -> tuple[bytes, str]:
             if size > limit:
                 raise _too_large(display, limit, "the file is")
             with open(path, "rb") as handle:
+                if handle.read(2) != GZIP_MAGIC:  # plain text within the cap: one exact-size read
+                    return _in_memory(path.read_bytes(), display, limit), display
+                handle.seek(0)
                 return _bounded(handle, display, limit), display
         except OSError as exc:
             raise CatalogReadError(f"cannot open catalogue file {display!r}: {exc.strerror or exc}") from exc

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 #: How many offending row numbers a problem keeps for the report.
 FIRST_ROWS = 10
@@ -155,16 +156,36 @@ class RowChecks:
         rows.sort(key=lambda p: order.index(p.code))
         return list(self.column_problems) + rows
 
-    def problems_text(self) -> np.ndarray:
-        """The PROBLEMS text of each bad row (aligned with ``np.flatnonzero(self.bad)``)."""
+    def problems_text(self) -> pd.Categorical:
+        """The PROBLEMS text of each bad row (aligned with ``np.flatnonzero(self.bad)``).
+
+        A categorical: rows with the same problems share one string, so a file of a
+        million junk rows costs one small integer per row, not a million long texts.
+        """
         bad_index = np.flatnonzero(self.bad)
-        text = np.full(len(bad_index), "", dtype=object)
-        for _, _, mask, label in self._checks:
-            hit = mask[bad_index]
-            if isinstance(label, str):
-                piece = np.where(hit, label + "; ", "")
-            else:
-                piece = np.full(len(bad_index), "", dtype=object)
-                piece[hit] = np.asarray(label, dtype=object) + "; "
-            text = text + piece
-        return np.array([t[:-2] for t in text], dtype=object)
+        hits = [(label, mask[bad_index]) for _, _, mask, label in self._checks]
+        per_row = np.zeros(len(bad_index), dtype=bool)
+        for label, hit in hits:
+            if not isinstance(label, str):
+                per_row |= hit
+        codes = np.empty(len(bad_index), dtype=np.int64)
+        shared = np.flatnonzero(~per_row)
+        signature = np.zeros((len(shared), max(1, -(-len(hits) // 63))), dtype=np.uint64)
+        for i, (_, hit) in enumerate(hits):
+            signature[:, i // 63] |= hit[shared].astype(np.uint64) << np.uint64(i % 63)
+        unique, inverse = np.unique(signature, axis=0, return_inverse=True)
+        categories = [self._join([label for i, (label, _) in enumerate(hits) if int(row[i // 63]) >> (i % 63) & 1])
+                      for row in unique]
+        codes[shared] = inverse.reshape(-1)
+        own = np.flatnonzero(per_row)
+        texts = np.full(len(own), "", dtype=object)
+        for label, hit in hits:
+            on = hit[own]
+            texts[on] += (label if isinstance(label, str) else np.asarray(label, dtype=object)[hit.cumsum()[own][on] - 1]) + "; "
+        own_codes, own_categories = pd.factorize(np.array([t[:-2] for t in texts], dtype=object))
+        codes[own] = own_codes + len(categories)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(categories + list(own_categories), dtype=object))
+
+    @staticmethod
+    def _join(labels: list[str]) -> str:
+        return "; ".join(labels)
