@@ -28,10 +28,19 @@ def safe_row(values: Iterable[object]) -> list[object]:
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text columns (and column names) are neutralised; numeric columns untouched."""
+    """A copy whose text columns (and column names) are neutralised; numeric columns untouched.
+
+    Vectorised (pandas string methods), so a million-row rejected table takes well under a second.
+    """
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(safe_cell)
+        values = out[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.str
+        formula = text.startswith(FORMULA_START, na=False) & ~text.strip().str.match(_NUMBER.pattern, na=False)
+        if formula.any():
+            out[col] = values.astype(object)
+            out.loc[formula, col] = "'" + values[formula].astype(str)
     out.columns = [safe_cell(c) if isinstance(c, str) else c for c in out.columns]
     return out

@@ -9,7 +9,9 @@
   :data:`IMAGE_LIST_LIMIT` galaxies per file; more than that come zipped.
 * :func:`training_csv_bytes`: the 10-column training form, ``OBJ_ID`` + the nine
   vote fractions.
-* :func:`rejected_csv_bytes`: the rows validation rejected, with ROW and PROBLEMS.
+* :func:`rejected_csv_bytes`: the rows validation rejected, with ROW and PROBLEMS, formula
+  cells neutralised (:mod:`core.csv_safety`). The other files hold only validated numbers
+  and digit OBJIDs, so no cell of theirs can start a formula.
 
 :func:`core.atomic.write_bytes_atomic` writes a file via a temporary file and ``os.replace``
 so a crash never leaves a half-written output.
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from core.csv_safety import safe_frame
 from core.schema import CLEAN_COLUMNS, TRAINING_COLUMNS, VOTE_COLUMNS
 
 #: The SDSS Image List Tool accepts at most this many objects per list.
@@ -88,8 +91,9 @@ def training_csv_bytes(table: pd.DataFrame) -> bytes:
 
 
 def rejected_csv_bytes(rejected: pd.DataFrame) -> bytes:
-    """The rejected rows (original text, ROW, PROBLEMS) as CSV."""
-    return rejected.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """The rejected rows (original text, ROW, PROBLEMS) as CSV; cells a spreadsheet would run as a
+    formula (``=HYPERLINK(...)``, ``@SUM``, ...) and such header names get a leading apostrophe."""
+    return safe_frame(rejected).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def image_list_files(table: pd.DataFrame, limit: int = IMAGE_LIST_LIMIT) -> list[tuple[str, bytes]]:

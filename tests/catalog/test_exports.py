@@ -124,3 +124,19 @@ def test_write_bytes_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path: Pat
     write_bytes_atomic(target, b"second version")
     assert target.read_bytes() == b"second version"
     assert [p.name for p in target.parent.iterdir()] == ["clean.csv"]
+
+
+def test_rejected_rows_csv_neutralises_formula_cells_and_headers() -> None:
+    text = ("OBJID,RA,DEC,=HYPERLINK(\"http://127.0.0.1/x\")\n"
+            "\"=HYPERLINK(\"\"http://127.0.0.1/x\"\",\"\"click\"\")\",10:00:00.00,+01:00:00.0,1\n"
+            "@SUM(1+1),10:00:00.00,+01:00:00.0,2\n"
+            "587739156582301791,10:00:00.00,-01:00:00.0,3\n")
+    result = load_catalog(text.encode(), name="evil.csv")
+    assert result.report.n_rejected == 2 and result.report.n_clean == 1
+    rows = list(csv.reader(io.StringIO(rejected_csv_bytes(result.rejected).decode())))
+    assert rows[0][-1] == "'=HYPERLINK(\"http://127.0.0.1/x\")"
+    cells = [cell for row in rows for cell in row]
+    assert not any(cell.startswith(("=", "@", "+")) for cell in cells)
+    assert "'=HYPERLINK(\"http://127.0.0.1/x\",\"click\")" in cells and "'@SUM(1+1)" in cells
+    # The clean row keeps its negative declination as a number.
+    assert result.table["DEC"].iloc[0] == -1.0
