@@ -77,9 +77,8 @@ with left:
         st.image(str(pool.files[position]), width=480, caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
         rows = st.columns(3) + st.columns(3)  # keys 1-3 above 4-6
         for k, answer in enumerate(ANSWERS):
-            rows[k].button(f"{answer.key} · {answer.wording}", key=f"vote_{answer.code}",
-                                  shortcut=answer.key, width="stretch", on_click=cast,
-                                  args=(galaxy_id, answer.code, source_name(source)))
+            rows[k].button(answer.wording, key=f"vote_{answer.code}", shortcut=answer.key, width="stretch",
+                           wrap=True, on_click=cast, args=(galaxy_id, answer.code, source_name(source)))
         st.button("Skip this galaxy", on_click=skip, args=(galaxy_id,), type="tertiary")
 
 my_votes = session_votes(engine(), session_id())
@@ -88,6 +87,9 @@ with right:
     if last is not None:
         reveal = galaxy_reveal(engine(), pool, last.galaxy_id)
         st.subheader(f"You said: {answer_for(last.answer).wording}")
+        shown_at = pool.position(last.galaxy_id)
+        if shown_at is not None:
+            st.image(str(pool.files[shown_at]), width=110, caption=f"OBJID {last.galaxy_id}")
         series = [("model", reveal["model"], MODEL_COLOUR)]
         gz1_name = None
         if reveal["gz1_kind"] == LabelKind.VOTES:
@@ -104,7 +106,7 @@ with right:
     score = session_score(my_votes, pool)
     m = st.columns(3)
     m[0].metric("Your votes", len(my_votes))
-    for col, key, label in ((m[1], "gz1", "Agree with GZ1"), (m[2], "model", "Agree with the model")):
+    for col, key, label in ((m[1], "gz1", "Match GZ1"), (m[2], "model", "Match model")):
         s = score[key]
         col.metric(label, "–" if s["share"] is None else f"{s['share']:.0%}", help=f"{s['agree']} of {s['compared']} "
                    "votes match the top answer (GZ1: the largest vote fraction, or the class where only a class is known)")

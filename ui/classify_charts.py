@@ -13,20 +13,22 @@ VISITOR_COLOUR = "#2ca02c"
 
 
 def answer_bars(series: Sequence[tuple[str, np.ndarray, str]], hatched: Sequence[str] = (),
-                height: int = 300) -> go.Figure:
-    """Grouped bars over the six GZ1 answers; ``series`` = [(name, six fractions, colour)], NaN = unknown."""
-    labels = [a.wording.replace(", ", ",<br>").replace(" or ", "<br>or ") for a in ANSWERS]
+                height: int = 380) -> go.Figure:
+    """Horizontal grouped bars over the six GZ1 answers (top to bottom in button order);
+    ``series`` = [(name, six fractions, colour)], NaN = unknown."""
+    labels = [a.wording.replace(", ", ",<br>") for a in ANSWERS]
     fig = go.Figure()
     for name, values, colour in series:
         v = np.asarray(values, dtype=float)
-        fig.add_bar(x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour,
+        fig.add_bar(y=labels, x=np.where(np.isnan(v), None, v), name=name, marker_color=colour, orientation="h",
                     marker_pattern_shape="/" if name in hatched else "",
                     text=["n/a" if np.isnan(x) else f"{x:.2f}" for x in v], textposition="outside",
                     textfont_size=10, cliponaxis=False,
-                    hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>")
-    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=10, b=10), bargap=0.25,
-                      yaxis=dict(title="fraction of the vote", range=[0, 1.15]), xaxis=dict(tickfont_size=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+                    hovertemplate="%{y}: %{x:.3f}<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=30, t=10, b=10), bargap=0.2,
+                      xaxis=dict(title="fraction of the vote", range=[0, 1.15]),
+                      yaxis=dict(autorange="reversed", tickfont_size=11),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
     return fig
 
 

@@ -32,15 +32,15 @@ def _vote_buttons(at: AppTest) -> dict:
 
 def _reveal_series(at: AppTest) -> dict[str, list]:
     chart = next(el for el in at.get("plotly_chart") if "reveal_chart" in el.proto.id)
-    return {trace["name"]: trace["y"] for trace in json.loads(chart.proto.spec)["data"]}
+    return {trace["name"]: trace["x"] for trace in json.loads(chart.proto.spec)["data"]}
 
 
 def test_vote_reveal_score_and_undo():
     at = _page()
     buttons = _vote_buttons(at)
     assert [b.label for b in buttons.values()] == [
-        "1 · Elliptical", "2 · Clockwise spiral", "3 · Anticlockwise spiral",
-        "4 · Spiral, edge-on or direction unclear", "5 · Star or don't know", "6 · Merger"]
+        "Elliptical", "Clockwise spiral", "Anticlockwise spiral",
+        "Spiral, edge-on or direction unclear", "Star or don't know", "Merger"]
     assert [b.proto.shortcut for b in buttons.values()] == ["1", "2", "3", "4", "5", "6"]
     first = at.session_state[state_keys.VOTE_CURRENT]
     assert len(first) == 18 and first.isdigit()
@@ -59,7 +59,7 @@ def test_vote_reveal_score_and_undo():
     assert sum(series["GZ1 class (class-derived, not vote fractions)"]) == 1
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Your votes"] == "1" and metrics["Votes so far"] == "1" and metrics["Galaxies covered"] == "1"
-    assert metrics["Agree with GZ1"] in ("0%", "100%")
+    assert metrics["Match GZ1"] in ("0%", "100%")
     second = at.session_state[state_keys.VOTE_CURRENT]
     assert second != first
 
