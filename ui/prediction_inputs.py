@@ -43,12 +43,16 @@ def runs_or_stop() -> list[dict]:
 
 
 def run_label(run: dict) -> str:
-    """One-line name of a run for select boxes: id, architecture, input size, validation accuracy."""
+    """One-line name of a run for select boxes: id, architecture, input size, validation accuracy and its n."""
     cfg = run["config"]
     acc = run["final_metrics"].get("val_accuracy")
     bits = [run["run_id"], cfg.get("model", {}).get("arch", "?"), f"{cfg.get('image_size', '?')} px"]
     if isinstance(acc, float):
-        bits.append(f"val. accuracy {acc:.0%}")
+        data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+        n_val = data.get("n_val")
+        bits.append(f"val. accuracy {acc:.0%}" + (f" (n = {n_val:,})" if isinstance(n_val, int) else ""))
+    elif not cfg.get("val_fraction"):
+        bits.append("nothing held out")
     return " · ".join(bits)
 
 
@@ -65,14 +69,14 @@ def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
     settings = get_settings()
     images_dir = Path(st.session_state.get(state_keys.IMAGES_DIR) or settings.images_dir)
     choices = [SET_DEMO, SET_CATALOG] + ([SET_FOLDER] if include_folder else [])
-    source = st.radio("Galaxies", choices, horizontal=True, key=key,
+    source = st.radio("Galaxies", choices, horizontal=True, key=key, persist_state="session",
                       help="The demo set ships with the app. The catalogue is the one loaded on the Catalog "
-                           f"page, joined by OBJID to the images in {images_dir}.")
+                           f"page, joined by OBJID to the images in {md_escape(images_dir)}.")
     gset: GalaxySet | None = None
     if source == SET_DEMO:
         gset = demo_set(str(settings.demo_dir))
         if gset is None:
-            st.warning(f"The built-in demo set is missing ({settings.demo_dir}).")
+            st.warning(f"The built-in demo set is missing ({md_escape(settings.demo_dir)}).")
     elif source == SET_CATALOG:
         result = st.session_state.get(state_keys.CATALOG)
         if result is None:
@@ -82,15 +86,15 @@ def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
             try:
                 gset = catalog_set(result.table, str(images_dir), name)
             except (ValueError, FileNotFoundError) as exc:
-                st.info(f"{exc}. Download images on the **Images** page first.")
+                st.info(f"{md_escape(exc)}. Download images on the **Images** page first.")
             if gset is not None and gset.missing:
-                st.caption(f"{len(gset.missing):,} catalogue galaxies have no image in {images_dir} yet "
+                st.caption(f"{len(gset.missing):,} catalogue galaxies have no image in {md_escape(images_dir)} yet "
                            "(download them on the **Images** page).")
     else:
         try:
             gset = folder_set(str(images_dir))
         except FileNotFoundError as exc:
-            st.info(f"{exc}. Download images on the **Images** page first.")
+            st.info(f"{md_escape(exc)}. Download images on the **Images** page first.")
     if gset is not None and len(gset) > MAX_PAGE_GALAXIES:
         st.caption(f"Showing the first {MAX_PAGE_GALAXIES:,} of {len(gset):,} galaxies; for all of them run "
                    "`python -m core predict --catalog CSV --images DIR --out predictions.csv`.")

@@ -13,6 +13,8 @@ label is missing. Definitions:
   are known (the spin-labelled sets hold spirals only) and P_CW != P_ACW. The
   model is right when its P_CW > P_ACW matches the human P_CW > P_ACW.
   ``None`` when there are no such rows.
+* **baseline_accuracy**: the accuracy of always giving the most common human top
+  answer of these rows (the majority-class baseline); chance is 1/6.
 * **rmse**: per column, over rows where that column is a *vote fraction*
   (class-derived rows excluded: a one-hot class is not a vote share); ``None``
   where no such label exists. ``rmse_class_derived`` gives the same against the
@@ -25,7 +27,17 @@ import math
 
 import numpy as np
 
-from core.schema import ACW_INDEX, ACW_RAW_INDEX, CLASS_NAMES, CW_INDEX, CW_RAW_INDEX, RAW_INDEX, VOTE_COLUMNS
+from core.schema import (
+    ACW_INDEX,
+    ACW_RAW_INDEX,
+    CLASS_NAMES,
+    CW_INDEX,
+    CW_RAW_INDEX,
+    RAW_COLUMNS,
+    RAW_INDEX,
+    SHORT_LABELS,
+    VOTE_COLUMNS,
+)
 
 _RAW = list(RAW_INDEX)
 
@@ -49,6 +61,9 @@ def spin_rows(target: np.ndarray) -> np.ndarray:
 
 #: Top-answer accuracy of guessing one of the six answers at random.
 CHANCE_ACCURACY = 1.0 / len(CLASS_NAMES)
+
+#: Below this many galaxies a score means little: pages and reports warn beside it.
+MIN_RELIABLE_N = 50
 
 
 def _top_answers(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +99,8 @@ def score(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray | None
 
     ``learned``: (9,) bool, the columns the run learned (default all); the others get no
     RMSE and are listed in ``not_learned``. Returns a JSON-ready dict: n, n_top_answer,
-    n_spin, n_class_derived, accuracy, baseline_accuracy (always answering the most common
-    human top answer of these rows), chance_accuracy (1/6), macro_recall, per_class_recall
+    n_spin, n_class_derived, accuracy, baseline_accuracy and baseline_answer (always answering
+    the most common human top answer of these rows), chance_accuracy (1/6), macro_recall, per_class_recall
     {CLASS_NAME: recall or None}, support {CLASS_NAME: count}, confusion (6x6 list, rows =
     human, cols = model), spin_accuracy, rmse {column: value or None}, rmse_class_derived,
     not_learned [columns].
@@ -111,6 +126,7 @@ def score(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray | None
         "n_class_derived": int(cd.sum()),
         "accuracy": float(np.trace(confusion) / n_top) if n_top else None,
         "baseline_accuracy": float(support.max() / n_top) if n_top else None,
+        "baseline_answer": SHORT_LABELS[RAW_COLUMNS[int(support.argmax())]] if n_top else None,
         "chance_accuracy": CHANCE_ACCURACY,
         "macro_recall": float(np.mean(present)) if present else None,
         "per_class_recall": recall,
@@ -121,3 +137,20 @@ def score(pred: np.ndarray, target: np.ndarray, class_derived: np.ndarray | None
         "rmse_class_derived": _rmse(pred, target, cd, learned) if cd.any() else None,
         "not_learned": [c for c, k in zip(VOTE_COLUMNS, learned, strict=True) if not k],
     }
+
+
+def score_warnings(scores: dict) -> list[str]:
+    """Plain-words cautions to show beside a :func:`score` result: too few galaxies, below baseline or chance."""
+    out = []
+    n, acc, base = scores.get("n_top_answer", 0), scores.get("accuracy"), scores.get("baseline_accuracy")
+    if acc is not None and n < MIN_RELIABLE_N:
+        out.append(f"Only {n} galaxies with a top answer: a figure from fewer than {MIN_RELIABLE_N} means little.")
+    if acc is not None and acc < CHANCE_ACCURACY:
+        out.append(f"Accuracy {acc:.1%} is below chance ({CHANCE_ACCURACY:.1%}, one answer in six at random).")
+    elif acc is not None and base is not None and acc < base:
+        out.append(f"Accuracy {acc:.1%} is below the majority-class baseline: always answering "
+                   f"\"{scores.get('baseline_answer')}\" scores {base:.1%} on these galaxies.")
+    spin_n = scores.get("n_spin", 0)
+    if scores.get("spin_accuracy") is not None and spin_n < MIN_RELIABLE_N:
+        out.append(f"Spin accuracy rests on only {spin_n} spirals with a spin vote.")
+    return out

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support.paths import page_file
+from ui.plain_text import md_escape
 from tests.support.tiny_runs import FIXTURES, make_run
 
 PAGE = page_file("predict")
@@ -60,7 +61,11 @@ def test_demo_set_table_bars_and_set_metrics(with_demo: Path):
     assert sum(1 for t in scatter["data"] if t["name"] == "1:1") == 9
     assert any("RMSE" in a["text"] for a in scatter["layout"]["annotations"])
     assert "predict_confusion" in " ".join(_charts(at))
-    assert "Accuracy vs human majority" in metrics
+    assert "Top-answer accuracy" in metrics
+    # Every figure with its n, the majority-class baseline and chance; 12 galaxies is below 50: a warning.
+    assert any("n = 8 galaxies with a top answer" in c.value and "majority-class baseline" in c.value
+               and "chance 16.7%" in c.value for c in at.caption)
+    assert any("Only 8 galaxies with a top answer" in w.value for w in at.warning)
     assert at.get("download_button")
 
 
@@ -71,7 +76,7 @@ def test_selecting_a_row_shows_that_galaxy(with_demo: Path):
     at.session_state[_selection_key(table)] = {"selection": {"rows": [3], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(h.value == f"Galaxy {target['ID']}" for h in at.subheader)
+    assert any(h.value == f"Galaxy {md_escape(target['ID'])}" for h in at.subheader)
     bars = _chart(at, "predict_galaxy_bars")
     assert bars["data"][0]["y"][0] == pytest.approx(target["model P_EL"])
 
@@ -94,7 +99,7 @@ def test_upload_shows_nine_bars_and_bad_upload_an_error(with_demo: Path, tmp_pat
     at.file_uploader(key="predict_upload").set_value(("galaxy.jpg", b"Not an image at all", "image/jpeg"))
     at.run()
     assert not at.exception  # the page keeps running
-    assert any("galaxy.jpg: is not a JPEG or PNG" in e.value for e in at.error)
+    assert any(md_escape("galaxy.jpg: is not a JPEG or PNG") in e.value for e in at.error)
 
 
 def test_catalogue_choice_without_a_catalogue_explains(with_demo: Path):
