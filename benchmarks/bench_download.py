@@ -24,8 +24,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-from core.images.cutouts import CutoutSettings  # noqa: E402
-from core.images.download import DownloadOptions, Target, run_download  # noqa: E402
+from core.images.download import run_download  # noqa: E402
+from core.images.download_config import DownloadConfig  # noqa: E402
+from core.images.failures import Target  # noqa: E402
 
 POSITIONS = REPO / "tests" / "fixtures" / "cutouts" / "catalog_positions.csv"
 
@@ -60,10 +61,10 @@ def main() -> int:
 
     proc, base = start_server(args.latency)
     try:
-        settings = CutoutSettings(base_url=base, width=args.size, height=args.size)
+        config = DownloadConfig(base_url=base, size=args.size)
         # Warm the server's resize cache so the first run does not pay for it.
         with tempfile.TemporaryDirectory() as d:
-            run_download(targets(40), Path(d), settings, DownloadOptions(workers=8))
+            run_download(targets(40), Path(d), config.with_(workers=8))
         rows = []
         for workers in args.workers:
             n = workers * args.rounds
@@ -71,7 +72,7 @@ def main() -> int:
             for _ in range(args.repeats):
                 with tempfile.TemporaryDirectory() as d:
                     t0 = time.perf_counter()
-                    summary = run_download(targets(n), Path(d), settings, DownloadOptions(workers=workers))
+                    summary = run_download(targets(n), Path(d), config.with_(workers=workers))
                     walls.append(time.perf_counter() - t0)
                 assert summary.downloaded == n, summary
             wall = statistics.median(walls)

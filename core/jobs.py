@@ -114,12 +114,13 @@ class JobBusy(RuntimeError):
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """Return the parsed JSON object at ``path``, or None if it is missing or unreadable."""
+    """Return the JSON object at ``path``, or None if it is missing, unreadable, not UTF-8 or not an object."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (FileNotFoundError, json.JSONDecodeError, OSError):
+            data = json.load(fh)
+    except (OSError, ValueError):  # ValueError covers JSONDecodeError and UnicodeDecodeError
         return None
+    return data if isinstance(data, dict) else None
 
 
 class JobLock:
@@ -208,10 +209,19 @@ def read_state(folder: Path) -> dict[str, Any] | None:
     if state is None:
         return None
     state["running"] = is_running(folder)
-    if state.get("status") == "running" and not state["running"]:
+    if state.get("status") == JobStatus.RUNNING and not state["running"]:
         # The worker died without writing a final state (SIGKILL, power loss).
-        state["status"] = "interrupted"
+        state["status"] = str(JobStatus.INTERRUPTED)
     return state
+
+
+def read_job(folder: Path) -> JobState | None:
+    """:func:`read_state`, typed: None when there is no state or it is not a known job state."""
+    data = read_state(folder)
+    job = JobState.from_dict(data)
+    if job is not None and data is not None:
+        job.running = bool(data["running"])
+    return job
 
 
 def write_state(folder: Path, state: dict[str, Any]) -> None:

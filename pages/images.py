@@ -1,20 +1,18 @@
 """Images: fetch one SDSS cutout per galaxy in the background, watch progress, browse the gallery.
 
 The download runs as a detached ``python -m core download`` process on the image
-folder (core.images.download.start_download_job); this page reads the folder's
-state.json from a fragment that reruns every second, so every tab and a
-restarted dashboard see the same job. No st.* call happens outside the script thread.
+folder (core.images.download_job); this page reads the folder's state.json from a
+fragment that reruns every second, so every tab and a restarted dashboard see the
+same job, with the settings it stored. Paths typed here go through core.paths.confine;
+in the public mode there are no downloads and no server paths.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core import jobs
-from core.catalog.reader import load_sample
 from core.config import get_settings
 from core.images.cutouts import (
     MAX_SIZE,
@@ -22,31 +20,44 @@ from core.images.cutouts import (
     SDSS_NATIVE_SCALE,
     SOURCE_BASE_URLS,
     SOURCE_LABELS,
-    CutoutSettings,
     CutoutSettingsError,
 )
-from core.images.download import (
-    DownloadOptions,
-    choose_galaxies,
-    class_filters,
+from core.images.download_config import DownloadConfig
+from core.images.download_job import (
+    JOB_CATALOG_NAME,
     cli_args,
     job_active,
-    read_failures,
+    job_left,
+    job_settings_rows,
+    restart_job,
     start_download_job,
+    stored_config,
 )
+from core.images.failures import read_failures
 from core.images.folder import list_cutouts
+from core.images.imageset import read_imageset
 from core.images.importer import import_folder, import_zip
+from core.images.selection import choose_galaxies, class_filters, describe_selection
+from core.jobs import JobState, JobStatus
+from core.paths import PathNotAllowed, confine, display_path
 from core.schema import RAW_COLUMNS, SHORT_LABELS
 from ui import state_keys
+from ui.catalog_state import current_catalog, current_selection
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
+from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
 POLL_IDLE_S = 5.0
 GALLERY_PAGE = 24
-GALLERY_COLUMNS = 6
+GALLERY_COLUMNS = 4
 SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
+PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the settings form
 SHORT = {"P_EL": "EL", "P_CW": "CW", "P_ACW": "ACW", "P_EDGE": "EDGE", "P_DK": "DK", "P_MG": "MG"}
+#: Settings-form widget key -> DownloadConfig field it edits.
+FORM_FIELDS = {"img_source": "source", "img_scale": "scale", "img_size": "size", "img_base_url": "base_url",
+               "img_workers": "workers", "img_interval": "min_interval", "img_timeout": "timeout",
+               "img_retries": "retries"}
 
 ensure_app_navigation()
 settings = get_settings()
@@ -57,35 +68,63 @@ st.caption(
     "in the folder are never fetched twice, and a half-written image never appears."
 )
 
-# --- catalogue and folder ---------------------------------------------------------------------
-catalog = st.session_state.get(state_keys.CATALOG)
-source_name = st.session_state.get(state_keys.CATALOG_SOURCE)
-if catalog is None:
-    catalog = load_sample()
-    source_name = catalog.name
-table: pd.DataFrame = catalog.table
+catalog = current_catalog()
+table: pd.DataFrame = catalog.table if catalog is not None else pd.DataFrame(columns=["OBJID", "RA", "DEC"])
+source_name = catalog.name if catalog is not None else "no catalogue"
 
-default_folder = st.session_state.get(state_keys.IMAGES_DIR) or str(settings.images_dir)
-folder_text = st.text_input("Image folder", value=default_folder,
-                            help="Where `<OBJID>.jpg` files go. One download job per folder at a time.")
-folder = Path(folder_text).expanduser().resolve()
-st.session_state[state_keys.IMAGES_DIR] = str(folder)
+# --- image folder (confined; fixed in the public mode) ----------------------------------------
+if settings.public:
+    folder = settings.images_dir
+    st.info("This dashboard runs in the public mode: downloads and folders on the server are turned off. "
+            "You can browse the images below and add your own as a zip of `<OBJID>.jpg` files.")
+else:
+    default_folder = st.session_state.get(state_keys.IMAGES_DIR) or str(settings.images_dir)
+    folder_text = st.text_input("Image folder", value=default_folder,
+                                help="Where `<OBJID>.jpg` files go. One download job per folder at a time.")
+    try:
+        folder = confine(folder_text, "Image folder")
+    except PathNotAllowed as exc:
+        st.error(md_escape(exc))
+        show_credit()
+        st.stop()
+    st.session_state[state_keys.IMAGES_DIR] = str(folder)
 
-state = jobs.read_state(folder)
-active = job_active(state)
+job = jobs.read_job(folder)
+job = job if job is not None and job.kind in ("", "download") else None
+active = job_active(job)
 on_disk = {p.stem for p in list_cutouts(folder)}
 
-# --- 1. which galaxies ------------------------------------------------------------------------
-st.subheader("1. Galaxies")
-if not catalog.has_positions:
-    st.error(f"The current catalogue ({source_name}) has no RA/DEC ({catalog.form} form), so no cutouts "
-             "can be requested. Load GZ1 Table 2 or an OBJID,RA,DEC list on the Catalog page.")
-    subset = table.iloc[0:0]
-else:
-    st.caption(f"Catalogue: **{source_name}**, {len(table):,} galaxies with positions "
+
+def _form_values(config: DownloadConfig) -> dict[str, object]:
+    """Widget values for a config (the base URL shows only when it is not the service's own)."""
+    values = {key: getattr(config, name) for key, name in FORM_FIELDS.items()}
+    own = settings.cutout_base_url or SOURCE_BASE_URLS.get(config.source, "")
+    values["img_base_url"] = "" if config.base_url in (None, own) else config.base_url
+    values["img_scale"], values["img_timeout"] = float(config.scale), float(config.timeout)
+    values["img_interval"] = float(config.min_interval)
+    return values
+
+
+def _prefill_form() -> None:
+    """Fill the settings form from the folder's running or last job (else the defaults), once per folder."""
+    fresh = st.session_state.get(PREFILLED_FOR) != str(folder)
+    base = stored_config(job) or DownloadConfig()
+    for key, value in _form_values(base).items():
+        if fresh or key not in st.session_state:
+            st.session_state[key] = value
+    st.session_state[PREFILLED_FOR] = str(folder)
+
+
+def _galaxies() -> tuple[pd.DataFrame, str]:
+    """Section 1: the rows to fetch and plain words describing them."""
+    st.subheader("1. Galaxies")
+    if catalog is None or not catalog.result.has_positions:
+        st.error(f"The current catalogue ({md_escape(source_name)}) has no RA/DEC, so no cutouts can be "
+                 "requested. Load GZ1 Table 2 or an OBJID,RA,DEC list on the Catalog page.")
+        return table.iloc[0:0], ""
+    st.caption(f"Catalogue: **{md_escape(source_name)}**, {len(table):,} galaxies with positions "
                "(change it on the Catalog page).")
-    sky = st.session_state.get(state_keys.SKY_SELECTION)
-    sky_ids = [str(x) for x in sky] if sky is not None else []
+    sky_ids = current_selection()
     filters = class_filters(table)
     modes = {"all": "All", "first": "First N", "random": "Random N"}
     if filters:
@@ -111,72 +150,75 @@ else:
     have = int(subset["OBJID"].isin(on_disk).sum()) if len(subset) else 0
     st.markdown(f"**{len(subset):,}** galaxies selected, **{have:,}** already in the folder, "
                 f"**{len(subset) - have:,}** to fetch.")
-
-# --- 2. source and settings -------------------------------------------------------------------
-st.subheader("2. Source and settings")
-c1, c2, c3 = st.columns([2, 1, 1])
-source = c1.selectbox("Cutout service", list(SOURCE_BASE_URLS), format_func=SOURCE_LABELS.get, key="img_source")
-scale = c2.number_input("Scale (arcsec/pixel)", min_value=0.05, max_value=10.0, value=SDSS_NATIVE_SCALE,
-                        step=0.05, format="%.3f", key="img_scale",
-                        help=f"SDSS native pixels are {SDSS_NATIVE_SCALE}\".")
-size = c3.number_input("Size (pixels, square)", min_value=MIN_SIZE, max_value=MAX_SIZE, value=256, step=32,
-                       key="img_size")
-st.caption(f"Field of view: {scale * size:.0f}\" x {scale * size:.0f}\" ({scale * size / 60:.2f} arcmin).")
-with st.expander("Advanced: server, politeness, retries"):
-    a1, a2, a3, a4 = st.columns(4)
-    default_url = settings.cutout_base_url or SOURCE_BASE_URLS[source]
-    base_url = st.text_input("Base URL", value="", placeholder=default_url, key="img_base_url",
-                             help="Leave empty for the service's own address (or $GZ_CUTOUT_BASE_URL).")
-    workers = a1.number_input("Parallel requests", 1, 16, settings.download_workers, key="img_workers",
-                              help="Please stay polite to SkyServer: 4 is plenty.")
-    min_interval = a2.number_input("Min. seconds between requests", 0.0, 10.0, 0.0, 0.05, key="img_interval")
-    timeout = a3.number_input("Timeout per request (s)", 1.0, 300.0, 30.0, 5.0, key="img_timeout")
-    retries = a4.number_input("Retries", 0, 10, 3, key="img_retries",
-                              help="After timeouts, connection errors and 5xx, with exponential backoff.")
-
-cutout = CutoutSettings(source=source, scale=float(scale), width=int(size), height=int(size),
-                        base_url=base_url.strip() or None)
-options = DownloadOptions(workers=int(workers), read_timeout=float(timeout),
-                          connect_timeout=min(10.0, float(timeout)), max_attempts=int(retries) + 1,
-                          min_interval=float(min_interval))
-try:
-    cutout.validated()
-    settings_error = None
-except CutoutSettingsError as exc:
-    settings_error = str(exc)
-    st.error(settings_error)
+    return subset, describe_selection(source_name, mode, len(subset), n, seed, class_filter)
 
 
-def _start(rows: pd.DataFrame) -> None:
+def _settings_form() -> DownloadConfig:
+    """Section 2: source and settings, pre-filled from the folder's job."""
+    st.subheader("2. Source and settings")
+    _prefill_form()
+    c1, c2, c3 = st.columns([2, 1, 1])
+    source = c1.selectbox("Cutout service", list(SOURCE_BASE_URLS), format_func=SOURCE_LABELS.get,
+                          key="img_source")
+    scale = c2.number_input("Scale (arcsec/pixel)", min_value=0.05, max_value=10.0, step=0.05, format="%.3f",
+                            key="img_scale", help=f"SDSS native pixels are {SDSS_NATIVE_SCALE}\".")
+    size = c3.number_input("Size (pixels, square)", min_value=MIN_SIZE, max_value=MAX_SIZE, step=32, key="img_size")
+    st.caption(f"Field of view: {scale * size:.0f}\" x {scale * size:.0f}\" ({scale * size / 60:.2f} arcmin).")
+    with st.expander("Advanced: server, politeness, retries"):
+        default_url = settings.cutout_base_url or SOURCE_BASE_URLS[source]
+        base_url = st.text_input("Base URL", placeholder=default_url, key="img_base_url",
+                                 help="Leave empty for the service's own address. Only SDSS's hosts and those "
+                                      "the server's operator allowed (GZ_CUTOUT_HOSTS) are accepted.")
+        a1, a2, a3, a4 = st.columns(4)
+        workers = a1.number_input("Parallel requests", 1, 16, key="img_workers",
+                                  help="Please stay polite to SkyServer: 4 is plenty.")
+        min_interval = a2.number_input("Min. seconds between requests", 0.0, 10.0, step=0.05, key="img_interval")
+        timeout = a3.number_input("Timeout per request (s)", 1.0, 300.0, step=5.0, key="img_timeout")
+        retries = a4.number_input("Retries", 0, 10, key="img_retries",
+                                  help="After timeouts, connection errors, 5xx and damaged answers, with backoff.")
+    return DownloadConfig(source=source, scale=float(scale), size=int(size), base_url=base_url.strip() or None,
+                          workers=int(workers), min_interval=float(min_interval), timeout=float(timeout),
+                          connect_timeout=min(10.0, float(timeout)), retries=int(retries))
+
+
+def _start(call) -> None:
+    """Run a job starter; show why it was refused, or rerun to watch the new job."""
     try:
-        start_download_job(rows[["OBJID", "RA", "DEC"]], folder, cutout, options)
+        call()
     except jobs.JobBusy:
-        st.error("A download is already running in this folder; wait for it or cancel it.")
+        st.error("A download is already running or starting in this folder; wait for it or cancel it.")
         return
     except (CutoutSettingsError, ValueError, OSError) as exc:
-        st.error(f"Could not start the download: {exc}")
+        st.error(f"Could not start the download: {md_escape(exc)}")
         return
     st.session_state[SEEN_ACTIVE] = True
     st.rerun()
 
 
-b1, b2 = st.columns([1, 3])
-if b1.button("Start download", type="primary", icon=":material/download:", key="img_start",
-             disabled=active or settings_error is not None or len(subset) == 0):
-    _start(subset)
-with b2.expander("The same job from the command line"):
+if not settings.public:
+    subset, selection_text = _galaxies()
+    config = _settings_form()
     try:
-        args = [a for a in cli_args(folder / "job_catalog.csv", folder, cutout, options) if a != "--no-progress"]
-        st.code("python -m core " + " ".join(args), language="bash", wrap_lines=True)
-    except CutoutSettingsError:
-        st.caption("Fix the settings first.")
+        config.validated()
+        settings_error = None
+    except (CutoutSettingsError, ValueError) as exc:
+        settings_error = str(exc)
+        st.error(md_escape(settings_error))
+    b1, b2 = st.columns([1, 3])
+    if b1.button("Start download", type="primary", icon=":material/download:", key="img_start",
+                 disabled=active or settings_error is not None or len(subset) == 0):
+        _start(lambda: start_download_job(subset[["OBJID", "RA", "DEC"]], folder, config, selection_text))
+    with b2.expander("The same job from the command line"):
+        if settings_error is None:
+            st.code("python -m core " + " ".join(cli_args(folder / JOB_CATALOG_NAME, folder, config)),
+                    language="bash", wrap_lines=True)
 
 
 # --- 3. progress (polled from disk) -----------------------------------------------------------
 def _eta(seconds: float | None) -> str:
-    if seconds is None:
+    seconds = int(seconds) if seconds is not None else -1
+    if seconds < 0:
         return "–"
-    seconds = int(seconds)
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
 
 
@@ -187,47 +229,65 @@ def _log_tail(lines: int = 8) -> str:
         return ""
 
 
+def _show_ending(state: JobState) -> None:
+    """The job's outcome in words, in the style its result deserves (failures never look green)."""
+    counts = (f"{state.done:,} downloaded, {state.skipped:,} already present, {state.failed:,} failed, "
+              f"{int(state.progress.get('pending') or 0):,} not attempted")
+    elapsed = float(state.progress.get("elapsed_s") or 0)
+    if state.status == JobStatus.FINISHED and state.failed:
+        st.warning(f"Finished with failures in {elapsed:.1f} s: {counts}. See the reasons below.")
+    elif state.status == JobStatus.FINISHED:
+        st.success(f"Finished in {elapsed:.1f} s: {counts}.")
+    elif state.status == JobStatus.INTERRUPTED:
+        st.warning(f"The download stopped without finishing (the worker was killed): {counts}. "
+                   "**Resume** below fetches the rest; images already on disk are kept.")
+    elif state.status == JobStatus.CANCELLED:
+        st.info(f"Cancelled: {counts}. **Resume** below fetches the rest.")
+    elif state.status == JobStatus.DISK_FULL:
+        st.error(f"The disk is full, so the download stopped at once: {counts}. Free some space, then resume.")
+    elif state.status == JobStatus.FAILED:
+        st.error(f"The download could not run: {md_escape(state.message)}")
+        st.code(_log_tail() or "(empty log)")
+
+
+def _show_job_settings(state: JobState) -> None:
+    rows = job_settings_rows(state)
+    if rows:
+        with st.expander("Settings of this job (retry and resume use them)"):
+            st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True, width="stretch")
+
+
 @st.fragment(run_every=POLL_ACTIVE_S if active else POLL_IDLE_S)
 def job_panel() -> None:
     st.subheader("3. Progress")
-    state = jobs.read_state(folder)
-    if state is None or state.get("kind") not in (None, "download"):
+    state = jobs.read_job(folder)
+    if state is None or state.kind not in ("", "download"):
         st.caption("No download has run in this folder yet.")
         return
-    status = state.get("status", "?")
-    running = bool(state.get("running"))
     now_active = job_active(state)
-    total, processed = int(state.get("total") or 0), int(state.get("processed") or 0)
-    fraction = min(1.0, processed / total) if total else (1.0 if status == "done" else 0.0)
-    words = {"running": "downloading", "starting": "starting", "done": "finished", "cancelled": "cancelled",
-             "interrupted": "interrupted", "error": "error"}.get(status, status)
-    st.progress(fraction, text=f"{processed:,} / {total:,} galaxies · {words}")
+    processed = int(state.progress.get("processed") or 0)
+    fraction = min(1.0, processed / state.total) if state.total else float(state.status == JobStatus.FINISHED)
+    words = {JobStatus.RUNNING: "downloading"}.get(state.status, str(state.status))
+    st.progress(fraction, text=f"{processed:,} / {state.total:,} galaxies · {words}")
     m = st.columns(5)
-    m[0].metric("Downloaded", f"{int(state.get('done') or 0):,}")
-    m[1].metric("Already present", f"{int(state.get('skipped') or 0):,}")
-    m[2].metric("Failed", f"{int(state.get('failed') or 0):,}")
-    m[3].metric("Images / s", f"{float(state.get('throughput') or 0):.1f}")
-    m[4].metric("ETA", _eta(state.get("eta_s")) if running else "–")
-    if running:
+    m[0].metric("Downloaded", f"{state.done:,}")
+    m[1].metric("Already present", f"{state.skipped:,}")
+    m[2].metric("Failed", f"{state.failed:,}")
+    m[3].metric("Images / s", f"{float(state.progress.get('throughput') or 0):.1f}")
+    m[4].metric("ETA", _eta(state.progress.get("eta_s")) if state.running else "–")
+    if state.running:
         if st.button("Cancel download", icon=":material/stop:", key="img_cancel"):
             jobs.request_cancel(folder)
             st.toast("Cancel requested; finished images are kept.")
-    elif status == "starting":
+    elif state.status == JobStatus.STARTING:
         if now_active:
             st.caption("Starting the download worker…")
         else:
             st.warning("The download worker has not started. The end of its log:")
             st.code(_log_tail() or "(empty)")
-    elif status == "interrupted":
-        st.warning("The download stopped without finishing (the worker was killed). Press **Start download** "
-                   "again to resume: images already on disk are kept and not fetched again.")
-    elif status == "error":
-        st.error(f"The download could not run: {state.get('message', '')}")
-        st.code(_log_tail() or "(empty log)")
-    elif status == "cancelled":
-        st.info(f"Cancelled: {int(state.get('pending') or 0):,} galaxies were not attempted. Start again to resume.")
-    elif status == "done":
-        st.success(f"Finished in {float(state.get('elapsed_s') or 0):.1f} s.")
+    else:
+        _show_ending(state)
+    _show_job_settings(state)
     # When a job ends, rerun the whole page once so the gallery, failures and buttons catch up.
     if st.session_state.get(SEEN_ACTIVE) and not now_active:
         st.session_state[SEEN_ACTIVE] = False
@@ -239,72 +299,93 @@ def job_panel() -> None:
 
 job_panel()
 
-# --- failures ---------------------------------------------------------------------------------
+# --- failures, retry and resume (with the job's own settings) ---------------------------------
 failures = pd.DataFrame(read_failures(folder))
+left = job_left(folder)
 if len(failures):
     st.subheader(f"Failures ({len(failures):,})")
-    st.dataframe(failures, hide_index=True, width="stretch", height=min(36 * (len(failures) + 1) + 2, 300),
-                 column_config={"URL": st.column_config.LinkColumn("URL", width="small")})
-    retryable = failures[failures["OBJID"].str.fullmatch(r"[0-9]{1,20}")
-                         & (failures["RA"].str.len() > 0) & (failures["DEC"].str.len() > 0)]
-    if st.button(f"Retry {len(retryable):,} failed", icon=":material/refresh:", key="img_retry",
-                 disabled=active or settings_error is not None or len(retryable) == 0):
-        _start(retryable.assign(RA=retryable["RA"].astype(float), DEC=retryable["DEC"].astype(float)))
+    shown = [c for c in ("OBJID", "REASON", "ATTEMPTS", "HTTP_STATUS") if c in failures.columns]
+    st.dataframe(failures[shown], hide_index=True, width="stretch",
+                 height=min(36 * (len(failures) + 1) + 2, 300))
+    with st.expander("Raw errors (for debugging)"):
+        raw = [c for c in ("OBJID", "DETAIL", "URL") if c in failures.columns]
+        st.dataframe(failures[raw], hide_index=True, width="stretch")
+if not settings.public and job is not None and not active and left.to_fetch:
+    parts = [f"retry {left.failed:,} failed"] if left.failed else []
+    parts += [f"fetch {left.not_attempted:,} not attempted"] if left.not_attempted else []
+    label = " and ".join(parts).capitalize()
+    if st.button(label, icon=":material/refresh:", key="img_retry",
+                 help="Starts the same job again with the settings it stored; images already here are kept."):
+        _start(lambda: restart_job(folder))
 
 # --- import -----------------------------------------------------------------------------------
 with st.expander("Import images you already have"):
     st.caption("Files named `<OBJID>.jpg` (or `.jpeg`) are checked like downloads (a whole JPEG that decodes "
                "and is not blank) and copied into the image folder; images already there are kept.")
     i1, i2 = st.columns(2)
-    src_folder = i1.text_input("From a folder on this computer", key="img_import_folder")
+    src_folder = "" if settings.public else i1.text_input("From a folder on this computer", key="img_import_folder")
     zip_file = i2.file_uploader("From a zip archive", type=["zip"], key="img_import_zip")
     if st.button("Import", key="img_import", disabled=active or not (src_folder.strip() or zip_file)):
         try:
             reports = []
             if src_folder.strip():
-                reports.append(("folder", import_folder(Path(src_folder.strip()), folder)))
+                reports.append(("folder", import_folder(confine(src_folder, "Import folder"), folder)))
             if zip_file is not None:
                 reports.append((zip_file.name, import_zip(zip_file, folder)))
-        except (FileNotFoundError, ValueError, jobs.JobBusy) as exc:
-            st.error(str(exc))
+        except (FileNotFoundError, ValueError, PermissionError, jobs.JobBusy) as exc:
+            st.error(md_escape(exc))
         else:
             for name, report in reports:
-                st.success(f"{name}: {report.summary()}")
+                st.success(f"{md_escape(name)}: {report.summary()}")
                 if report.rejected:
                     st.dataframe(pd.DataFrame(report.rejected, columns=["file", "reason"]), hide_index=True)
+                if report.ignored:
+                    st.text(f"Ignored (not named <OBJID>.jpg): {', '.join(report.ignored[:50])}"
+                            + (f" and {len(report.ignored) - 50} more" if len(report.ignored) > 50 else ""))
+
+imageset = read_imageset(folder)
+if imageset:
+    with st.expander("About these images (imageset.json)"):
+        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in imageset.items()], columns=["key", "value"]),
+                     hide_index=True, width="stretch")
+
 
 # --- gallery ----------------------------------------------------------------------------------
+def _caption(objid: str, votes: pd.DataFrame, have_votes: list[str]) -> str:
+    """Vote fractions under a thumbnail; always the same number of lines, so rows line up."""
+    if objid not in votes.index or not have_votes:
+        return "  \n".join(["no vote fractions", "in the current catalogue", "", ""])
+    row = votes.loc[objid]
+    row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+    fr = {c: float(row[c]) for c in have_votes}
+    top = max(fr, key=fr.get)
+    cells = [f"{SHORT[c]} {v:.2f}" if c != top else f"**{SHORT[c]} {v:.2f}**" for c, v in fr.items()]
+    lines = [" · ".join(cells[j:j + 2]) for j in range(0, len(cells), 2)]
+    lines.append(f"{int(row['NVOTE'])} votes" if "NVOTE" in votes.columns else "")
+    return "  \n".join(lines)
+
+
 images = list_cutouts(folder)
 st.subheader(f"Gallery ({len(images):,} image{'' if len(images) == 1 else 's'})")
+st.caption(f"Folder: {md_escape(display_path(folder))}")
 if not images:
     st.caption("No images in this folder yet.")
 else:
-    votes = table.set_index("OBJID") if "OBJID" in table.columns else pd.DataFrame()
-    only_catalog = st.toggle("Only galaxies of the current catalogue", value=False, key="img_only_catalog")
-    if only_catalog:
+    votes = table.set_index(table["OBJID"].astype(str)) if "OBJID" in table.columns else pd.DataFrame()
+    if st.toggle("Only galaxies of the current catalogue", value=False, key="img_only_catalog"):
         images = [p for p in images if p.stem in votes.index]
     pages = max(1, -(-len(images) // GALLERY_PAGE))
     page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="img_page") if pages > 1 else 1
     shown = images[(page - 1) * GALLERY_PAGE: page * GALLERY_PAGE]
     have_votes = [c for c in RAW_COLUMNS if c in votes.columns]
-    cols = st.columns(GALLERY_COLUMNS)
-    for i, path in enumerate(shown):
-        with cols[i % GALLERY_COLUMNS]:
-            st.image(str(path), width="stretch")
-            lines = [f"**{path.stem}**"]
-            if path.stem in votes.index and have_votes:
-                row = votes.loc[path.stem]
-                row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
-                fr = {c: float(row[c]) for c in have_votes}
-                top = max(fr, key=fr.get)
-                cells = [f"{SHORT[c]} {v:.2f}" if c != top else f"**{SHORT[c]} {v:.2f}**" for c, v in fr.items()]
-                # Two answers per line keeps the text readable in a narrow gallery column.
-                lines += [" · ".join(cells[j:j + 2]) for j in range(0, len(cells), 2)]
-                if "NVOTE" in votes.columns:
-                    lines.append(f"{int(row['NVOTE'])} votes")
-            else:
-                lines.append("no vote fractions in the current catalogue")
-            st.caption("  \n".join(lines))
+    for start in range(0, len(shown), GALLERY_COLUMNS):  # one st.columns per row keeps rows aligned
+        for col, path in zip(st.columns(GALLERY_COLUMNS), shown[start:start + GALLERY_COLUMNS], strict=False):
+            with col:
+                st.image(str(path), width="stretch")
+                # OBJIDs are digits only (list_cutouts), so this HTML carries nothing from a user.
+                st.markdown(f"<div style='white-space:nowrap;font-size:0.8rem;font-weight:600'>{path.stem}</div>",
+                            unsafe_allow_html=True)
+                st.caption(_caption(path.stem, votes, have_votes))
     st.caption("Under each image: the share of Galaxy Zoo volunteers who chose each answer "
                "(EL elliptical, CW/ACW clockwise/anticlockwise spiral, EDGE edge-on, DK don't know, "
                "MG merger); the most popular answer in bold.")

@@ -5,8 +5,15 @@ requested size (when one is given), and is not blank (a near-constant image,
 which is what a cutout service returns outside its footprint). HTML error
 pages served with status 200 are recognised and named as such.
 
-Every check raises :class:`InvalidImage` with a short ``reason`` that ends up
-in the failures table; ``retryable`` says whether asking again may help.
+A JPEG cut short and then closed with an ``FF D9`` end marker decodes without an
+error: libjpeg only warns and fills the missing blocks with zero coefficients,
+i.e. flat grey 128. :func:`ends_early` spots that: the last 8x8 luma block of a
+real cutout is never exactly flat 128 (sky noise), that of a cut one always is.
+
+Every check raises :class:`InvalidImage` with a short plain-words ``reason`` that
+ends up in the failures table (``detail`` keeps the decoder's message);
+``retryable`` says whether asking again may help: server errors and damaged
+answers (HTML, truncated, wrong size, blank) are retried, other 4xx answers are not.
 """
 
 from __future__ import annotations
@@ -26,15 +33,18 @@ BLANK_STD_THRESHOLD = 2.0
 #: Largest cutout accepted (bytes): 2048x2048 JPEGs from SkyServer are well under this.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 JPEG_CONTENT_TYPES = ("image/jpeg", "image/jpg", "image/pjpeg")
+HTML_REASON = "the server sent an HTML page instead of a JPEG"
+TRUNCATED_DATA_REASON = "truncated JPEG (image data ends early)"
 
 
 class InvalidImage(ValueError):
     """The bytes are not a usable cutout; ``reason`` is short text for the failures table."""
 
-    def __init__(self, reason: str, retryable: bool = False):
+    def __init__(self, reason: str, retryable: bool = False, detail: str = ""):
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -53,14 +63,14 @@ def _looks_like_html(data: bytes) -> bool:
 def check_jpeg_bytes(data: bytes, expected_size: tuple[int, int] | None = None) -> ImageInfo:
     """Validate JPEG bytes; ``expected_size`` is (width, height) in pixels or None for any size."""
     if not data:
-        raise InvalidImage("empty response body", retryable=True)
+        raise InvalidImage("the server sent an empty answer", retryable=True)
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidImage(f"image larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
     if _looks_like_html(data):
         # SkyServer answers overload and internal errors with an HTML page, sometimes with status 200.
-        raise InvalidImage("HTML error page instead of a JPEG", retryable=True)
+        raise InvalidImage("an HTML page instead of a JPEG", retryable=True)
     if not data.startswith(JPEG_MAGIC):
-        raise InvalidImage("not a JPEG (wrong magic bytes)")
+        raise InvalidImage("not a JPEG (its first bytes say otherwise)", retryable=True)
     if not data.rstrip(b"\x00\r\n ").endswith(JPEG_EOI):
         raise InvalidImage("truncated JPEG (no end-of-image marker)", retryable=True)
     try:
@@ -77,25 +87,58 @@ def check_jpeg_bytes(data: bytes, expected_size: tuple[int, int] | None = None) 
     except InvalidImage:
         raise
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise InvalidImage(f"JPEG does not decode: {exc}", retryable=True) from None
+        raise InvalidImage("the JPEG does not decode", retryable=True, detail=str(exc)[:200]) from None
     if expected_size is not None and (info.width, info.height) != tuple(expected_size):
         raise InvalidImage(
-            f"wrong size {info.width}x{info.height}, requested {expected_size[0]}x{expected_size[1]}")
+            f"wrong size {info.width}x{info.height}, requested {expected_size[0]}x{expected_size[1]}",
+            retryable=True)
     if info.std < BLANK_STD_THRESHOLD:
-        raise InvalidImage(f"blank image (grey-level std {info.std:.2f})")
+        raise InvalidImage(f"blank image (grey-level std {info.std:.2f})", retryable=True)
+    if ends_early(grey, (width, height)):
+        raise InvalidImage(TRUNCATED_DATA_REASON, retryable=True)
     return info
+
+
+def ends_early(grey: np.ndarray, full_size: tuple[int, int]) -> bool:
+    """True when the JPEG's entropy-coded data ended before its last block.
+
+    ``grey`` is the decoded luma (mode "L", possibly scaled down by ``draft``);
+    ``full_size`` is the image's (width, height) in pixels. The visible part of the
+    last 8x8 block must not be exactly flat 128, the value libjpeg gives a block it
+    had no data for.
+    """
+    height, width = grey.shape[:2]
+    full_w, full_h = full_size
+    if width == 0 or height == 0:
+        return False
+    # The visible part of the last block (an image need not be a multiple of 8 wide), scaled like grey.
+    cols = max(1, -(-((full_w - 1) % 8 + 1) * width // full_w))
+    rows = max(1, -(-((full_h - 1) % 8 + 1) * height // full_h))
+    return bool(np.all(grey[-rows:, -cols:] == 128))
+
+
+def jpeg_ends_early(data: bytes) -> bool:
+    """:func:`ends_early` for JPEG bytes, decoding the luma only (False if the bytes do not decode)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+            size = img.size
+            img.draft("L", size)
+            img.load()
+            return ends_early(np.asarray(img.convert("L")), size)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
 
 
 def check_response(status: int, content_type: str | None, data: bytes,
                    expected_size: tuple[int, int] | None = None) -> ImageInfo:
     """Validate an HTTP answer: status 200, a JPEG content type, then :func:`check_jpeg_bytes`."""
     if status != 200:
-        raise InvalidImage(f"HTTP {status}", retryable=status >= 500 or status == 429)
+        raise InvalidImage(f"server answered HTTP {status}", retryable=status >= 500 or status == 429)
     ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype.startswith("text/html") or _looks_like_html(data):
+        raise InvalidImage(HTML_REASON, retryable=True)
     if ctype not in JPEG_CONTENT_TYPES:
-        if ctype.startswith("text/html") or _looks_like_html(data):
-            raise InvalidImage("HTML error page instead of a JPEG", retryable=True)
-        raise InvalidImage(f"content type {ctype or 'missing'!r}, expected image/jpeg")
+        raise InvalidImage(f"the server sent {ctype or 'no content type'} instead of a JPEG", retryable=True)
     return check_jpeg_bytes(data, expected_size)
 
 

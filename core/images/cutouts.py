@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from core.config import get_settings
 
@@ -133,3 +133,44 @@ def cutout_url(ra: float, dec: float, settings: CutoutSettings) -> str:
     if settings.source == "dr7":
         params["opt"] = settings.opt
     return f"{settings.resolved_base_url()}?{urlencode(params)}"
+
+
+class CutoutHostNotAllowed(CutoutSettingsError):
+    """A cutout URL whose host is not on the dashboard's allow-list."""
+
+
+def allowed_cutout_hosts() -> tuple[str, ...]:
+    """``host`` or ``host:port`` entries cutout requests from the dashboard may go to.
+
+    SDSS's own hosts (those of :data:`SOURCE_BASE_URLS`), the host of
+    ``$GZ_CUTOUT_BASE_URL`` (set by whoever runs the server) and ``$GZ_CUTOUT_HOSTS``.
+    An entry without a port allows that host on any port.
+    """
+    settings = get_settings()
+    hosts = [urlsplit(url).hostname or "" for url in SOURCE_BASE_URLS.values()]
+    if settings.cutout_base_url:
+        parts = urlsplit(settings.cutout_base_url)
+        hosts.append(f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "")
+    hosts += list(settings.cutout_hosts)
+    return tuple(dict.fromkeys(h.lower() for h in hosts if h))
+
+
+def check_cutout_host(url: str) -> None:
+    """Raise :class:`CutoutHostNotAllowed` unless ``url``'s host (and port) is allowed.
+
+    Used for requests started from the dashboard; the CLI, run by the machine's own
+    user, is not confined.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    allowed = allowed_cutout_hosts()
+    if host and (host in allowed or (port is not None and f"{host}:{port}" in allowed)):
+        return
+    shown = f"{host}:{port}" if port is not None else host or url
+    raise CutoutHostNotAllowed(
+        f"cutout host {shown!r} is not allowed from the dashboard (allowed: {', '.join(allowed)}); "
+        "the server's operator can add it to GZ_CUTOUT_HOSTS")

@@ -5,7 +5,8 @@ Every image a model sees at prediction time passes through :func:`open_image`:
 * the format is decided by the first bytes (JPEG or PNG), not by the file name;
 * the pixel count is read from the header and refused above ``max_pixels``
   *before* any pixel is decoded, so a decompression bomb costs nothing;
-* the image must decode completely (a truncated JPEG is refused, not padded grey);
+* the image must decode completely (a truncated JPEG is refused, not padded grey, even when
+  an end marker was appended after the cut);
 * grayscale, palette, 16-bit, RGBA/LA and CMYK images are converted to 8-bit RGB
   (transparent areas become black, the colour of empty sky).
 
@@ -23,6 +24,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile
 
+from core.images.check import jpeg_ends_early
 from core.images.folder import sniff_format
 
 #: Largest accepted image, in pixels (width x height). SDSS cutouts are far smaller;
@@ -144,6 +146,8 @@ def open_image(
             raise ImageInputError(label, f"is too large to decode safely ({exc})") from exc
         except Exception as exc:
             raise ImageInputError(label, f"does not decode completely: truncated or corrupt {fmt} ({exc})") from exc
+    if fmt == "JPEG" and jpeg_ends_early(data):
+        raise ImageInputError(label, "does not decode completely: truncated JPEG (its image data ends early)")
     try:
         return _to_rgb(img)
     except Exception as exc:

@@ -39,7 +39,7 @@ def server():
 def test_all_found_exits_zero_with_a_summary(tmp_path, server):
     r = _cli(POSITIONS, "--images", tmp_path, "--base-url", server.dr18_base, "--size", 80, "--limit", 12)
     assert r.returncode == 0, r.stderr
-    assert "done: 12 galaxies, 12 downloaded, 0 already present, 0 failed" in r.stdout
+    assert "finished: 12 galaxies, 12 downloaded, 0 already present, 0 failed" in r.stdout
     assert len(list_cutouts(tmp_path)) == 12 and "cutouts" in r.stderr  # the tqdm bar
     for p in list_cutouts(tmp_path):
         check_file(p, (80, 80))
@@ -51,9 +51,9 @@ def test_failures_give_exit_one_and_a_csv(tmp_path, server, sample_catalog_path)
     r = _cli(sample_catalog_path, "--images", tmp_path / "img", "--base-url", server.dr18_base,
              "--limit", 5, "--failures", out, "--no-progress")
     assert r.returncode == 1
-    assert "5 failed" in r.stdout and "5 x HTTP 404" in r.stdout and str(out) in r.stdout
+    assert "5 failed" in r.stdout and "5 x server answered HTTP 404" in r.stdout and str(out) in r.stdout
     rows = list(csv.DictReader(open(out)))
-    assert len(rows) == 5 and {row["REASON"] for row in rows} == {"HTTP 404"}
+    assert len(rows) == 5 and {row["REASON"] for row in rows} == {"server answered HTTP 404"}
     assert all(row["OBJID"].isdigit() and row["URL"].startswith(server.dr18_base) for row in rows)
     assert (tmp_path / "img" / "failures.csv").read_text() == out.read_text()
 
@@ -106,7 +106,7 @@ def test_bad_settings_exit_two_before_any_request(tmp_path, server, args, word):
     r = _cli(POSITIONS, "--images", tmp_path, "--base-url", server.dr18_base, *args)
     assert r.returncode == 2 and word in r.stderr
     assert server.count() == 0
-    assert jobs.read_state(tmp_path)["status"] == "error"
+    assert jobs.read_state(tmp_path)["status"] == "failed"
 
 
 def test_missing_catalogue(tmp_path):
@@ -161,7 +161,7 @@ def test_sigkill_then_restart_downloads_nothing_twice(tmp_path):
     for name, mtime in done.items():
         assert (folder / name).stat().st_mtime_ns == mtime
     assert len(list_cutouts(folder)) == 40 and not list(folder.glob(".*.part")) and not list(folder.glob(".*.tmp"))
-    assert jobs.read_state(folder)["status"] == "done"
+    assert jobs.read_state(folder)["status"] == "finished"
 
 
 def test_sigterm_cancels_promptly_with_exit_three(tmp_path):
@@ -175,7 +175,7 @@ def test_sigterm_cancels_promptly_with_exit_three(tmp_path):
         assert time.monotonic() - t0 < 3.0
     assert proc.returncode == 3
     state = jobs.read_state(folder)
-    assert state["status"] == "cancelled" and state["failed"] == 0 and state["pending"] > 0
+    assert state["status"] == "cancelled" and state["failed"] == 0 and state["progress"]["pending"] > 0
     assert "cancelled" in (folder / "job.log").read_text()
     for p in list_cutouts(folder):
         check_file(p, (96, 96))

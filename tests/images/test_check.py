@@ -7,7 +7,14 @@ import io
 import pytest
 from PIL import Image
 
-from core.images.check import InvalidImage, check_file, check_jpeg_bytes, check_response, is_valid_file
+from core.images.check import (
+    InvalidImage,
+    check_file,
+    check_jpeg_bytes,
+    check_response,
+    is_valid_file,
+    jpeg_ends_early,
+)
 from tests.support.paths import CUTOUT_FIXTURES
 
 FIXTURE = sorted((CUTOUT_FIXTURES / "images").glob("*.jpg"))[0]
@@ -27,8 +34,8 @@ def test_real_cutout_passes_with_its_size():
 
 @pytest.mark.parametrize("data, reason, retryable", [
     (b"", "empty", True),
-    (b"<!DOCTYPE html><html><body>Server too busy</body></html>", "HTML error page", True),
-    (b"\x89PNG\r\n\x1a\n" + b"0" * 100, "not a JPEG", False),
+    (b"<!DOCTYPE html><html><body>Server too busy</body></html>", "an HTML page instead of a JPEG", True),
+    (b"\x89PNG\r\n\x1a\n" + b"0" * 100, "not a JPEG", True),
 ])
 def test_non_images_are_named(data, reason, retryable):
     with pytest.raises(InvalidImage, match=reason) as err:
@@ -43,6 +50,27 @@ def test_truncated_jpeg_is_refused_and_retryable():
     assert err.value.retryable
 
 
+@pytest.mark.parametrize("kept", [0.2, 0.5, 0.9, 0.97])
+def test_jpeg_cut_short_then_closed_with_an_end_marker_is_refused(kept):
+    data = FIXTURE.read_bytes()
+    scan = data.index(b"\xff\xda")  # start of the entropy-coded data
+    cut = data[: scan + int((len(data) - scan) * kept)] + b"\xff\xd9"
+    with Image.open(io.BytesIO(cut)) as img:
+        img.load()  # Pillow decodes it without complaint: the missing blocks come out grey
+    with pytest.raises(InvalidImage, match="image data ends early") as err:
+        check_jpeg_bytes(cut, (120, 120))
+    assert err.value.retryable
+    assert jpeg_ends_early(cut) and not jpeg_ends_early(data)
+
+
+def test_no_real_cutout_looks_cut_short():
+    files = sorted((CUTOUT_FIXTURES / "images").glob("*.jpg"))
+    assert len(files) == 40
+    for path in files:
+        check_jpeg_bytes(path.read_bytes())
+        assert not jpeg_ends_early(path.read_bytes()), path.name
+
+
 def test_corrupt_middle_does_not_decode():
     data = bytearray(FIXTURE.read_bytes())
     data[20:400] = b"\x00" * 380  # wipes the quantisation/Huffman tables
@@ -54,7 +82,7 @@ def test_wrong_size_is_refused_but_any_size_accepted_without_expectation():
     data = _jpeg((100, 80))
     with pytest.raises(InvalidImage, match="wrong size 100x80, requested 120x120") as err:
         check_jpeg_bytes(data, (120, 120))
-    assert not err.value.retryable
+    assert err.value.retryable  # a content fault: retried like a 5xx, up to the retry limit
     assert check_jpeg_bytes(data).width == 100
 
 
@@ -66,13 +94,13 @@ def test_blank_image_is_refused():
 
 
 @pytest.mark.parametrize("status, ctype, body, reason, retryable", [
-    (500, "text/html", b"<html></html>", "HTTP 500", True),
+    (500, "text/html", b"<html></html>", "server answered HTTP 500", True),
     (503, "text/html", b"", "HTTP 503", True),
     (429, "text/plain", b"", "HTTP 429", True),
     (404, "text/html", b"", "HTTP 404", False),
     (400, "text/plain", b"", "HTTP 400", False),
-    (200, "text/html; charset=utf-8", b"<html>busy</html>", "HTML error page", True),
-    (200, "application/octet-stream", b"xx", "content type", False),
+    (200, "text/html; charset=utf-8", b"<html>busy</html>", "HTML page instead of a JPEG", True),
+    (200, "application/octet-stream", b"xx", "application/octet-stream instead of a JPEG", True),
 ])
 def test_http_answers(status, ctype, body, reason, retryable):
     with pytest.raises(InvalidImage, match=reason) as err:

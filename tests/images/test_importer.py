@@ -32,7 +32,7 @@ def test_import_folder_keeps_valid_images_and_names_the_rest(tmp_path):
     report = import_folder(src, dest)
     assert sorted(report.imported) == ["587729160043954260", "587742772951842916"]
     assert dict(report.rejected) == {"111.jpg": "truncated JPEG (no end-of-image marker)",
-                                     "222.jpg": "HTML error page instead of a JPEG"}
+                                     "222.jpg": "an HTML page instead of a JPEG"}
     assert sorted(report.ignored) == ["galaxy.jpg", "notes.txt"]
     assert sorted(p.name for p in dest.glob("*.jpg")) == ["587729160043954260.jpg", "587742772951842916.jpg"]
     assert (dest / "587742772951842916.jpg").read_bytes() == _good(0)
@@ -85,7 +85,7 @@ def test_import_zip_is_zip_slip_safe(tmp_path):
     assert rejected["/abs/1002.jpg"].startswith("unsafe path")
     assert rejected["C:/win/1003.jpg"].startswith("unsafe path")
     assert rejected["1006.jpg"] == "symbolic link in archive"
-    assert rejected["1004.jpg"].startswith("JPEG does not decode")
+    assert rejected["1004.jpg"] == "the JPEG does not decode"
     assert rejected["other/587742772951842916.jpg"].startswith("duplicate OBJID")
     assert report.ignored == ["readme.md"]
     # Nothing was written anywhere but <dest>/<OBJID>.jpg.

@@ -68,6 +68,16 @@ def test_truncated_jpeg_is_refused(tmp_path: Path):
         open_image(cut)
 
 
+def test_jpeg_cut_short_with_an_end_marker_appended_is_refused(tmp_path: Path):
+    data = REAL_JPEG.read_bytes()
+    scan = data.index(b"\xff\xda")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: scan + (len(data) - scan) // 2] + b"\xff\xd9")
+    with pytest.raises(ImageInputError, match=r"cut\.jpg: does not decode completely: truncated JPEG"):
+        open_image(cut)
+    assert open_image(REAL_JPEG).size == Image.open(REAL_JPEG).size
+
+
 @pytest.mark.parametrize("data, problem", [(b"", "is empty"), (b"GIF89a" + b"\x00" * 50, "is not a JPEG or PNG")])
 def test_empty_and_other_formats_are_refused(data: bytes, problem: str):
     with pytest.raises(ImageInputError, match=problem):

@@ -11,7 +11,8 @@ Faults can be injected per position or for every request (see :class:`Fault`):
 ``500``/``503``/``404``/``400`` statuses, ``delay`` (sleep before answering,
 to go past a client's timeout), ``truncate`` (announce the full length, send
 half, close), ``html200`` (an HTML error page with status 200), ``wrong_size``
-and ``blank`` JPEGs, ``reset`` (TCP RST). ``latency`` adds a fixed delay to
+and ``blank`` JPEGs, ``reset`` (TCP RST), ``trickle`` (the real image, one byte
+every ``delay`` seconds, so no single wait is long but the whole never ends). ``latency`` adds a fixed delay to
 every request (for the benchmark).
 
 Use :func:`fake_skyserver` as a context manager in tests, or run
@@ -45,7 +46,8 @@ from tests.support.paths import CUTOUT_FIXTURES
 FIXTURE_DIR = CUTOUT_FIXTURES
 HTML_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>SkyServer error</title></head>"
                    b"<body><h1>Server too busy</h1><p>Please try again later.</p></body></html>")
-FAULT_KINDS = ("500", "503", "404", "400", "delay", "truncate", "html200", "wrong_size", "blank", "reset")
+FAULT_KINDS = ("500", "503", "404", "400", "delay", "truncate", "html200", "wrong_size", "blank", "reset",
+               "trickle")
 
 
 @dataclass
@@ -54,7 +56,8 @@ class Fault:
 
     ``ra``/``dec`` (decimal degrees) restrict the fault to requests that match
     that cutout (None: every request); ``times`` is how many requests it spoils
-    (None: all of them); ``delay`` is the sleep in seconds for ``kind="delay"``.
+    (None: all of them); ``delay`` is the sleep in seconds for ``kind="delay"``
+    and the pause between bytes for ``kind="trickle"``.
     """
 
     kind: str
@@ -265,6 +268,18 @@ class _Handler(BaseHTTPRequestHandler):
                 buf = io.BytesIO()
                 Image.new("RGB", (width, height), (0, 0, 0)).save(buf, format="JPEG")
                 self._send(200, buf.getvalue(), "image/jpeg")
+        elif kind == "trickle":
+            body = self.fake.jpeg(0 if index is None else index, width, height)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                if self.fake.stopping.wait(fault.delay):
+                    break
+            self.close_connection = True
         elif kind == "reset":
             # SO_LINGER with zero timeout makes close() send RST instead of FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

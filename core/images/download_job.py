@@ -1,0 +1,170 @@
+"""Starting a download as a detached background job, and reading back what a job was and what is left.
+
+A job folder keeps the whole job: ``job_catalog.csv`` (every galaxy it was asked
+for, OBJID/RA/DEC in decimal degrees) and, in ``state.json``, every setting it ran
+with (:class:`core.images.download_config.DownloadConfig` plus ``catalog``,
+``selection``). Retry and resume start the same job again from those stored
+settings, after a reload or a server restart too; since valid images are skipped,
+that fetches the failures and the not-yet-attempted rest, and the job catalogue
+is never replaced by a part of itself.
+
+Two starts cannot race: the starter takes the folder lock, refuses when a job runs
+or is starting, writes the catalogue and a ``starting`` state, and only then lets
+the worker take the lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import jobs
+from core.atomic import write_bytes_atomic
+from core.csv_safety import safe_row
+from core.images.cutouts import SOURCE_LABELS, check_cutout_host
+from core.images.download_config import DownloadConfig
+from core.images.failures import read_failures
+from core.images.folder import list_cutouts
+from core.jobs import JobState, JobStatus
+
+JOB_CATALOG_NAME = "job_catalog.csv"
+#: How long a job the dashboard asked for may stay "starting" before the page stops waiting for it.
+STARTING_GRACE_S = 20.0
+
+
+def job_active(state: JobState | None, now: float | None = None) -> bool:
+    """True while a worker holds the folder's lock, or a job was requested less than
+    :data:`STARTING_GRACE_S` seconds ago and its worker is still starting up."""
+    if state is None:
+        return False
+    if state.running:
+        return True
+    if state.status != JobStatus.STARTING:
+        return False
+    requested = float(state.started_at or 0.0)
+    return ((time.time() if now is None else now) - requested) < STARTING_GRACE_S
+
+
+def write_job_catalog(table, folder: Path) -> Path:
+    """Write the galaxies of a job as a bare ``OBJID,RA,DEC`` CSV (decimal degrees) in ``folder``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(("OBJID", "RA", "DEC"))
+    for objid, ra, dec in zip(table["OBJID"].tolist(), table["RA"].tolist(), table["DEC"].tolist(), strict=False):
+        writer.writerow(safe_row((str(objid), f"{float(ra):.7f}", f"{float(dec):.7f}")))
+    return write_bytes_atomic(Path(folder) / JOB_CATALOG_NAME, buf.getvalue().encode("utf-8"))
+
+
+def read_job_catalog_ids(folder: Path) -> list[str]:
+    """OBJIDs of the folder's job catalogue, in order ([] when there is none)."""
+    try:
+        with open(Path(folder) / JOB_CATALOG_NAME, newline="", encoding="utf-8") as fh:
+            return [row.get("OBJID", "") for row in csv.DictReader(fh)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+@dataclass(frozen=True)
+class JobLeft:
+    """What is left of a folder's job: counts of galaxies of its job catalogue."""
+
+    total: int
+    on_disk: int
+    failed: int  #: listed in failures.csv and still without an image
+    not_attempted: int
+
+    @property
+    def to_fetch(self) -> int:
+        return self.failed + self.not_attempted
+
+
+def job_left(folder: Path) -> JobLeft:
+    """Compare the job catalogue with the images on disk and ``failures.csv``."""
+    ids = list(dict.fromkeys(read_job_catalog_ids(folder)))
+    have = {p.stem for p in list_cutouts(folder)}
+    failed = {r.get("OBJID", "") for r in read_failures(folder)}
+    missing = [i for i in ids if i not in have]
+    n_failed = sum(1 for i in missing if i in failed)
+    return JobLeft(len(ids), len(ids) - len(missing), n_failed, len(missing) - n_failed)
+
+
+def stored_config(state: JobState | None) -> DownloadConfig | None:
+    """The settings a job ran with, from its state (None when there are none or they are unusable)."""
+    if state is None or not state.settings:
+        return None
+    try:
+        return DownloadConfig.from_dict(state.settings).validated()
+    except ValueError:
+        return None
+
+
+def job_settings_rows(state: JobState | None) -> list[tuple[str, str]]:
+    """The settings a job stored, as (setting, value) rows in plain words ([] when none)."""
+    stored = stored_config(state)
+    if stored is None:
+        return []
+    cut = stored.cutout()
+    return [("Galaxies", str(state.settings.get("selection") or state.settings.get("catalog") or "–")),
+            ("Service", SOURCE_LABELS.get(cut.source, cut.source)), ("Base URL", cut.resolved_base_url()),
+            ("Scale", f"{float(cut.scale):g} arcsec/pixel"), ("Size", f"{cut.width} x {cut.height} pixels"),
+            ("Parallel requests", str(stored.workers)), ("Retries", str(stored.retries)),
+            ("Timeouts", f"connect {stored.connect_timeout:g} s, silence {stored.timeout:g} s, "
+                         f"whole request {stored.deadline:g} s")]
+
+
+def cli_args(catalog_csv: Path, folder: Path, config: DownloadConfig, selection: str = "") -> list[str]:
+    """The ``python -m core download ...`` arguments that run this job (base URL resolved)."""
+    args = ["download", str(catalog_csv), "--images", str(folder), *config.validated().to_argv()]
+    if selection:
+        args += ["--selection", selection]
+    return args
+
+
+def start_download_job(table, folder: Path, config: DownloadConfig, selection: str = "",
+                       env: dict[str, str] | None = None):
+    """Start a download of ``table`` (OBJID, RA, DEC) in ``folder`` as a detached worker.
+
+    ``table`` None starts the folder's job catalogue again (retry and resume). Requests
+    go only to allowed hosts (:func:`core.images.cutouts.check_cutout_host`); the worker
+    enforces that too. Raises :class:`core.jobs.JobBusy` when a job runs or is starting
+    in ``folder``, FileNotFoundError when there is no job catalogue to resume, and
+    CutoutSettingsError / ValueError for bad settings. Returns the worker's Popen.
+    """
+    folder = Path(folder)
+    config = config.validated().resolved()
+    check_cutout_host(config.cutout().resolved_base_url())
+    catalog_csv = folder / JOB_CATALOG_NAME
+    with jobs.JobLock(folder):
+        # We hold the lock, so no worker runs; only a job that is still starting can be in the way.
+        if job_active(JobState.from_dict(jobs.read_json(folder / jobs.STATE_NAME))):
+            raise jobs.JobBusy(f"a download is already starting in {folder}")
+        if table is not None:
+            write_job_catalog(table, folder)
+            total = int(len(table))
+        elif catalog_csv.exists():
+            total = len(read_job_catalog_ids(folder))
+        else:
+            raise FileNotFoundError(f"no {JOB_CATALOG_NAME} in {folder} to resume")
+        jobs.clear_cancel(folder)  # no job runs here, so any CANCEL file is a leftover
+        settings: dict[str, Any] = {**config.to_dict(), "catalog": str(catalog_csv), "selection": selection}
+        jobs.write_state(folder, JobState(kind="download", status=JobStatus.STARTING, total=total,
+                                          started_at=time.time(), settings=settings,
+                                          progress={"pending": total}).to_dict())
+    args = cli_args(catalog_csv, folder, config, selection) + ["--no-progress", "--only-allowed-hosts"]
+    return jobs.start_detached(args, folder, env=env)
+
+
+def restart_job(folder: Path, env: dict[str, str] | None = None):
+    """Start the folder's last job again with the settings it stored (retry failures, fetch the rest).
+
+    Raises ValueError when the folder has no job with usable stored settings.
+    """
+    state = jobs.read_job(folder)
+    config = stored_config(state)
+    if config is None:
+        raise ValueError(f"the last job in {folder} stored no usable settings; start a new download")
+    return start_download_job(None, folder, config, str(state.settings.get("selection") or ""), env=env)
