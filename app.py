@@ -2,7 +2,20 @@
 
 import streamlit as st
 
+from core.config import get_settings
+
 st.set_page_config(page_title="Galaxy Zoo morphology", page_icon=":milky_way:", layout="wide")
+
+# Metric labels and values wrap instead of being cut off with "…" at 1024 px and on phones.
+st.html(
+    """<style>
+    [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * ,
+    [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
+        white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+        overflow-wrap: anywhere; height: auto !important;
+    }
+    </style>"""
+)
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -13,5 +26,9 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare models", icon=":material/leaderboard:"),
     st.Page("pages/classify.py", title="Classify", icon=":material/how_to_vote:"),
 ]
+
+if get_settings().public:
+    st.sidebar.info("**Public demo.** Uploads and the built-in data only: no server folders, no SDSS "
+                    "downloads and no training from the browser.", icon=":material/public:")
 
 st.navigation(PAGES).run()

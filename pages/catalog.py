@@ -21,11 +21,13 @@ from core.catalog.exports import (
 from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, select_rows
 from core.catalog.sky import build_sky_map, color_choices, selected_objids
 from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
+from core.config import get_settings
 from core.schema import CLEAN_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
 from ui import state_keys
 from ui.catalog_state import load_sample_catalog, sample_digest, set_catalog, set_selection
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
+from ui.plain_text import md_escape
 
 PREVIEW_ROWS = 1_000
 UPLOAD_GENERATION = "catalog_upload_generation"
@@ -43,6 +45,11 @@ def _fit_height(n_rows: int) -> int:
     return 35 * (n_rows + 1) + 3
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 kind``, ``3 kinds``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -51,10 +58,12 @@ def _load_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
     """(result, digest, error message) for the uploaded file, or the built-in sample."""
     # A new uploader key empties the uploader: that is how "use the built-in sample" resets it.
     generation = st.session_state.get(UPLOAD_GENERATION, 0)
+    limit_mb = get_settings().max_catalog_mb
     uploaded = st.file_uploader(
         "Upload a GZ1 catalogue (.csv or .csv.gz): Table 2 (16 or 13 columns), a zooSpec export, "
         "the 10-column training form or an OBJID,RA,DEC list",
         type=["csv", "gz"], key=f"catalog_upload_{generation}",
+        help=f"Up to {limit_mb:,} MB, also after decompression (the full Table 2 is about 90 MB).",
     )
     if uploaded is not None and st.button("Use the built-in sample instead", icon=":material/restart_alt:"):
         st.session_state[UPLOAD_GENERATION] = generation + 1
@@ -83,14 +92,14 @@ def _show_report(result: CatalogResult) -> None:
     c2.metric("Clean rows", f"{report.n_clean:,}")
     c3.metric("Rejected rows", f"{report.n_rejected:,}")
     c4.metric("Problems", len(report.problems))
-    st.caption(f"**{report.source}** · detected form: {report.form_label}")
+    st.caption(f"**{md_escape(report.source)}** · recognised as: {md_escape(report.form_label)}")
     for note in report.notes:
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {md_escape(note)}")
     if report.ok:
         st.success("No problems found: every row passed every check.", icon=":material/check_circle:")
         return
     st.warning(
-        f"{len(report.problems)} kind(s) of problem found; {report.n_rejected:,} row(s) were excluded "
+        f"{_count(len(report.problems), 'kind')} of problem found; {report.n_rejected:,} row(s) were excluded "
         "and are listed below. Row numbers count data rows from 1 (row n is line n+1 of the file).",
         icon=":material/warning:",
     )
@@ -118,10 +127,14 @@ def _show_sky_map(result: CatalogResult, digest: str) -> list[str]:
     choices = color_choices(result.table)
     left, right = st.columns([4, 1])
     with right:
-        color_by = st.selectbox(
-            "Colour by", choices or [None], key="sky_color_by",
-            format_func=lambda c: "single colour" if c is None else f"{c} ({SHORT_LABELS.get(c, 'votes')})",
-        )
+        color_by = None
+        if choices:
+            color_by = st.selectbox(
+                "Colour by", choices, key="sky_color_by",
+                format_func=lambda c: f"{c} ({SHORT_LABELS.get(c, 'votes')})",
+            )
+        else:
+            st.caption("One colour: this catalogue has no vote fractions to colour the galaxies by.")
         st.caption(
             "Mollweide projection, RA increasing to the left (0h at the edges). Drag a box or a lasso "
             "to select galaxies; double-click to clear."
@@ -154,10 +167,13 @@ def _show_sky_map(result: CatalogResult, digest: str) -> list[str]:
 def _show_table(result: CatalogResult, selection: list[str]) -> None:
     table = result.table
     tab_table, tab_summary, tab_hist = st.tabs(["Table", "Summary statistics", "Fraction histograms"])
+    shown = select_rows(table, selection) if selection else table
+    what = "selected rows" if selection else "clean rows"
+    scope = (f"Of the {len(shown):,} galaxies selected on the sky map (clear the selection for all "
+             f"{len(table):,})." if selection else f"Of all {_count(len(table), 'clean row')} (select on the sky map "
+             "to narrow).")
     with tab_table:
-        shown = select_rows(table, selection) if selection else table
         ordered = [c for c in PREVIEW_ORDER if c in shown.columns]
-        what = "selected rows" if selection else "clean rows"
         st.caption(
             f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} {what}. RA_STR/DEC_STR are the original "
             "sexagesimal strings; RA/DEC are decimal degrees (J2000). Fractions are fractions of votes."
@@ -172,10 +188,12 @@ def _show_table(result: CatalogResult, selection: list[str]) -> None:
             },
         )
     with tab_summary:
-        summary = summary_statistics(table)
+        st.caption(scope)
+        summary = summary_statistics(shown)
         st.dataframe(summary, width="stretch", height=_fit_height(len(summary)))
     with tab_hist:
-        histograms = fraction_histograms(table)
+        st.caption(scope)
+        histograms = fraction_histograms(shown)
         if histograms.empty:
             st.info("This catalogue has no vote-fraction columns.")
         else:
@@ -209,7 +227,7 @@ def _show_downloads(result: CatalogResult, selection: list[str]) -> None:
             mime="text/plain" if n_files == 1 else "application/zip", on_click="ignore",
             icon=":material/download:", key="download_image_list",
         )
-        c2.caption(f"`name ra dec`, at most {IMAGE_LIST_LIMIT:,} per file ({n_files:,} file(s)).")
+        c2.caption(f"`name ra dec`, at most {IMAGE_LIST_LIMIT:,} per file ({_count(n_files, 'file')}).")
     else:
         c2.button("SDSS Image List input", disabled=True, key="download_image_list_off")
         c2.caption("Needs RA and DEC.")
@@ -233,7 +251,7 @@ st.markdown(
 
 result, digest, error = _load_catalog()
 if error is not None:
-    st.error(f"Could not read the file. {error}", icon=":material/error:")
+    st.error(f"Could not read the file. {md_escape(error)}", icon=":material/error:")
     st.info("Remove the file (x in the uploader) to go back to the built-in sample, or upload another file.")
     show_credit()
     st.stop()

@@ -1,15 +1,47 @@
-"""Home: what the dashboard does and where to start."""
+"""Home: what the dashboard does, where to start, three real GZ1 galaxies and the data credit."""
 
 import streamlit as st
 
 from core.config import get_settings
+from core.images.preprocess import centre_crop
+from core.images.reading import ImageInputError, open_image
+from core.schema import SHORT_LABELS
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
+from ui.plain_text import md_escape
+
+#: Three demo-set galaxies shown on Home (GZ1 subject images; label = the class GZ1 voters chose).
+SHOWCASE = (("587725470674649267", "P_EL"), ("587725816426594544", "P_CW"), ("587727179011522729", "P_EDGE"))
+#: The GZ1 subject images frame the galaxy loosely; show the central half, 240 px a side.
+SHOWCASE_CROP, SHOWCASE_PX = 0.5, 240
+
+
+@st.cache_data(show_spinner=False)
+def _showcase_picture(path: str):
+    """uint8 RGB array of the central crop of a demo image, or None when the file is unusable."""
+    try:
+        return centre_crop(open_image(path), SHOWCASE_PX, SHOWCASE_CROP)
+    except (ImageInputError, OSError):
+        return None
+
+
+def _show_galaxies(settings) -> None:
+    columns = st.columns(len(SHOWCASE))
+    for column, (objid, answer) in zip(columns, SHOWCASE):
+        picture = _showcase_picture(str(settings.demo_dir / "gz1" / f"{objid}.jpg"))
+        if picture is not None:
+            column.image(picture, caption=f"{SHORT_LABELS[answer]} · SDSS {objid}", width="stretch")
+
 
 ensure_app_navigation()
-
+settings = get_settings()
 st.title("Galaxy Zoo morphology")
-st.markdown(
+if settings.public:
+    st.info("This is a public demo: it works on uploads and the built-in data only. Downloads from SDSS, "
+            "training and server folders are turned off here; run it on your own computer for those.",
+            icon=":material/public:")
+intro, picture = st.columns([3, 2])
+intro.markdown(
     """
 Turn the **Galaxy Zoo 1** catalogue into a galaxy-morphology model, in four steps:
 
@@ -17,13 +49,15 @@ Turn the **Galaxy Zoo 1** catalogue into a galaxy-morphology model, in four step
    convert RA/DEC to degrees and see the galaxies on the sky.
 2. **Images** – download one SDSS cutout per galaxy in the background, with live progress.
 3. **Train** – train a CNN on the CPU to predict the nine vote fractions.
-4. **Predict / Compare models** – see the model's fractions next to the human vote.
+4. **Predict / Compare models** – see the model's fractions next to the human vote, and rank models.
 
 Galaxy Zoo fractions are *how people voted*: the model learns to emulate the human vote,
 not a ground truth.
 """
 )
-settings = get_settings()
+with picture:
+    _show_galaxies(settings)
+
 n_sample = max(0, sum(1 for _ in open(settings.sample_catalog, encoding="utf-8")) - 1)
 n_demo = sum(1 for _ in settings.demo_dir.rglob("*.jpg"))
 runs = sorted(p.parent.name for p in settings.models_dir.glob("*/model.pt"))
@@ -31,11 +65,14 @@ st.markdown("**Ready to use without any upload or download:**")
 k1, k2, k3 = st.columns(3)
 k1.metric("Galaxies in the built-in GZ1 sample", f"{n_sample:,}")
 k2.metric("Demo images with labels", f"{n_demo:,}")
-k3.metric("Trained models", len(runs), help=", ".join(runs) or "none yet")
+k3.metric("Trained models", len(runs), help=md_escape(", ".join(runs)) or "none yet")
 
-c1, c2, c3, c4 = st.columns(4)
-c1.page_link("pages/catalog.py", label="Open the catalog", icon=":material/table:")
-c2.page_link("pages/images.py", label="Get images", icon=":material/image:")
-c3.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-c4.page_link("pages/predict.py", label="Predict", icon=":material/insights:")
+links = [("pages/catalog.py", "Open the catalog", ":material/table:"),
+         ("pages/images.py", "Get images", ":material/image:"),
+         ("pages/train.py", "Train a model", ":material/model_training:"),
+         ("pages/predict.py", "Predict", ":material/insights:"),
+         ("pages/compare.py", "Compare models", ":material/leaderboard:"),
+         ("pages/classify.py", "Classify galaxies", ":material/how_to_vote:")]
+for column, (page, label, icon) in zip(st.columns(len(links)), links):
+    column.page_link(page, label=label, icon=icon)
 show_credit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,6 +14,11 @@ from ui import state_keys
 
 PAGE = str(REPO_ROOT / "pages" / "catalog.py")
 CAT = FIXTURES / "catalog"
+
+
+def _shown(markdown: str) -> str:
+    """What Markdown source renders as, for text escaped with ui.plain_text.md_escape."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -63,7 +69,7 @@ def test_upload_gzip_replaces_the_catalog_in_session_state() -> None:
     _upload(at, "sample.csv.gz", gzip.compress(SAMPLE_CATALOG.read_bytes()))
     assert _metrics(at)["Clean rows"] == "695"
     assert at.session_state[state_keys.CATALOG_SOURCE] == "sample.csv.gz"
-    assert any("sample.csv.gz" in c.value for c in at.caption)
+    assert any("sample.csv.gz" in _shown(c.value) for c in at.caption)
 
 
 def test_upload_with_bad_rows_lists_problems_and_rejected_rows() -> None:
@@ -83,7 +89,7 @@ def test_upload_with_bad_rows_lists_problems_and_rejected_rows() -> None:
 def test_unreadable_upload_shows_one_error_and_the_app_keeps_running(fixture: str) -> None:
     at = _open()
     _upload(at, fixture, (CAT / fixture).read_bytes())
-    assert len(at.error) == 1 and fixture in at.error[0].value
+    assert len(at.error) == 1 and fixture in _shown(at.error[0].value)
     assert not at.get("plotly_chart")
     # removing the upload brings the built-in sample back
     at.file_uploader[0].set_value(None)
@@ -113,3 +119,32 @@ def test_training_form_upload_has_no_map_and_disables_position_outputs() -> None
     assert buttons["Cleaned table (13 columns)"] is True
     assert buttons["SDSS Image List input"] is True
     assert buttons["Training CSV (10 columns)"] is False
+
+
+def test_positions_without_fractions_offer_no_colour_choice() -> None:
+    at = _open()
+    _upload(at, "positions.csv", (CAT / "objid_ra_dec.csv").read_bytes())
+    assert not [s for s in at.selectbox if s.label == "Colour by"]
+    assert any("One colour" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1  # the sky map; no fractions, so no histograms
+    assert any("no vote-fraction columns" in i.value for i in at.info)
+
+
+def test_statistics_say_which_rows_they_cover() -> None:
+    at = _open()
+    scope = [c.value for c in at.caption if c.value.startswith("Of all 695 clean rows")]
+    assert len(scope) == 2  # summary statistics and histograms both say they cover every row
+
+
+def test_user_supplied_text_is_shown_literally_never_as_markdown() -> None:
+    header = "OBJID,RA,DEC,![x](http://127.0.0.1:9/p.png)"
+    data = f"{header}\n587739156582301791,10:17:48.34,+32:34:29.4,1\n".encode()
+    at = _open()
+    _upload(at, "[click](http://127.0.0.1:9/).csv", data)
+    rendered = [e.value for kind in ("caption", "markdown", "warning", "error", "info", "success")
+                for e in at.get(kind)]
+    problems = at.dataframe[0].value  # a table shows text as text: the column is named as it is
+    assert "![x](http://127.0.0.1:9/p.png)" in problems.set_index("problem").loc["unknown_columns", "description"]
+    for text in rendered:
+        assert "![x](" not in text and "[click](" not in text
+    assert any("**[click](http://127.0.0.1:9/).csv**" in _shown(c.value) for c in at.caption)

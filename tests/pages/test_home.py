@@ -20,3 +20,28 @@ def test_home_counts_what_ships_and_credits_the_data(monkeypatch, tmp_path):
     assert int(metrics["Demo images with labels"].replace(",", "")) == 581
     assert metrics["Trained models"] == "1"
     assert any("Lintott et al. 2008" in c.value for c in at.caption)
+
+
+def test_home_links_every_step_shows_real_galaxies_and_escapes_run_names(monkeypatch, tmp_path, app_test):
+    monkeypatch.setenv("GZ_MODELS_DIR", str(tmp_path / "models"))
+    (tmp_path / "models" / "[x](http:").mkdir(parents=True)
+    (tmp_path / "models" / "[x](http:" / "model.pt").write_bytes(b"")
+    at = app_test(None, timeout=30).run()
+    assert not at.exception
+    links = {link.proto.label for link in at.get("page_link")}
+    assert {"Open the catalog", "Get images", "Train a model", "Predict", "Compare models"} <= links
+    images = at.get("image")
+    assert len(images) == 3  # three demo-set galaxies (elliptical, clockwise spiral, edge-on)
+    captions = [image.proto.imgs[0].caption for image in images]
+    assert captions[1] == "clockwise spiral · SDSS 587725816426594544"
+    trained = next(m for m in at.metric if m.label == "Trained models")
+    assert trained.proto.help == "\\[x\\]\\(http\\:"  # a run's folder name is shown as text, not a link
+    assert not at.info  # no public-mode notice in the default (local) mode
+
+
+def test_public_mode_says_what_is_off(monkeypatch, app_test):
+    monkeypatch.setenv("GZ_MODE", "public")
+    at = app_test(None, timeout=30).run()
+    assert not at.exception
+    assert any("public demo" in i.value.lower() for i in at.info)
+    assert any("no training" in i.value for i in at.sidebar.info)
