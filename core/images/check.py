@@ -63,7 +63,7 @@ def _looks_like_html(data: bytes) -> bool:
 def check_jpeg_bytes(data: bytes, expected_size: tuple[int, int] | None = None) -> ImageInfo:
     """Validate JPEG bytes; ``expected_size`` is (width, height) in pixels or None for any size."""
     if not data:
-        raise InvalidImage("the server sent an empty answer", retryable=True)
+        raise InvalidImage("empty (0 bytes)", retryable=True)
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidImage(f"image larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
     if _looks_like_html(data):

@@ -3,12 +3,14 @@
 Each image is checked exactly like a download (:mod:`core.images.check`) and
 written atomically as ``<OBJID>.jpg``. Only the base name of a zip member is
 used, and members with absolute paths, ``..`` parts or symlinks are refused, so
-an archive cannot write outside the folder ("zip slip"). Sizes are enforced on
-the bytes actually read, not on what the archive claims (zip bombs).
+an archive cannot write outside the folder ("zip slip"). Zip bombs are refused
+from the archive's directory before anything is inflated (declared sizes and
+compression ratios), and no member is read past its declared size.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import stat
 import zipfile
@@ -25,6 +27,9 @@ _NAME_RE = re.compile(r"([0-9]{1,20})\.jpe?g", re.IGNORECASE)
 #: Default limits for one import (bytes after decompression, number of members).
 MAX_TOTAL_BYTES = 2 * 1024 ** 3
 MAX_MEMBERS = 200_000
+#: Largest accepted ratio of a member's declared size to its compressed size. JPEGs hardly
+#: compress (about 1:1); the members of a zip bomb reach 1000:1.
+MAX_RATIO = 20
 
 
 @dataclass
@@ -115,18 +120,53 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _planned_members(zf: zipfile.ZipFile, report: ImportReport, max_total_bytes: int,
+                     max_members: int) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Members worth extracting, decided from the archive's directory alone (nothing is inflated).
+
+    Raises ValueError for too many members or too many declared bytes; members that
+    declare more than MAX_IMAGE_BYTES or compress more than MAX_RATIO:1 are refused.
+    """
+    members = zf.infolist()
+    if len(members) > max_members:
+        raise ValueError(f"archive has {len(members)} members, more than the limit of {max_members}")
+    declared = sum(info.file_size for info in members if not info.is_dir())
+    if declared > max_total_bytes:
+        raise ValueError(f"archive expands to more than {max_total_bytes / 1e6:.1f} MB ({declared:,} bytes "
+                         "declared); nothing was extracted")
+    planned = []
+    for info in members:
+        base = PurePosixPath(info.filename.replace("\\", "/")).name
+        if info.is_dir() or base.startswith("._") or "__MACOSX" in info.filename:
+            continue  # folders and macOS resource forks, not images
+        problem = _unsafe_member(info)
+        objid = objid_from_name(base)
+        ratio = info.file_size / max(1, info.compress_size)
+        if problem is None and objid is not None and info.file_size > MAX_IMAGE_BYTES:
+            problem = f"declares {info.file_size / 1e6:.0f} MB, larger than {MAX_IMAGE_BYTES // 1024 ** 2} MB"
+        elif problem is None and objid is not None and ratio > MAX_RATIO:
+            problem = f"compresses {ratio:.0f}:1, far more than any JPEG (a zip bomb?); not extracted"
+        if problem is not None:
+            report.rejected.append((info.filename, problem))
+        elif objid is None:
+            report.ignored.append(info.filename)
+        else:
+            planned.append((info, objid))
+    return planned
+
+
 def import_zip(archive: Path | bytes | BinaryIO, dest: Path, expected_size: tuple[int, int] | None = None,
                overwrite: bool = False, max_total_bytes: int = MAX_TOTAL_BYTES,
                max_members: int = MAX_MEMBERS) -> ImportReport:
     """Import the ``<OBJID>.jpg`` members of a zip (path, bytes or binary file) into ``dest``.
 
-    Folders inside the archive are allowed; only each member's base name is used.
-    Raises ValueError if the archive is not a zip or exceeds ``max_members`` /
-    ``max_total_bytes`` (uncompressed bytes read), and :class:`core.jobs.JobBusy`
-    while a job runs in ``dest``.
+    Folders inside the archive are allowed; only each member's base name is used. The
+    archive's directory is checked before anything is inflated (member count, declared
+    sizes, compression ratios), so a zip bomb costs neither time nor memory nor the
+    folder lock; each member is then read up to its declared size only. Raises ValueError
+    if the archive is not a zip or exceeds ``max_members`` / ``max_total_bytes``
+    (uncompressed bytes), and :class:`core.jobs.JobBusy` while a job runs in ``dest``.
     """
-    import io
-
     if isinstance(archive, (bytes, bytearray)):
         archive = io.BytesIO(archive)
     dest = Path(dest)
@@ -134,38 +174,20 @@ def import_zip(archive: Path | bytes | BinaryIO, dest: Path, expected_size: tupl
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         raise ValueError(f"not a readable zip archive: {exc}") from None
-    dest.mkdir(parents=True, exist_ok=True)
-    report, seen, total = ImportReport(), set(), 0
-    with zf, jobs.JobLock(dest):
-        members = zf.infolist()
-        if len(members) > max_members:
-            raise ValueError(f"archive has {len(members)} members, more than the limit of {max_members}")
-        for info in members:
-            if info.is_dir():
-                continue
-            base = PurePosixPath(info.filename.replace("\\", "/")).name
-            if base.startswith("._") or "__MACOSX" in info.filename:
-                continue  # macOS resource forks, not images
-            objid = objid_from_name(base)
-            problem = _unsafe_member(info)
-            if problem is not None:
-                report.rejected.append((info.filename, problem))
-                continue
-            if objid is None:
-                report.ignored.append(info.filename)
-                continue
-            try:
-                with zf.open(info) as fh:
-                    data = fh.read(MAX_IMAGE_BYTES + 1)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-                report.rejected.append((info.filename, f"cannot extract: {exc}"))
-                continue
-            total += len(data)
-            if total > max_total_bytes:
-                raise ValueError(f"archive expands to more than {max_total_bytes // 1024 ** 2} MB; "
-                                 f"stopped at {info.filename} ({len(report.imported)} imported so far)")
-            if len(data) > MAX_IMAGE_BYTES:
-                report.rejected.append((info.filename, f"larger than {MAX_IMAGE_BYTES // 1024 ** 2} MB"))
-                continue
-            _store(objid, data, info.filename, dest, report, expected_size, overwrite, seen)
+    report, seen = ImportReport(), set()
+    with zf:
+        planned = _planned_members(zf, report, max_total_bytes, max_members)
+        dest.mkdir(parents=True, exist_ok=True)
+        with jobs.JobLock(dest):
+            for info, objid in planned:
+                try:
+                    with zf.open(info) as fh:
+                        data = fh.read(info.file_size + 1)
+                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+                    report.rejected.append((info.filename, f"cannot extract: {exc}"))
+                    continue
+                if len(data) != info.file_size:
+                    report.rejected.append((info.filename, "holds a different size than the archive declares"))
+                    continue
+                _store(objid, data, info.filename, dest, report, expected_size, overwrite, seen)
     return report

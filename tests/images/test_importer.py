@@ -10,7 +10,7 @@ import pytest
 
 from core import jobs
 from core.images.check import check_file
-from core.images.importer import import_folder, import_zip
+from core.images.importer import ImportReport, import_folder, import_zip
 from tests.support.paths import CUTOUT_FIXTURES
 
 IMAGES = sorted((CUTOUT_FIXTURES / "images").glob("*.jpg"))
@@ -115,3 +115,69 @@ def test_import_waits_for_no_running_job(tmp_path):
     with jobs.JobLock(tmp_path):
         with pytest.raises(jobs.JobBusy):
             import_zip(_zip({"10.jpg": _good(0)}), tmp_path)
+
+
+def _bomb(path, members: dict[str, int]) -> None:
+    """A zip whose members are runs of zeros of the given sizes (bytes), written in 1 MB chunks."""
+    chunk = bytes(1024 * 1024)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, size in members.items():
+            with zf.open(name, "w", force_zip64=True) as fh:
+                for start in range(0, size, len(chunk)):
+                    fh.write(chunk[: min(len(chunk), size - start)])
+
+
+def _measure(call):
+    """(result or exception, seconds, peak MB of Python allocations) of ``call()``."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        result = call()
+    except ValueError as exc:
+        result = exc
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return result, elapsed, peak
+
+
+def test_zip_bombs_are_refused_before_inflating(tmp_path):
+    big = tmp_path / "big.zip"
+    _bomb(big, {"587742772951842916.jpg": 400 * 1024 * 1024})  # 400 MB of zeros in one member
+    many = tmp_path / "many.zip"
+    _bomb(many, {f"{i}.jpg": 1024 * 1024 for i in range(1, 301)} | {"10000.jpg": 0})
+    assert big.stat().st_size < 1_000_000 and many.stat().st_size < 1_000_000
+
+    result, elapsed, peak = _measure(lambda: import_zip(big, tmp_path / "a"))
+    print(f"\nzip bomb, one 400 MB member in {big.stat().st_size / 1e3:.0f} kB: "
+          f"refused in {elapsed * 1e3:.1f} ms, peak {peak:.2f} MB")
+    assert isinstance(result, ImportReport) and result.imported == [] and "larger than 20 MB" in result.rejected[0][1]
+    assert elapsed < 1.0 and peak < 5
+
+    result, elapsed, peak = _measure(lambda: import_zip(many, tmp_path / "b"))
+    print(f"zip bomb, 300 members of 1 MB in {many.stat().st_size / 1e3:.0f} kB: "
+          f"refused in {elapsed * 1e3:.1f} ms, peak {peak:.2f} MB")
+    why = dict(result.rejected)
+    assert len(why) == 301 and why.pop("10000.jpg") == "empty (0 bytes)"
+    assert all("zip bomb" in reason for reason in why.values())
+    assert elapsed < 1.0 and peak < 5
+
+    # A whole archive declaring more than the cap is refused at once, even while a job holds the folder.
+    with jobs.JobLock(tmp_path / "c"):
+        result, elapsed, peak = _measure(lambda: import_zip(many, tmp_path / "c", max_total_bytes=100 * 1024 ** 2))
+    assert isinstance(result, ValueError) and "nothing was extracted" in str(result)
+    assert elapsed < 1.0 and peak < 5
+
+
+def test_a_member_that_lies_about_its_size_is_read_only_up_to_what_it_declares(tmp_path):
+    data = bytearray(_zip({"587742772951842916.jpg": bytes(5 * 1024 * 1024)}))
+    # Patch the declared uncompressed size (local header and central directory) down to 1,000 bytes.
+    local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
+    data[local + 22: local + 26] = (1000).to_bytes(4, "little")
+    data[central + 24: central + 28] = (1000).to_bytes(4, "little")
+    report = import_zip(bytes(data), tmp_path / "d")
+    assert report.imported == [] and report.rejected[0][0] == "587742772951842916.jpg"
+    assert "compresses" in report.rejected[0][1] or "cannot extract" in report.rejected[0][1]
