@@ -1,20 +1,29 @@
-"""Compare models: a leaderboard of runs on one set of galaxies, and two runs side by side."""
+"""Compare models: a leaderboard of runs on galaxies they did not train on, and two runs side by side."""
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.inference.batch import SetPrediction
 from core.inference.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
+from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
 from core.inference.learned import NOT_LEARNED, blank_unlearned
-from core.inference.metrics import score
+from core.inference.metrics import score, score_warnings
 from core.schema import VOTE_COLUMNS
+from ui import state_keys
 from ui.credits import show_credit
-from ui.model_cache import model_for, predictions_for
+from ui.model_cache import model_for, predictions_with_progress
 from ui.navigation import ensure_app_navigation
-from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, OTHER_COLOUR, fraction_bars, human_trace_name
+from ui.plain_text import md_escape
+from ui.prediction_charts import (
+    HUMAN_COLOUR,
+    MODEL_COLOUR,
+    OTHER_COLOUR,
+    fraction_bars,
+    human_trace_name,
+    rmse_bars,
+)
 from ui.prediction_inputs import fmt, pick_galaxy_set, run_label, runs_or_stop
 
 ensure_app_navigation()
@@ -27,46 +36,80 @@ runs = runs_or_stop()
 by_path = {r["path"]: r for r in runs}
 paths = list(by_path)
 
-gset = pick_galaxy_set("compare_set_source", include_folder=False)
+gset = pick_galaxy_set(state_keys.COMPARE_SET_SOURCE, include_folder=False)
 c1, c2 = st.columns([3, 1])
-chosen = c1.multiselect("Runs on the leaderboard", paths, default=paths[:8],
-                        format_func=lambda p: run_label(by_path[p]), key="compare_runs")
-tta = c2.toggle("Test-time augmentation", key="compare_tta",
+chosen = c1.multiselect("Runs on the leaderboard", paths, default=paths[:8], key=state_keys.COMPARE_RUNS,
+                        persist_state="session", format_func=lambda p: run_label(by_path[p]))
+tta = c2.toggle("Test-time augmentation", key=state_keys.COMPARE_TTA, persist_state="session",
                 help="Average each model over the 8 rotations/mirror images (CW/ACW swapped back on mirrors).")
+held_only = c2.toggle("Only held-out galaxies", value=True, key=state_keys.COMPARE_HELD_OUT, persist_state="session",
+                      help="Score on the galaxies every chosen run held out from its training (the intersection of "
+                           "their validation sides, from each run's recorded seed and validation fraction).")
 
 if gset is None:
     show_credit()
     st.stop()
-if not gset.has_labels:
-    st.info("This set has no human labels: the leaderboard needs labelled galaxies.")
 
-predictions: dict[str, np.ndarray] = {}
-with st.spinner(f"Scoring {len(chosen)} runs on {len(gset):,} galaxies..."):
-    for p in chosen:
-        predictions[p] = predictions_for(p, gset, tta)[0]
+
+def scoring_split(run_paths: list[str]) -> ScoringSplit:
+    """The galaxies ``run_paths`` are scored on (held-out intersection, or all), runs named by run id."""
+    configs = {by_path[p]["run_id"]: by_path[p]["config"] for p in run_paths}
+    return common_held_out(configs, gset.ids) if held_only else all_galaxies(configs, gset.ids)
+
+
+def split_caption(split: ScoringSplit, what: str) -> str:
+    saw = ", ".join(md_escape(r) for r in split.saw_everything)
+    text = (f"{what} on **{split.n:,} of {len(gset):,} galaxies** ({md_escape(gset.name)})"
+            + (", those held out from the training of every run that holds some out." if held_only else "."))
+    if saw and held_only:
+        text += f" {saw} trained on every galaxy (nothing held out): its figures are on its own training galaxies."
+    elif saw:
+        text += " Some of them may be galaxies a run trained on."
+    return text
+
 
 st.subheader("Leaderboard")
-if chosen and gset.has_labels:
+progress_slot = st.empty()  # at the top of the section whose numbers it is computing
+predictions = {p: f for p, (f, _) in predictions_with_progress(
+    [(p, by_path[p]["run_id"]) for p in chosen], gset, tta, progress_slot).items()}
+board_split = scoring_split(chosen)
+if not chosen:
+    st.info("Pick at least one run.")
+elif not gset.has_labels:
+    st.info("This set has no human labels: the leaderboard needs labelled galaxies.")
+elif board_split.n == 0:
+    st.info("No galaxy of this set was held out by every chosen run. Choose fewer runs, another set, or switch "
+            "off **Only held-out galaxies** (scores then include training galaxies).")
+else:
+    scored = gset.subset(board_split.mask)
     models, evals = [], []
     for p in chosen:
-        f = predictions[p]
+        f = predictions[p][board_split.mask]
         ok = ~np.isnan(f).any(axis=1)
         models.append(model_for(p))
+        seen = by_path[p]["run_id"] in board_split.saw_everything
         evals.append(RunEvaluation(by_path[p]["run_id"], SetPrediction(f, []),
-                                   score(f[ok], gset.targets[ok], gset.class_derived[ok],
-                                         learned=models[-1].learned)))
+                                   score(f[ok], scored.targets[ok], scored.class_derived[ok],
+                                         learned=models[-1].learned),
+                                   "held out from its training" if not seen else
+                                   "its own training galaxies" if held_only else "all, training galaxies included"))
     board = leaderboard(models, evals)
+    st.markdown(split_caption(board_split, "Scored"))
+    st.caption("Accuracy = model's top answer vs people's top answer, next to the majority-class baseline (always "
+               "giving the most common answer) and chance (16.7 %); RMSE over vote-fraction labels only (empty where "
+               "the set has none for that column, or the run never learned it).")
     rmse_cols = [f"RMSE {c}" for c in VOTE_COLUMNS]
-    kinds = {k: int(v) for k, v in zip(*np.unique(gset.label_kind(), return_counts=True), strict=False)}
-    st.caption(f"{len(gset):,} galaxies ({gset.name}); labels: "
-               + ", ".join(f"{k} {v:,}" for k, v in kinds.items())
-               + ". Accuracy = model's top answer vs people's top answer; RMSE over vote-fraction labels only "
-                 "(empty where the set has none for that column).")
     st.dataframe(
         board, hide_index=True, key="compare_board", placeholder="–",
+        column_order=["run", "accuracy", "baseline accuracy", "below baseline", "n top answer", "macro recall",
+                      "spin accuracy", "n spin", "scored on", "arch", "image size (px)", "parameters",
+                      "training time (s)", "n", *rmse_cols, "not learned"],
         column_config={
             "run": st.column_config.TextColumn("run", pinned=True),
             "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "baseline accuracy": st.column_config.NumberColumn("baseline", format="percent",
+                                                               help="Always giving the most common human answer"),
+            "below baseline": st.column_config.CheckboxColumn("below baseline"),
             "spin accuracy": st.column_config.NumberColumn("spin accuracy", format="percent"),
             "macro recall": st.column_config.NumberColumn("macro recall", format="%.3f"),
             "parameters": st.column_config.NumberColumn("parameters", format="localized"),
@@ -74,41 +117,44 @@ if chosen and gset.has_labels:
             **{c: st.column_config.NumberColumn(c, format="%.3f") for c in rmse_cols},
         },
     )
-    have = [c for c in rmse_cols if board[c].notna().any()]
-    if have:
-        fig = go.Figure()
-        for _, row in board.iterrows():
-            fig.add_bar(x=[c.removeprefix("RMSE ") for c in have], y=[row[c] for c in have], name=row["run"])
-        fig.update_layout(barmode="group", height=300, margin=dict(l=10, r=10, t=30, b=10),
-                          yaxis_title="RMSE (fraction of the vote)", title="RMSE per column (lower is better)",
-                          legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
-        st.plotly_chart(fig, key="compare_rmse")
-elif not chosen:
-    st.info("Pick at least one run.")
+    for ev in evals:
+        for warning in score_warnings(ev.scores):
+            st.warning(f"**{md_escape(ev.run_id)}**: {warning}", icon=":material/warning:")
+    if any(board[c].notna().any() for c in rmse_cols):
+        st.plotly_chart(rmse_bars(board), key="compare_rmse")
 
 st.subheader("Two runs side by side")
 if len(chosen) < 2:
     st.info("Pick two or more runs above (train another on the **Train** page) to compare them galaxy by galaxy.")
 else:
     a_col, b_col = st.columns(2)
-    run_a = a_col.selectbox("Run A", chosen, index=0, format_func=lambda p: run_label(by_path[p]), key="compare_a")
+    run_a = a_col.selectbox("Run A", chosen, index=0, format_func=lambda p: run_label(by_path[p]),
+                            key=state_keys.COMPARE_A, persist_state="session")
     rest = [p for p in chosen if p != run_a]
-    run_b = b_col.selectbox("Run B", rest, index=0, format_func=lambda p: run_label(by_path[p]), key="compare_b")
+    run_b = b_col.selectbox("Run B", rest, index=0, format_func=lambda p: run_label(by_path[p]),
+                            key=state_keys.COMPARE_B, persist_state="session")
     name_a, name_b = f"A: {by_path[run_a]['run_id']}", f"B: {by_path[run_b]['run_id']}"
-    fa, fb = predictions[run_a], predictions[run_b]
+    pair_split = scoring_split([run_a, run_b])
+    pair_set = gset.subset(pair_split.mask)
+    fa, fb = predictions[run_a][pair_split.mask], predictions[run_b][pair_split.mask]
     la, lb = model_for(run_a).learned, model_for(run_b).learned
+    st.markdown(split_caption(pair_split, "Compared"))
+    if pair_split.n == 0:
+        st.info("No galaxy of this set was held out by both runs; switch off **Only held-out galaxies** to compare "
+                "them on every galaxy.")
     summary = agreement_summary(fa, fb, la, lb)
     s = st.columns(3)
-    s[0].metric("Same top answer", fmt(summary["same_top_answer"]))
+    s[0].metric("Same top answer", fmt(summary["same_top_answer"]), help=f"n = {summary['n']:,} galaxies")
     s[1].metric("Mean disagreement", fmt(summary["mean_disagreement"], "{:.3f}"),
-                help="Largest |A - B| over the nine columns, averaged over galaxies (fraction of the vote).")
+                help="Largest |A - B| over the columns both runs learned, averaged over galaxies (fraction of the "
+                     "vote).")
     s[2].metric("Largest disagreement", fmt(summary["max_disagreement"], "{:.3f}"))
-    pair = side_by_side(gset, fa, fb, name_a, name_b, la, lb)
+    pair = side_by_side(pair_set, fa, fb, name_a, name_b, la, lb)
     st.caption("Galaxies where the two runs disagree most come first; select a row to see it.")
     number = {c: st.column_config.NumberColumn(c, format="%.3f") for c in pair.columns if " P_" in c}
     event = st.dataframe(
         pair, hide_index=True, height=280, on_select="rerun", selection_mode="single-row", placeholder="–",
-        key=f"compare_pair|{run_a}|{run_b}|{gset.name}|{tta}",
+        key=f"compare_pair|{run_a}|{run_b}|{gset.name}|{tta}|{held_only}",
         column_config={"ID": st.column_config.TextColumn("ID", pinned=True), "IMAGE": None,
                        "DISAGREEMENT": st.column_config.ProgressColumn("disagreement", min_value=0.0,
                                                                       max_value=1.0, format="%.2f"),
@@ -118,16 +164,16 @@ else:
     if len(pair):
         rows = [r for r in event.selection.rows if r < len(pair)]
         row = pair.iloc[rows[0] if rows else 0]
-        i = gset.ids.index(str(row["ID"]))
-        st.markdown(f"**Galaxy {row['ID']}**" + ("" if rows else " (largest disagreement)"))
+        i = pair_set.ids.index(str(row["ID"]))
+        st.markdown(f"**Galaxy {md_escape(row['ID'])}**" + ("" if rows else " (where A and B disagree most)"))
         c_img, c_bars = st.columns([1, 2.4])
-        c_img.image(str(gset.files[i]), caption=gset.files[i].name, width="stretch")
+        c_img.image(str(pair_set.files[i]), caption=md_escape(pair_set.files[i].name), width="stretch")
         c_img.metric("A vs B disagreement", fmt(float(row["DISAGREEMENT"]), "{:.2f}"))
         series = [(name_a, blank_unlearned(fa[i], la), MODEL_COLOUR),
                   (name_b, blank_unlearned(fb[i], lb), OTHER_COLOUR)]
-        cd = bool(gset.class_derived[i])
-        if not np.isnan(gset.targets[i]).all():
-            series.append((human_trace_name(cd), gset.targets[i], HUMAN_COLOUR))
+        cd = bool(pair_set.class_derived[i])
+        if not np.isnan(pair_set.targets[i]).all():
+            series.append((human_trace_name(cd), pair_set.targets[i], HUMAN_COLOUR))
         c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)],
                                           blank_text={name_a: NOT_LEARNED, name_b: NOT_LEARNED}),
                             key="compare_bars")

@@ -10,19 +10,39 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.inference.learned import NOT_LEARNED, blank_unlearned
-from core.schema import CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
+from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
 
 MODEL_COLOUR = "#1f77b4"
 HUMAN_COLOUR = "#ff7f0e"
 OTHER_COLOUR = "#2ca02c"
 CLASS_DERIVED_COLOUR = "#b0b0b0"
 
-#: Two-line axis labels for the nine columns (full names in SHORT_LABELS, shown on hover).
-TICK_LABELS = {
-    "P_EL": "elliptical", "P_CW": "clockwise<br>spiral", "P_ACW": "anticlock-<br>wise spiral",
-    "P_EDGE": "edge-on", "P_DK": "don't<br>know", "P_MG": "merger", "P_CS": "combined<br>spiral",
-    "P_EL_DEBIASED": "elliptical<br>(debiased)", "P_CS_DEBIASED": "spiral<br>(debiased)",
+
+
+#: CLASS_NAMES -> short words for the confusion-matrix axes (full words in SHORT_LABELS).
+ANSWER_AXIS = {name: SHORT_LABELS[col].replace("anticlockwise", "ACW").replace("clockwise", "CW")
+               for name, col in zip(CLASS_NAMES, RAW_COLUMNS, strict=True)}
+
+#: One-line column names for charts with many bars per column (RMSE per column), drawn at an angle.
+COLUMN_AXIS = {
+    "P_EL": "elliptical", "P_CW": "CW spiral", "P_ACW": "ACW spiral", "P_EDGE": "edge-on",
+    "P_DK": "don't know", "P_MG": "merger", "P_CS": "all spirals", "P_EL_DEBIASED": "elliptical (deb.)",
+    "P_CS_DEBIASED": "spiral (deb.)",
 }
+
+
+def rmse_bars(board) -> go.Figure:
+    """Grouped bars of RMSE per column, one series per leaderboard row (``RMSE <column>`` columns, NaN skipped)."""
+    have = [c for c in VOTE_COLUMNS if board[f"RMSE {c}"].notna().any()]
+    fig = go.Figure()
+    for _, row in board.iterrows():
+        fig.add_bar(x=[COLUMN_AXIS[c] for c in have], y=[row[f"RMSE {c}"] for c in have], name=str(row["run"]),
+                    customdata=list(have), hovertemplate="%{customdata}: %{y:.3f}<extra>%{fullData.name}</extra>")
+    fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      yaxis_title="RMSE (fraction of the vote)", title="RMSE per column (lower is better)",
+                      xaxis=dict(tickangle=-35, automargin=True),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    return fig
 
 
 def human_trace_name(class_derived: bool) -> str:
@@ -38,7 +58,7 @@ def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = ""
     A NaN value is labelled "n/a", or ``blank_text[name]`` for that series (e.g. "not learned"
     for a model's columns it never had labels for).
     """
-    labels = [TICK_LABELS[c] for c in VOTE_COLUMNS]
+    labels = [COLUMN_AXIS[c] for c in VOTE_COLUMNS]
     fig = go.Figure()
     for name, values, colour in series:
         v = np.asarray(values, dtype=float)
@@ -53,7 +73,8 @@ def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = ""
         )
     fig.update_layout(
         barmode="group", title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        yaxis=dict(title="fraction of the vote", range=[0, 1.12]), xaxis=dict(tickangle=0, tickfont_size=11),
+        yaxis=dict(title="fraction of the vote", range=[0, 1.12]),
+        xaxis=dict(tickangle=-35, tickfont_size=11, automargin=True),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         bargap=0.25,
     )
@@ -113,8 +134,7 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str] =
                      x_title: str = "model's top answer", y_title: str = "people's top answer") -> go.Figure:
     """Heatmap of counts, rows = human top answer, columns = model top answer."""
     z = np.asarray(confusion, dtype=int)
-    short = [s.replace("ANTICLOCKWISE_SPIRAL", "ACW SPIRAL").replace("CLOCKWISE_SPIRAL", "CW SPIRAL")
-             .replace("_", " ").lower() for s in labels]
+    short = [ANSWER_AXIS.get(name, name) for name in labels]
     row_sum = z.sum(axis=1, keepdims=True)
     share = np.divide(z, row_sum, out=np.zeros_like(z, dtype=float), where=row_sum > 0)
     fig = go.Figure(go.Heatmap(

@@ -93,6 +93,8 @@ class RunEvaluation:
     run_id: str
     prediction: SetPrediction
     scores: dict
+    #: Which galaxies were scored, in words (e.g. "held out from its training").
+    scored_on: str = ""
 
 
 def evaluate_run(model, gset: GalaxySet, *, tta: bool = False, batch_size: int = 64) -> RunEvaluation:
@@ -115,10 +117,12 @@ def training_seconds(run_dir: str | Path) -> float | None:
 def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.DataFrame:
     """One row per run, best top-answer accuracy first.
 
-    Columns: run, arch, image size (px), parameters, training time (s), n, accuracy,
-    macro recall, spin accuracy, ``RMSE <column>`` for the nine columns (over vote-fraction labels;
-    NaN where the set has none for that column or the run never learned it), then not learned
-    (the columns the run never had labels for).
+    Columns: run, arch, image size (px), parameters, training time (s), n (galaxies scored),
+    accuracy, macro recall, spin accuracy, ``RMSE <column>`` for the nine columns (over
+    vote-fraction labels; NaN where the set has none for that column or the run never learned
+    it), then n top answer and n spin (the n behind accuracy and spin accuracy), baseline
+    accuracy (majority class), below baseline (bool), scored on (``RunEvaluation.scored_on``)
+    and not learned (the columns the run never had labels for).
     """
     rows = []
     for model, ev in zip(models, evaluations, strict=False):
@@ -136,11 +140,19 @@ def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.Da
         }
         for c in VOTE_COLUMNS:
             row[f"RMSE {c}"] = s["rmse"].get(c)
-        row["not learned"] = ", ".join(s.get("not_learned", []))
+        acc, base = s["accuracy"], s.get("baseline_accuracy")
+        row.update({
+            "n top answer": s["n_top_answer"],
+            "n spin": s["n_spin"],
+            "baseline accuracy": base,
+            "below baseline": bool(acc is not None and base is not None and acc < base),
+            "scored on": ev.scored_on,
+            "not learned": ", ".join(s.get("not_learned", [])),
+        })
         rows.append(row)
     df = pd.DataFrame(rows)
     if len(df):
-        num = [c for c in df.columns if c not in ("run", "arch", "not learned")]
+        num = [c for c in df.columns if c not in ("run", "arch", "below baseline", "scored on", "not learned")]
         df[num] = df[num].apply(pd.to_numeric, errors="coerce")
         df = df.sort_values(["accuracy", "spin accuracy"], ascending=False, na_position="last", kind="stable")
     return df.reset_index(drop=True)

@@ -87,3 +87,12 @@ def test_galaxy_table_keeps_ids_as_text(fixture_set):
     assert table["ID"].iloc[0] == "587738947208085695"
     assert str(table["ID"].dtype) == "string"
     assert table.loc[table["LABEL_KIND"] == "class-derived", "HUMAN_TOP"].ne("").all()
+
+
+def test_predict_set_reports_progress_per_chunk(tmp_path: Path, fixture_set):
+    from core.inference.batch import predict_set
+
+    calls = []
+    predict_set(load_run(make_run(tmp_path / "r")), fixture_set, chunk=5, progress=lambda d, t: calls.append((d, t)))
+    n = len(fixture_set)
+    assert calls == [(0, n)] + [(min(k, n), n) for k in range(5, n + 5, 5)]

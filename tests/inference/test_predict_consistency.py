@@ -65,7 +65,7 @@ def test_page_cli_and_evaluate_agree(demo_env, tmp_path: Path):
     for key in ("n", "accuracy", "macro_recall", "spin_accuracy", "rmse", "confusion"):
         assert evaluated[key] == ours[key], key
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Accuracy vs human majority"] == f"{evaluated['accuracy']:.1%}"
+    assert shown["Top-answer accuracy"] == f"{evaluated['accuracy']:.1%}"
 
 
 def test_uploaded_image_equals_cli_single_image(demo_env, tmp_path: Path):

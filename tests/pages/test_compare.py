@@ -75,3 +75,37 @@ def test_columns_a_run_never_learned_are_left_out_of_the_comparison(models_dir: 
     assert not pair["MOST_DIFFERENT"].isin(["P_EL_DEBIASED", "P_CS_DEBIASED"]).any()
     bars = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if "compare_bars" in el.proto.id)
     assert bars["data"][0]["text"][-2:] == ["not learned", "not learned"]
+
+
+def test_runs_are_scored_on_their_held_out_intersection(models_dir: Path):
+    """Two runs with a split are scored on the galaxies both held out; a run without one is flagged."""
+    from core.inference.galaxy_sets import combine_sets, demo_sets
+    from core.training.prepare import is_validation
+
+    make_run(models_dir / "demo", seed=9)  # val_fraction 0: trained on everything
+    make_run(models_dir / "split0", seed=0, val_fraction=0.5)
+    make_run(models_dir / "split1", seed=1, val_fraction=0.5)
+    ids = combine_sets(demo_sets(FIXTURES), "demo").ids
+    both = is_validation(ids, 0, 0.5) & is_validation(ids, 1, 0.5)
+    assert 0 < both.sum() < len(ids)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    board = at.dataframe[0].value.set_index("run")
+    assert set(board["n"]) == {int(both.sum())}
+    assert board.loc["demo", "scored on"] == "its own training galaxies"
+    assert board.loc["split0", "scored on"] == board.loc["split1", "scored on"] == "held out from its training"
+    assert {"baseline accuracy", "below baseline", "n top answer", "n spin"} <= set(board.columns)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"{int(both.sum())} of 12 galaxies" in text and "demo trained on every galaxy" in text
+    assert any("Only" in w.value and "galaxies with a top answer" in w.value for w in at.warning)  # n < 50
+
+    # Side by side: the intersection of the two runs picked.
+    at.selectbox(key="compare_a").set_value(str(models_dir / "split0")).run()
+    at.selectbox(key="compare_b").set_value(str(models_dir / "split1")).run()
+    assert not at.exception
+    assert sorted(at.dataframe[1].value["ID"]) == sorted(i for i, k in zip(ids, both, strict=True) if k)
+
+    # Switched off: every galaxy, and every run's figure may include training galaxies.
+    at.toggle(key="compare_held_out").set_value(False).run()
+    assert set(at.dataframe[0].value["n"]) == {12}
+    assert len(at.dataframe[1].value) == 12

@@ -6,12 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support.paths import page_file
-from ui.plain_text import md_escape
 from tests.support.tiny_runs import FIXTURES, make_run
+from ui.plain_text import md_escape
 
 PAGE = page_file("predict")
 
@@ -143,3 +144,55 @@ def test_columns_the_run_never_learned_are_drawn_as_not_learned(monkeypatch: pyt
     assert table["model P_CS_DEBIASED"].isna().all() and table["model P_CS"].notna().all()
     titles = [a["text"] for a in _chart(at, "predict_scatter")["layout"]["annotations"]]
     assert "P_EL_DEBIASED: not learned" in titles and "P_CS_DEBIASED: not learned" in titles
+
+
+def test_choices_persist_when_navigating_away_and_back(with_demo: Path):
+    from tests.support.paths import REPO_ROOT
+    from ui import state_keys
+
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.toggle(key=state_keys.PREDICT_TTA).set_value(True).run()
+    at.radio(key=state_keys.PREDICT_SET_SOURCE).set_value("Image folder (no labels)").run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    at.toggle(key=state_keys.COMPARE_HELD_OUT).set_value(False).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/predict.py").run()
+    assert at.toggle(key=state_keys.PREDICT_TTA).value is True
+    assert at.radio(key=state_keys.PREDICT_SET_SOURCE).value == "Image folder (no labels)"
+    at.switch_page("pages/compare.py").run()
+    assert at.toggle(key=state_keys.COMPARE_HELD_OUT).value is False
+
+
+class _Slot:
+    """Stands in for the st.empty() placeholder: records the progress bar's texts and the final clearing."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.cleared = False
+
+    def progress(self, value: float, text: str = "") -> _Slot:
+        assert 0.0 <= value <= 1.0
+        self.texts.append(text)
+        return self
+
+    def empty(self) -> None:
+        self.cleared = True
+
+
+def test_progress_bar_counts_while_predicting_and_not_when_kept(tmp_path: Path):
+    from core.inference.galaxy_sets import combine_sets, demo_sets
+    from ui.model_cache import predictions_with_progress
+
+    run = make_run(tmp_path / "models" / "progress-run", seed=3)
+    gset = combine_sets(demo_sets(FIXTURES), "demo")
+    slot = _Slot()
+    first = predictions_with_progress([(str(run), "progress-run")], gset, False, slot)[str(run)]
+    assert slot.texts[0].endswith("loading the model")
+    assert slot.texts[-1] == "Predicting 12 galaxies with progress-run: 12 / 12" and slot.cleared
+    assert any(t.endswith(": 0 / 12") for t in slot.texts)
+    again = _Slot()
+    kept = predictions_with_progress([(str(run), "progress-run")], gset, False, again)[str(run)]
+    assert again.texts == [] and np.array_equal(kept[0], first[0], equal_nan=True)
