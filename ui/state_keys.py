@@ -24,6 +24,8 @@ IMAGES_JOB_SEEN_ACTIVE = "images_job_seen_active"
 PREDICT_RUN = "predict_run"
 #: Run folder (str) of the training run this browser session started on the Train page.
 TRAIN_RUN = "train_run"
+#: bool: the Train page last saw a training run active (so it reruns once when the run ends).
+TRAIN_SEEN_ACTIVE = "train_seen_active"
 #: Anonymous random session ID (str) of this browser tab's visitor on the Classify page.
 VOTE_SESSION = "vote_session_id"
 #: OBJID (str) of the galaxy the Classify page is showing now.

@@ -30,6 +30,7 @@ file-keyed (spin) tables, which it does not cover, are read here.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -150,8 +151,9 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
         ids = df[canon["FILE"]].astype(str).str.strip().map(lambda f: Path(f).stem if f else "")
         id_kind = IdKind.IMAGE
     else:
-        raise LabelError(f"{source}: no identifier column: need OBJID (or OBJ_ID) or FILE; "
-                         f"columns are {', '.join(map(str, raw_cols))}")
+        # The header is file content: count it, never quote it (a server path could be any file).
+        raise LabelError(f"{source}: no identifier column: need OBJID (or OBJ_ID) or FILE; none of its "
+                         f"{len(raw_cols)} columns is one")
     files = (df[canon["FILE"]].astype(str).str.strip().to_numpy(dtype=object)
              if "FILE" in canon else np.full(n, None, dtype=object))
 
@@ -228,8 +230,9 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
                        targets=targets[keep], class_derived=class_derived[keep], nvote=nvote[keep],
                        files=files[keep], source=source, form=form, dropped=dropped.reset_index(drop=True))
     if len(table) == 0:
-        raise LabelError(f"{source}: no usable labelled rows ({len(dropped)} rows dropped; first problem: "
-                         f"{dropped.iloc[0].PROBLEM if len(dropped) else 'the table is empty'})")
+        first = (f"row {dropped.iloc[0].ROW}: {_without_values(dropped.iloc[0].PROBLEM)}" if len(dropped)
+                 else "the table is empty")
+        raise LabelError(f"{source}: no usable labelled rows ({len(dropped)} rows dropped; first problem: {first})")
     if not has_class and not any(c in canon for c in VOTE_COLUMNS):
         raise LabelError(f"{source}: no label columns: need CLASS_NAME or some of {', '.join(VOTE_COLUMNS)}")
     if not has_class:
@@ -238,6 +241,11 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
             str(LabelKind.PARTIAL) if LabelKind.VOTES not in counts else f"{LabelKind.VOTES} (some partial)")
         table.form = form
     return table
+
+
+def _without_values(problem: str) -> str:
+    """A row problem with quoted cell values replaced: an error message never quotes file contents."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "(a value)", str(problem))
 
 
 def _needs_own_reader(columns: list[str]) -> bool:

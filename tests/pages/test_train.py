@@ -1,16 +1,24 @@
-"""AppTest of the Train page: data check, settings, refusal while busy, and the run panel from disk."""
+"""AppTest of the Train page: data check, settings, refusal while busy, the run panel from disk, resume,
+the n and warnings on a tiny set, confined paths and the public mode."""
 
 from __future__ import annotations
 
+import shutil
+import time
+
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from core.config import get_settings
-from core.jobs import JobLock, write_json_atomic, write_state
-from core.training.checkpoint import write_metrics
-from core.training.train import ACTIVE_RUN_FILE, TRAINING_LOCK
-from tests.support.paths import page_file
+from core.jobs import JobLock, JobState, JobStatus, read_state, write_json_atomic, write_state
+from core.training.checkpoint import read_metrics, write_config, write_metrics
+from core.training.train import ACTIVE_RUN_FILE, TRAINING_LOCK, Source, TrainConfig, run_training
+from core.training.train_config import config_json
+from tests.support.paths import REPO_ROOT, page_file
+from tests.support.tiny_runs import make_run
 
 PAGE = page_file("train")
+DEMO = REPO_ROOT / "data" / "demo"
 
 
 def _run() -> AppTest:
@@ -18,7 +26,36 @@ def _run() -> AppTest:
     return at.run()
 
 
+def _texts(at: AppTest) -> str:
+    parts = [e.value for kind in (at.caption, at.markdown, at.warning, at.error, at.info) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def _start_button(at: AppTest):
+    return [b for b in at.button if b.label == "Start training"][0]
+
+
+def _labelled_folder(n: int) -> tuple:
+    """``n`` demo GZ1 images and their class labels in a folder under GZ_HOME (an allowed root)."""
+    home = get_settings().home
+    folder = home / "imgs"
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = pd.read_csv(DEMO / "gz1" / "labels.csv", dtype=str).groupby("CLASS_NAME", sort=True).head(2).head(n)
+    for objid in labels.OBJID:
+        shutil.copy(DEMO / "gz1" / f"{objid}.jpg", folder / f"{objid}.jpg")
+    labels.to_csv(home / "labels.csv", index=False)
+    return home / "labels.csv", folder
+
+
+def _use_path(at: AppTest, labels, folder) -> AppTest:
+    at.radio(key="train_data_choice").set_value("Labels CSV on this computer").run()
+    at.text_input(key="train_catalog_path").set_value(str(labels)).run()
+    return at.text_input(key="train_images_dir").set_value(str(folder)).run()
+
+
 def test_page_shows_demo_data_check_and_start_button():
+    measured = make_run(get_settings().models_dir / "measured")
+    write_metrics(measured, [{**row, "images_per_s": 600.0} for row in read_metrics(measured)])
     at = _run()
     assert not at.exception
     assert "No training run yet" in at.info[0].value
@@ -28,24 +65,67 @@ def test_page_shows_demo_data_check_and_start_button():
     captions = " ".join(c.value for c in at.caption)
     assert "class-derived, not vote fractions" in captions
     assert "Lintott et al. 2008" in captions  # data credit
-    start = [b for b in at.button if b.label == "Start training"][0]
-    assert not start.disabled
+    assert not _start_button(at).disabled
+    # every setting explains itself, and the defaults are TrainConfig's
+    assert at.number_input(key="train_epochs").value == TrainConfig().epochs
+    for key in ("train_epochs", "train_lr", "train_batch", "train_val_fraction", "train_patience", "train_seed"):
+        assert at.number_input(key=key).help, key
+    assert at.select_slider(key="train_size").help and at.selectbox(key="train_arch").help
+    assert "Estimated time: about" in captions and "600 images/s measured by run measured" in captions
 
 
-def test_missing_images_are_counted_with_a_download(tmp_path):
-    labels = tmp_path / "labels.csv"
+def test_missing_images_are_counted_with_a_download():
+    home = get_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    labels = home / "labels.csv"
     labels.write_text("OBJID,CLASS_NAME\n587722952767439450,ELLIPTICAL\n587722952767439451,MERGER\n")
-    (tmp_path / "imgs").mkdir()
-    at = _run()
-    at.radio(key="train_data_choice").set_value("Labels CSV on this computer").run()
-    at.text_input(key="train_catalog_path").set_value(str(labels)).run()
-    at.text_input(key="train_images_dir").set_value(str(tmp_path / "imgs")).run()
+    (home / "imgs").mkdir()
+    at = _use_path(_run(), labels, home / "imgs")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Labels without image"] == "2" and metrics["Matched images"] == "0"
-    start = [b for b in at.button if b.label == "Start training"][0]
-    assert start.disabled
+    assert _start_button(at).disabled
     assert any("No image matches" in c.value for c in at.caption)
+
+
+def test_paths_outside_the_roots_are_refused_and_contents_never_echoed(tmp_path):
+    secret = tmp_path / "outside.csv"
+    secret.write_text("TOPSECRET_HEADER,x\n1,2\n")
+    at = _use_path(_run(), secret, get_settings().home)
+    assert not at.exception
+    assert "outside the folders" in at.error[0].value and "TOPSECRET" not in _texts(at)
+    inside = get_settings().home / "not_labels.csv"
+    inside.parent.mkdir(parents=True, exist_ok=True)
+    inside.write_text("TOPSECRET_HEADER,x\n1,2\n")  # inside the roots but not a labels table
+    at.text_input(key="train_catalog_path").set_value(str(inside)).run()
+    assert "no identifier column" in at.error[0].value and "TOPSECRET" not in _texts(at)
+    assert _start_button(at).disabled
+
+
+def test_tiny_set_shows_its_n_warns_and_asks_for_confirmation():
+    labels, folder = _labelled_folder(3)
+    at = _use_path(_run(), labels, folder)
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Matched images"] == "3"
+    assert any("Only 3 matched images" in w.value for w in at.warning)
+    assert _start_button(at).disabled
+    at.checkbox(key="train_confirm_tiny").check().run()
+    assert not _start_button(at).disabled
+
+    # A run validated on 3 images shows that n, a warning, and its accuracy below the baseline flagged.
+    run_dir = get_settings().models_dir / "tiny"
+    config = TrainConfig(sources=[Source(str(labels), str(folder))], epochs=2)
+    write_config(run_dir, {**config_json(config), "run_id": "tiny", "data": {"n_train": 3, "n_val": 3},
+                           "baseline": {"n": 3, "n_top_answer": 3, "majority_accuracy": 2 / 3}})
+    write_metrics(run_dir, [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "val_n": 3, "val_accuracy": 1 / 3,
+                             "val_n_top_answer": 3, "val_baseline_accuracy": 2 / 3, "val_chance_accuracy": 1 / 6,
+                             "val_macro_recall": 0.3, "val_spin_accuracy": None, "val_n_spin": 0}])
+    write_state(run_dir, JobState(kind="training", status=JobStatus.FINISHED, total=2, done=1).to_dict())
+    write_json_atomic(get_settings().models_dir / ACTIVE_RUN_FILE, {"run_dir": str(run_dir)})
+    at = _run()
+    text = _texts(at)
+    assert "n = 3 validation images" in text and "majority-class baseline 66.7%" in text
+    assert "measured on only 3 validation images" in text.lower() and "below the majority-class baseline" in text
 
 
 def test_running_run_is_shown_and_second_start_refused():
@@ -59,17 +139,54 @@ def test_running_run_is_shown_and_second_start_refused():
          "val_spin_accuracy": 0.8},
     ])
     with JobLock(run_dir), JobLock(settings.models_dir, TRAINING_LOCK):
-        write_state(run_dir, {"status": "running", "epoch": 3, "epochs": 5, "batch": 2, "n_batches": 10,
-                              "message": "epoch 3/5"})
+        write_state(run_dir, JobState(kind="training", status=JobStatus.RUNNING, total=5, done=2, message="epoch 3/5",
+                                      progress={"epoch": 3, "batch": 2, "n_batches": 10}).to_dict())
         at = _run()
         assert not at.exception
         assert "run-x" in at.markdown[0].value and "running" in at.markdown[0].value
         assert any(b.label == "Cancel" for b in at.button)
-        start = [b for b in at.button if b.label == "Start training"][0]
-        assert start.disabled
+        assert _start_button(at).disabled
         assert any("Only one runs at a time" in i.value for i in at.info)
         assert {m.label: m.value for m in at.metric}["Top-answer accuracy"] == "80.0%"
         at.button(key="cancel_training").click().run()
         assert (run_dir / "CANCEL").exists()
     at = _run()  # lock released without a final state: the worker died
     assert "interrupted" in at.markdown[0].value
+
+
+def test_cancelled_run_resumes_from_the_page_with_more_epochs():
+    labels, folder = _labelled_folder(12)
+    run_dir = get_settings().models_dir / "stopped"
+    config = TrainConfig(sources=[Source(str(labels), str(folder), 1.0)], width=8, image_size=24, epochs=3,
+                         batch_size=4, val_fraction=0.25, threads=1)
+
+    def cancel_in_epoch_two(epoch, b, n, loss):
+        if epoch == 2:
+            (run_dir / "CANCEL").write_text("t")
+
+    assert run_training(config, run_dir, command="t", on_batch=cancel_in_epoch_two)["status"] == "cancelled"
+    at = _run()
+    assert not at.exception
+    assert any("stopped after epoch 1 of 3" in w.value for w in at.warning)
+    # Starting with the same name no longer dead-ends: the page offers the same resume there.
+    at.text_input(key="train_run_name").set_value("stopped").run()
+    assert any("holds a stopped run" in c.value for c in at.caption)
+    assert any(b.key == "resume_named_button" for b in at.button)
+    at.number_input(key="resume_current_epochs").set_value(4).run()
+    at.button(key="resume_current_button").click().run()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (read_state(run_dir) or {}).get("status") != "finished":
+        time.sleep(1)
+    state = read_state(run_dir)
+    assert state["status"] == "finished", (run_dir / "job.log").read_text()[-2000:]
+    assert [r["epoch"] for r in read_metrics(run_dir)] == [1, 2, 3, 4]
+    assert state["total"] == 4
+
+
+def test_public_mode_starts_nothing(monkeypatch):
+    monkeypatch.setenv("GZ_MODE", "public")
+    at = _run()
+    assert not at.exception
+    assert any("public mode" in i.value and "cannot be started" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Start training"]
+    assert not [t for t in at.text_input if t.key in ("train_catalog_path", "train_images_dir")]

@@ -1,0 +1,157 @@
+"""The Train page's data step: which labelled images to train on, and how well labels and images match.
+
+Labels come from the built-in demo set, the current catalogue (the built-in sample
+included, via :mod:`ui.catalog_state`), an uploaded CSV or a CSV path on the server.
+Every typed path goes through :func:`core.paths.confine`; error messages never
+quote a file's contents, and user-supplied names are shown as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from core.atomic import write_bytes_atomic
+from core.config import Settings
+from core.paths import PathNotAllowed, confine, display_path
+from core.schema import VOTE_COLUMNS, LabelKind
+from core.training.dataset import JoinResult, load_labelled_set
+from core.training.run_figures import SMALL_N
+from core.training.targets import LabelError
+from core.training.train_config import Source, demo_sources
+from ui import state_keys
+from ui.catalog_state import current_catalog
+from ui.plain_text import md_escape
+from ui.train_run_view import code_span
+
+DEMO, CATALOGUE, UPLOAD, SERVER_PATH = ("Built-in demo set", "Current catalogue", "Upload a labels CSV",
+                                        "Labels CSV on this computer")
+LABELS_HELP = ("Labels may be vote fractions (any GZ1 catalogue form), partial fractions (e.g. only P_CW, P_ACW) "
+               "or a CLASS_NAME column, used as a one-hot target and marked class-derived. Each row needs an "
+               "OBJID (or a FILE name) that matches an image <ID>.jpg in the image folder.")
+
+
+@st.cache_resource(show_spinner="Matching labels to images…", max_entries=8)
+def _join(catalog: str, images: str, stamp: tuple) -> JoinResult:
+    """Labels joined to images, held across reruns (``stamp`` changes when the files change)."""
+    return load_labelled_set(catalog, images)
+
+
+def file_stamp(*paths: str) -> tuple:
+    """(mtime, size) of each path, None where it cannot be read: a cache key that follows file changes."""
+    out = []
+    for p in paths:
+        try:
+            st_ = Path(p).stat()
+            out.append((st_.st_mtime_ns, st_.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def _saved_csv(settings: Settings, prefix: str, data: bytes) -> str:
+    """Store ``data`` under the catalogues folder by content hash and return its path."""
+    path = settings.catalogs_dir / f"{prefix}_{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    if not path.exists():
+        write_bytes_atomic(path, data)
+    return str(path)
+
+
+def _catalogue_labels(settings: Settings) -> str | None:
+    catalog = current_catalog()
+    if catalog is None:
+        st.error("The built-in sample catalogue cannot be read; pick another option.")
+        return None
+    table = catalog.table
+    cols = [c for c in ("OBJID", "NVOTE", *VOTE_COLUMNS) if c in table.columns]
+    st.caption(f"Catalogue: {md_escape(catalog.name)}, {len(table):,} rows"
+               + (" (the built-in sample; load another on the **Catalog** page)" if catalog.is_sample else "."))
+    return _saved_csv(settings, "train_labels", table[cols].to_csv(index=False).encode())
+
+
+def _labels_path(settings: Settings, choice: str) -> str | None:
+    if choice == CATALOGUE:
+        return _catalogue_labels(settings)
+    if choice == UPLOAD:
+        upload = st.file_uploader("Labels CSV", type=["csv"], key="train_labels_upload", help=LABELS_HELP)
+        return _saved_csv(settings, "uploaded_labels", upload.getvalue()) if upload is not None else None
+    typed = st.text_input("Labels CSV path", key="train_catalog_path", placeholder="data/…/labels.csv",
+                          help="A CSV file inside the folders this dashboard may use. " + LABELS_HELP)
+    if not typed.strip():
+        return None
+    try:
+        return str(confine(typed, "Labels CSV path", settings))
+    except PathNotAllowed as exc:
+        st.error(md_escape(exc))
+        return None
+
+
+def choose_sources(settings: Settings) -> list[Source]:
+    """Draw the label and image-folder inputs; the labelled sets chosen ([] until they are usable)."""
+    choice = st.radio("Labels", (DEMO, CATALOGUE, UPLOAD, SERVER_PATH), horizontal=True, key="train_data_choice",
+                      help="The demo set is a class-balanced subset of GZ1 images plus spin-labelled SDSS "
+                           "cutouts, shipped with the app. " + LABELS_HELP)
+    if choice == DEMO:
+        sources = demo_sources()
+        st.caption(f"Demo set in {code_span(display_path(settings.demo_dir))}: GZ1 subject images (class "
+                   "labels) + spin-labelled 0.2″/px cutouts (P_CW, P_ACW, NVOTE).")
+        return sources
+    catalog_path = _labels_path(settings, choice)
+    default_images = str(st.session_state.get(state_keys.IMAGES_DIR) or settings.images_dir)
+    c1, c2 = st.columns([3, 1])
+    images_dir = c1.text_input("Image folder (files named <ID>.jpg)", value=default_images, key="train_images_dir",
+                               help="A folder inside the ones this dashboard may use, e.g. where the Images page "
+                                    "downloaded the cutouts.")
+    crop = c2.number_input("Fixed centre crop (0 = frame by the galaxy)", 0.0, 1.0, 0.0, 0.05, key="train_crop",
+                           help="0 (default): each image is framed by its central galaxy, whatever the source. "
+                                "Otherwise the share of the image side kept around the centre before resizing.")
+    try:
+        folder = confine(images_dir, "Image folder", settings) if images_dir.strip() else None
+    except PathNotAllowed as exc:
+        st.error(md_escape(exc))
+        return []
+    if not catalog_path or folder is None:
+        return []
+    return [Source(catalog_path, str(folder), float(crop) or None)]
+
+
+def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
+    """Join each set and draw what matched, with its n; [] after an error (shown, never quoting the file)."""
+    joins = []
+    for s in sources:
+        try:
+            joins.append((s, _join(s.catalog, s.images, file_stamp(s.catalog, s.images))))
+        except (LabelError, FileNotFoundError, ValueError) as exc:
+            st.error(md_escape(exc))
+            return []
+    for s, join in joins:
+        summ = join.summary()
+        with st.container(border=True):
+            st.markdown(f"**{md_escape(Path(s.catalog).name)}** ({md_escape(summ['labels_form'])}) ↔ "
+                        f"{code_span(display_path(Path(s.images)))}")
+            cols = st.columns(4)
+            cols[0].metric("Matched images", summ["matched"])
+            cols[1].metric("Labels without image", summ["labels_without_image"])
+            cols[2].metric("Images without label", summ["images_without_label"])
+            cols[3].metric("Unusable label rows", summ["label_rows_dropped"])
+            st.caption("Label kinds: " + ", ".join(
+                f"{md_escape(k)}: {v}" + (" ⚠️ class-derived, not vote fractions" if k == LabelKind.CLASS else "")
+                for k, v in summ["label_kinds"].items()) + f". Key: {md_escape(summ['id_kind'])}.")
+            if summ["labels_without_image"] or summ["images_without_label"] or summ["label_rows_dropped"]:
+                st.download_button("Download the list of gaps (CSV)", join.missing_csv(),
+                                   file_name=f"missing_{Path(s.catalog).stem}.csv", mime="text/csv",
+                                   key=f"missing_{s.catalog}")
+    return joins
+
+
+def tiny_set_warning(n_matched: int, val_fraction: float) -> bool:
+    """Warn when fewer than SMALL_N images matched; True if so (the page then asks for confirmation)."""
+    if n_matched >= SMALL_N:
+        return False
+    n_val = round(n_matched * val_fraction)
+    st.warning(f"Only {n_matched} matched images (about {n_val} for validation). Below {SMALL_N} images, "
+               "accuracy and the other figures mean little: one image can move them by many points.",
+               icon=":material/warning:")
+    return True

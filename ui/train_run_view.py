@@ -1,0 +1,172 @@
+"""Drawing a training run on the Train page: progress, curves, figures with their n, the runs table.
+
+Everything here reads a run folder (state.json, config.json, metrics.csv) and draws; the
+figures and flags come from :mod:`core.training.run_figures`, so a number is never shown
+without its n, the majority-class baseline and chance.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.jobs import JobState, JobStatus
+from core.training.run_figures import SMALL_N, RunFigures, run_figures
+from ui.plain_text import md_escape
+
+BADGES = {
+    JobStatus.STARTING: ":gray-badge[:material/hourglass_top: starting]",
+    JobStatus.RUNNING: ":blue-badge[:material/sync: running]",
+    JobStatus.FINISHED: ":green-badge[:material/check: finished]",
+    JobStatus.CANCELLED: ":gray-badge[:material/stop: cancelled]",
+    JobStatus.FAILED: ":red-badge[:material/error: failed]",
+    JobStatus.INTERRUPTED: ":orange-badge[:material/warning: interrupted]",
+}
+
+LEGEND = f"""
+* **Top-answer accuracy**: share of validation galaxies where the model's largest fraction is the answer most
+  people gave (only galaxies with all six answers known count; their number is the *n*).
+* **Majority-class baseline**: the accuracy of always answering the most common class of the same validation
+  galaxies. A model below it has learned nothing useful about the classes. **Chance** is 1 in 6 (16.7%).
+* **Macro recall**: for each of the six answers, the share of galaxies with that top answer the model finds,
+  averaged over the answers. Unlike accuracy, it drops when rare answers (mergers, edge-on) are missed.
+* **Spin accuracy**: on spirals with a spin vote, how often the model tells clockwise from anticlockwise.
+* **Class-derived**: a label that is one class name (e.g. `ELLIPTICAL`) turned into a 1-or-0 target, not the
+  share of people's votes; accuracy then compares the model's top answer with that class.
+* **Validation loss**: how far the predicted fractions are from the held-out labels; lower is better. When it
+  rises while the training loss falls, the model is memorising its training images.
+* With fewer than {SMALL_N} validation images, a figure can swing by many points on one image.
+"""
+
+
+def code_span(value: object) -> str:
+    """``value`` as an inline code span: Markdown renders nothing inside, so only backticks must go."""
+    return "`" + str(value).replace("`", "'").replace("\n", " ") + "`"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def curves(rows: list[dict]) -> tuple[go.Figure, go.Figure]:
+    """(loss curve, validation-metric curve) over epochs."""
+    df = pd.DataFrame(rows)
+    loss = go.Figure()
+    for col, name in (("train_loss", "training loss"), ("val_loss", "validation loss")):
+        if col in df and df[col].notna().any():
+            loss.add_trace(go.Scatter(x=df["epoch"], y=df[col], mode="lines+markers", name=name))
+    loss.update_layout(title="Loss", xaxis_title="epoch", yaxis_title="loss", height=330,
+                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    met = go.Figure()
+    for col, name in (("val_accuracy", "top-answer accuracy"), ("val_baseline_accuracy", "majority baseline"),
+                      ("val_macro_recall", "macro recall"), ("val_spin_accuracy", "spin accuracy (CW vs ACW)")):
+        if col in df and df[col].notna().any():
+            dash = "dot" if col == "val_baseline_accuracy" else None
+            met.add_trace(go.Scatter(x=df["epoch"], y=df[col], mode="lines+markers", name=name,
+                                     line=dict(dash=dash)))
+    met.update_layout(title="Validation metrics", xaxis_title="epoch", yaxis=dict(range=[0, 1.02]),
+                      height=330, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return loss, met
+
+
+def show_progress(state: JobState) -> None:
+    """Progress bar of a running run: epoch, batch and running loss."""
+    p = state.progress
+    epochs = max(1, state.total or 1)
+    epoch = int(p.get("epoch") or state.done + 1)
+    frac = (epoch - 1 + (p.get("batch") or 0) / max(1, p.get("n_batches") or 1)) / epochs
+    text = f"epoch {epoch}/{epochs}"
+    if p.get("batch"):
+        text += f", batch {p['batch']}/{p.get('n_batches')}"
+    if p.get("train_loss_running"):
+        text += f", running loss {p['train_loss_running']:.3f}"
+    st.progress(min(1.0, max(0.0, frac)), text=text)
+
+
+def show_figures(figures: RunFigures, row: dict) -> None:
+    """The headline metrics with their n, the baseline and chance, and a warning where they mean little."""
+    m = st.columns(4)
+    m[0].metric("Validation loss", f"{row['val_loss']:.3f}", help=f"on {figures.n_val} held-out images")
+    delta = None if figures.accuracy is None or figures.baseline is None else \
+        f"{100 * (figures.accuracy - figures.baseline):+.1f} pts vs majority"
+    m[1].metric("Top-answer accuracy", percent(figures.accuracy), delta=delta,
+                help="Share of held-out galaxies whose top answer the model gets right; compare with the "
+                     "majority-class baseline below.")
+    m[2].metric("Macro recall", "—" if figures.macro_recall is None else f"{figures.macro_recall:.3f}",
+                help="Recall of each of the six answers, averaged: rare answers count as much as common ones.")
+    m[3].metric("Spin accuracy", percent(figures.spin_accuracy),
+                help="Clockwise vs anticlockwise, on spirals with a spin vote.")
+    st.caption(f"n = {_n(figures.n_val)} validation images · accuracy on {_n(figures.n_accuracy)} with all six "
+               f"answers · majority-class baseline {percent(figures.baseline)} · chance {percent(figures.chance)} "
+               f"· spin accuracy on {_n(figures.n_spin)} spirals")
+    for text in figures.warnings():
+        st.warning(text[0].upper() + text[1:] + ".", icon=":material/warning:")
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def runs_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row per run, as text (no "None" cells): figures with their n, baseline, and a plain note."""
+    records = []
+    for r in runs:
+        cfg, row = r["config"], r["final_metrics"] or {}
+        fig = run_figures(cfg, row)
+        note = "; ".join(fig.warnings()) or ("no held-out split: trained on every image"
+                                             if row and row.get("val_loss") is None else "")
+        records.append({
+            "run": r["run_id"],
+            "model": str((cfg.get("model") or {}).get("arch") or "—"),
+            "size px": str(cfg.get("image_size") or "—"),
+            "epochs": f"{r['n_epochs']} of {cfg.get('epochs', '?')}",
+            "accuracy (n)": "—" if fig.accuracy is None else f"{percent(fig.accuracy)} (n={_n(fig.n_accuracy)})",
+            "majority baseline": percent(fig.baseline),
+            "macro recall": "—" if fig.macro_recall is None else f"{fig.macro_recall:.3f}",
+            "spin accuracy (n)": "—" if fig.spin_accuracy is None
+            else f"{percent(fig.spin_accuracy)} (n={_n(fig.n_spin)})",
+            "status": str(r.get("status") or "—"),
+            "note": note or "—",
+        })
+    return pd.DataFrame(records)
+
+
+def run_summary(run: dict) -> str:
+    """A readable Markdown summary of one run's config.json (user-supplied strings escaped)."""
+    cfg, row = run["config"], run["final_metrics"] or {}
+    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+    fig = run_figures(cfg, row)
+    lines = [
+        f"**{md_escape(run['run_id'])}**: {md_escape(model.get('arch', '?'))} model"
+        + (f", {int(cfg['n_params']):,} parameters" if isinstance(cfg.get("n_params"), int) else "")
+        + f", {md_escape(cfg.get('image_size', '?'))} px input, {run['n_epochs']} of "
+          f"{md_escape(cfg.get('epochs', '?'))} epochs, status {md_escape(run.get('status', '?'))}.",
+        f"- **Data**: {md_escape(data.get('n_train', '?'))} training and {md_escape(data.get('n_val', '?'))} "
+        f"validation images; {md_escape(data.get('n_class_derived', 0))} labels class-derived"
+        + (f"; {data['n_unreadable']} unreadable images skipped" if data.get("n_unreadable") else "") + ".",
+    ]
+    for src in data.get("sources") or []:
+        if isinstance(src, dict):
+            kinds = ", ".join(f"{md_escape(k)}: {v}" for k, v in (src.get("label_kinds") or {}).items())
+            lines.append(f"  - {md_escape(src.get('labels_source', '?'))}: {src.get('matched', '?')} matched "
+                         f"images ({kinds})")
+            if src.get("unreadable_files"):
+                lines.append("    - skipped as unreadable: " + ", ".join(md_escape(f) for f in src["unreadable_files"]))
+    if cfg.get("learned_columns"):
+        lines.append("- **Learned columns**: " + ", ".join(md_escape(c) for c in cfg["learned_columns"]))
+    lines.append(f"- **Validation**: accuracy {percent(fig.accuracy)} on {_n(fig.n_accuracy)} galaxies "
+                 f"(majority baseline {percent(fig.baseline)}, chance {percent(fig.chance)}); macro recall "
+                 f"{'—' if fig.macro_recall is None else f'{fig.macro_recall:.3f}'}; spin accuracy "
+                 f"{percent(fig.spin_accuracy)} on {_n(fig.n_spin)} spirals.")
+    lines += [f"- ⚠️ {md_escape(w)}" for w in fig.warnings()]
+    lines.append(f"- **Settings**: batch {md_escape(cfg.get('batch_size', '?'))}, peak learning rate "
+                 f"{md_escape(cfg.get('lr', '?'))}, validation fraction {md_escape(cfg.get('val_fraction', '?'))}, "
+                 f"seed {md_escape(cfg.get('seed', '?'))}; trained with torch "
+                 f"{md_escape((cfg.get('libraries') or {}).get('torch', '?'))}, created "
+                 f"{md_escape(cfg.get('created_at', '?'))}.")
+    if row.get("images_per_s"):
+        lines.append(f"- **Speed**: {row['images_per_s']:.0f} training images/s, {row.get('seconds', 0):.1f} s "
+                     f"per epoch.")
+    return "\n".join(lines)
