@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -132,3 +133,22 @@ def test_clear_errors_for_bad_input(run_dir: Path, tmp_path: Path, capsys):
     assert main(["predict", OBJID]) == ExitCode.BAD_INPUT
     assert "give both ID and IMAGE" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_evaluate_reports_baseline_and_leaves_unlearned_columns_out(tmp_path: Path, capsys):
+    from core.schema import RAW_COLUMNS
+
+    run = make_run(tmp_path / "models" / "nodeb", learned_columns=RAW_COLUMNS + ("P_CS",))
+    args = ["evaluate", "--model", str(run), "--catalog", str(FIXTURES / "gz1" / "labels.csv"),
+            "--images", str(FIXTURES / "gz1")]
+    assert main(args + ["--json"]) == ExitCode.OK
+    result = json.loads(capsys.readouterr().out)
+    assert result["not_learned"] == ["P_EL_DEBIASED", "P_CS_DEBIASED"]
+    assert result["rmse"]["P_EL_DEBIASED"] is None and result["chance_accuracy"] == pytest.approx(1 / 6)
+    assert 0 < result["baseline_accuracy"] <= 1
+    assert main(args) == ExitCode.OK
+    table = capsys.readouterr().out
+    assert f"n = {result['n_top_answer']}; always answering the most common answer:" in table
+    assert "P_CS_DEBIASED" in table and "not learned" in table
+    assert main(["evaluate", "--model", str(tmp_path / "nope"), "--catalog", args[4], "--images", args[6]]) \
+        == ExitCode.BAD_INPUT
