@@ -78,6 +78,14 @@ class FrameInfo:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One plain sentence on how the frame was chosen (for the pages)."""
+        if self.fallback:
+            return f"No galaxy stood out ({self.reason}), so the whole image is used."
+        text = (f"Framed by the galaxy: a {self.side:.0f} px square ({FRAME_MULTIPLE:g} x its {self.radius:.0f} px "
+                f"semi-major axis) around ({self.center_x:.0f}, {self.center_y:.0f})")
+        return text + (", padded with sky where it runs off the picture." if self.padded else ".")
+
 
 def _clipped_stats(values: np.ndarray, n_iter: int = 3, k: float = 3.0) -> tuple[float, float]:
     """Sigma-clipped (median, 1.4826 x MAD) of a 1-D array."""

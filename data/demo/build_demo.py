@@ -8,7 +8,8 @@ Usage: python data/demo/build_demo.py /path/to/shared/data
 * spin/: 240 spin-labelled cutouts of sdss_dr12_cutouts_120px_0p2arcsec (120 with
   P_CW > P_ACW, 120 with P_ACW > P_CW, seeded), files copied unchanged, with
   labels.csv = the matching index.csv rows.
-* each folder gets an imageset.json that declares its centre crop.
+* each folder gets an imageset.json saying what its images are (size, and the pixel scale where
+  known). It declares no crop: the trainer and the model frame each image by its galaxy.
 """
 
 import json
@@ -20,8 +21,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from core.images.preprocess import IMAGESET_FILE  # noqa: E402
-from core.training.train import GZ1_IMAGES_CROP, SPIN_CUTOUTS_CROP  # noqa: E402
+from core.images.imageset import IMAGESET_NAME  # noqa: E402
 
 SEED = 0
 PER_CLASS = 60
@@ -36,9 +36,9 @@ def fresh_folder(folder: Path) -> Path:
     return folder
 
 
-def write_imageset(folder: Path, crop: float, description: str) -> None:
-    """Declare the folder's centre crop (core.images.preprocess.folder_crop_fraction reads it)."""
-    (folder / IMAGESET_FILE).write_text(json.dumps({"crop_fraction": crop, "description": description}, indent=2) + "\n")
+def write_imageset(folder: Path, description: str, **known) -> None:
+    """Say what the folder's images are (core.images.imageset keys); no crop, framing finds the galaxy."""
+    (folder / IMAGESET_NAME).write_text(json.dumps({"description": description, **known}, indent=2) + "\n")
 
 
 def main(shared: Path) -> None:
@@ -55,8 +55,8 @@ def main(shared: Path) -> None:
         with Image.open(gz1_src / f) as img:
             img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(out / f, quality=90)
     chosen[["OBJID", "CLASS", "CLASS_NAME", "FILE"]].to_csv(out / "labels.csv", index=False)
-    write_imageset(out, GZ1_IMAGES_CROP, "GZ1 subject images (scaled to each galaxy's Petrosian radius), "
-                   f"downsized to {SIZE} px")
+    write_imageset(out, "GZ1 subject images (scaled to each galaxy's Petrosian radius, so no fixed pixel "
+                   f"scale), downsized to {SIZE} px", width_px=SIZE, height_px=SIZE)
 
     spin_src = shared / "sdss_dr12_cutouts_120px_0p2arcsec"
     index = pd.read_csv(spin_src / "index.csv", dtype=str)
@@ -71,7 +71,8 @@ def main(shared: Path) -> None:
     for f in spin.FILE:
         shutil.copy2(spin_src / f, out / f)
     spin.to_csv(out / "labels.csv", index=False)
-    write_imageset(out, SPIN_CUTOUTS_CROP, "SDSS DR12 cutouts, 120x120 px at 0.2 arcsec/px")
+    write_imageset(out, "SDSS DR12 cutouts, 120x120 px at 0.2 arcsec/px", scale_arcsec_per_px=0.2,
+                   width_px=120, height_px=120, source="SDSS DR12 SkyServer ImgCutout")
     print(f"gz1: {len(chosen)} images {chosen.CLASS_NAME.value_counts().to_dict()}; spin: {len(spin)} images")
 
 
