@@ -81,3 +81,20 @@ def test_start_detached_runs_the_cli_and_logs_to_the_job_folder(tmp_path):
     proc = jobs.start_detached(["--help"], tmp_path)
     assert proc.wait(timeout=60) == 0
     assert "catalog" in (tmp_path / jobs.LOG_NAME).read_text()
+
+
+@pytest.mark.parametrize("content", [b"[1, 2, 3]", b'"running"', b"\xff\xfe not utf-8 {}", b"null", b""])
+def test_odd_state_files_read_as_no_state(tmp_path, content):
+    (tmp_path / jobs.STATE_NAME).write_bytes(content)
+    assert jobs.read_state(tmp_path) is None and jobs.read_job(tmp_path) is None
+
+
+def test_read_job_is_typed_and_marks_a_dead_worker_interrupted(tmp_path):
+    state = jobs.JobState(kind="download", status=jobs.JobStatus.RUNNING, done=3, total=5,
+                          settings={"size": 128}, progress={"pending": 2})
+    jobs.write_state(tmp_path, state.to_dict())
+    job = jobs.read_job(tmp_path)
+    assert job.status == jobs.JobStatus.INTERRUPTED and job.running is False  # nobody holds the lock
+    assert (job.done, job.total, job.settings, job.progress) == (3, 5, {"size": 128}, {"pending": 2})
+    jobs.write_state(tmp_path, {"kind": "download", "status": "no such status"})
+    assert jobs.read_job(tmp_path) is None

@@ -17,9 +17,10 @@ from core import jobs
 from core.config import get_settings
 from core.exit_codes import ExitCode, epilog
 from core.images.cutouts import CutoutSettingsError, check_cutout_host
-from core.images.download import DownloadSummary, run_download, targets_from_table
+from core.images.download import DiskFull, DownloadSummary, run_download
 from core.images.download_config import DownloadConfig, add_arguments
 from core.images.failures import FAILURES_NAME, Outcome
+from core.images.selection import targets_from_table
 from core.jobs import JobState, JobStatus
 
 #: When this process started (close enough): a CANCEL file older than this is a leftover.
@@ -145,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     except jobs.JobBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(ExitCode.BUSY)
+    except DiskFull as exc:
+        return _error(f"the disk is full: {exc.strerror}", None, ExitCode.DISK_FULL)
     finally:
         if bar is not None:
             bar.close()

@@ -46,27 +46,6 @@ from core.images.imageset import write_imageset
 from core.jobs import JobState, JobStatus
 
 
-def targets_from_table(table, limit: int | None = None) -> list[Target]:
-    """Targets from a table with ``OBJID``, ``RA``, ``DEC`` (decimal degrees), first ``limit`` rows.
-
-    Duplicate OBJIDs are fetched once (the first row wins).
-    """
-    missing = [c for c in ("OBJID", "RA", "DEC") if c not in table.columns]
-    if missing:
-        raise ValueError(f"catalogue has no {', '.join(missing)} column(s); a download needs OBJID, RA and DEC")
-    seen: set[str] = set()
-    targets: list[Target] = []
-    for objid, ra, dec in zip(table["OBJID"].tolist(), table["RA"].tolist(), table["DEC"].tolist(), strict=False):
-        key = str(objid)
-        if key in seen:
-            continue
-        seen.add(key)
-        targets.append(Target(key, float(ra), float(dec)))
-        if limit is not None and len(targets) >= limit:
-            break
-    return targets
-
-
 @dataclass
 class DownloadSummary:
     """Result of :func:`run_download`; counts are galaxies."""
@@ -87,7 +66,17 @@ class DownloadSummary:
 
 
 class DiskFull(OSError):
-    """The image folder's disk is full (ENOSPC)."""
+    """The image folder's disk is full (ENOSPC, or the user's quota is used up)."""
+
+
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full(exc: OSError, folder: Path) -> DiskFull | None:
+    """A :class:`DiskFull` for a disk-full error, else None."""
+    if exc.errno in _DISK_FULL_ERRNOS:
+        return DiskFull(exc.errno, f"no space left on the disk of {folder}")
+    return None
 
 
 def _remove_stale_parts(folder: Path) -> None:
@@ -125,9 +114,7 @@ def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetc
     try:
         write_bytes_atomic(path, data)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DiskFull(errno.ENOSPC, f"no space left on the disk of {folder}") from exc
-        raise
+        raise (_disk_full(exc, folder) or exc) from exc
     outcome.status, outcome.reason, outcome.detail = "downloaded", "", ""
     return outcome
 
@@ -150,9 +137,9 @@ def run_download(targets: list[Target], folder: Path, config: DownloadConfig | N
                  rejected: Iterable[Outcome] = ()) -> DownloadSummary:
     """Fetch every target into ``folder`` (blocking), holding the folder's job lock.
 
-    Raises :class:`core.jobs.JobBusy` if another job runs in the folder and
+    Raises :class:`core.jobs.JobBusy` if another job runs in the folder,
     :class:`core.images.cutouts.CutoutSettingsError` / ValueError for bad settings,
-    before any request. ``on_progress(state)`` is called from this thread each
+    before any request, and :class:`DiskFull` when the disk is full before it starts. ``on_progress(state)`` is called from this thread each
     time ``state.json`` is written. ``job_settings`` (catalogue, selection, ...) is
     stored in the state next to ``config``'s settings. A ``CANCEL`` file older than
     ``cancel_since`` (epoch seconds) is ignored as stale. ``rejected`` are galaxies
@@ -166,7 +153,10 @@ def run_download(targets: list[Target], folder: Path, config: DownloadConfig | N
         try:
             _stale_cancel(folder, cancel_since)
             _remove_stale_parts(folder)
-            write_imageset(folder, config)
+            try:
+                write_imageset(folder, config)
+            except OSError as exc:
+                raise (_disk_full(exc, folder) or exc) from exc
             run = _Run(targets, folder, config, list(rejected), {**config.to_dict(), **(job_settings or {})})
             return run.execute(on_progress)
         finally:
@@ -231,8 +221,11 @@ class _Run:
             jobs.write_state(self.folder, st.to_dict())
         except OSError as exc:
             # With the disk full, the atomic writer leaves the previous files whole; that is all we can do.
-            if not (tolerate_disk_full and exc.errno == errno.ENOSPC):
+            full = _disk_full(exc, self.folder)
+            if full is None:
                 raise
+            if not tolerate_disk_full:
+                raise full from exc
         return st
 
     def _take(self, item: Outcome | BaseException) -> None:
@@ -247,10 +240,10 @@ class _Run:
         n_workers = max(1, min(self.config.workers, self.total))
         threads = [threading.Thread(target=self._worker, name=f"cutout-{i}", daemon=True)
                    for i in range(n_workers)]
-        self._report(self.publish(JobStatus.RUNNING), on_progress)
-        for t in threads:
-            t.start()
         try:
+            self._report(self.publish(JobStatus.RUNNING), on_progress)
+            for t in threads:
+                t.start()
             status, message = self._collect(len(threads), on_progress)
         except DiskFull as exc:
             self.cancel.set()

@@ -1,9 +1,11 @@
-"""Which galaxies of a catalogue to download: all, the first or a random N, a class, or a sky-map selection."""
+"""Which galaxies of a catalogue to download (all, the first or a random N, a class, a sky-map selection),
+and the download targets they become."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.images.failures import Target
 from core.schema import RAW_COLUMNS
 
 #: Ways to pick a subset, for :func:`choose_galaxies`.
@@ -56,3 +58,24 @@ def describe_selection(catalogue: str, mode: str, count: int, n: int | None = No
     what = {"all": "all", "first": f"first {n}", "random": f"random {n} (seed {seed})",
             "class": f"class {class_filter}", "selection": "sky-map selection"}.get(mode, mode)
     return f"{what} of {catalogue}: {count} galaxies"
+
+
+def targets_from_table(table, limit: int | None = None) -> list[Target]:
+    """Targets from a table with ``OBJID``, ``RA``, ``DEC`` (decimal degrees), first ``limit`` rows.
+
+    Duplicate OBJIDs are fetched once (the first row wins).
+    """
+    missing = [c for c in ("OBJID", "RA", "DEC") if c not in table.columns]
+    if missing:
+        raise ValueError(f"catalogue has no {', '.join(missing)} column(s); a download needs OBJID, RA and DEC")
+    seen: set[str] = set()
+    targets: list[Target] = []
+    for objid, ra, dec in zip(table["OBJID"].tolist(), table["RA"].tolist(), table["DEC"].tolist(), strict=False):
+        key = str(objid)
+        if key in seen:
+            continue
+        seen.add(key)
+        targets.append(Target(key, float(ra), float(dec)))
+        if limit is not None and len(targets) >= limit:
+            break
+    return targets

@@ -244,3 +244,13 @@ def test_the_image_folder_describes_itself(page):
     about = next(d.value for d in at.dataframe if "key" in d.value.columns)
     values = dict(zip(about["key"], about["value"], strict=True))
     assert values["width_px"] == "128" and values["scale_arcsec_per_px"] == "0.396" and values["source"] == "dr18"
+
+
+@pytest.mark.parametrize("content", [b"[]", b"\xff\xfe{", b'{"status": "running", "total": "many"}'])
+def test_an_odd_state_file_does_not_take_the_page_down(page, content):
+    at, server, folder = page
+    folder.mkdir(parents=True)
+    (folder / jobs.STATE_NAME).write_bytes(content)
+    at.run()
+    assert not at.exception
+    assert any("Gallery" in s.value for s in at.subheader)
