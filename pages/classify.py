@@ -7,7 +7,7 @@ import streamlit as st
 from core.config import get_settings
 from core.paths import PathNotAllowed, confine
 from core.schema import LabelKind
-from core.votes.aggregate import export_csv_bytes, summary
+from core.votes.aggregate import export_csv_bytes, summary, vote_counts
 from core.votes.answers import ANSWERS, answer_for
 from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
 from core.votes.store import session_votes
@@ -114,8 +114,9 @@ with right:
 
 st.divider()
 st.header("The crowd")
-stats = summary(engine())
-crowd = crowd_comparison(engine(), pool)
+counts = vote_counts(engine())  # one query for the whole crowd section
+stats = summary(engine(), counts)
+crowd = crowd_comparison(engine(), pool, counts)
 c = st.columns(4)
 c[0].metric("Votes so far", stats["votes"])
 c[1].metric("Galaxies covered", stats["galaxies"])
@@ -130,9 +131,9 @@ if stats["votes"]:
     b.plotly_chart(confusion_figure(crowd["confusion"].to_numpy(), x_title="visitors' answer",
                                     y_title="GZ1 top answer"), key="visitors_vs_gz1")
     st.markdown("**Where visitors and the model disagree most** (total-variation distance of the six fractions)")
-    st.dataframe(disagreements(engine(), pool), hide_index=True)
+    st.dataframe(disagreements(engine(), pool, counts=counts), hide_index=True)
     k = st.number_input("Export galaxies with at least K votes", min_value=1, value=1, step=1)
-    data, n = export_csv_bytes(engine(), int(k))
+    data, n = export_csv_bytes(engine(), int(k), counts)
     st.download_button(f"Download {n} galaxies as GZ1 Table-2 vote fractions (CSV)", data, "visitor_votes.csv",
                        "text/csv", disabled=n == 0)
     st.caption("Train on them on the Train page (label source \u201cVisitor votes\u201d) or with "

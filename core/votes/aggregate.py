@@ -23,18 +23,19 @@ EXPORT_COLUMNS: tuple[str, ...] = ("OBJID", "NVOTE", *RAW_COLUMNS, "P_CS")
 
 
 def vote_counts(engine: Engine, galaxy_ids: list[str] | None = None) -> pd.DataFrame:
-    """Votes per galaxy and answer: index ``galaxy_id`` (text), columns CLASS_NAMES (int counts) and NVOTE."""
-    query = sa.select(votes.c.galaxy_id, votes.c.answer, sa.func.count().label("n")).group_by(
-        votes.c.galaxy_id, votes.c.answer)
+    """Votes per galaxy and answer: index ``galaxy_id`` (text), columns CLASS_NAMES (int counts) and NVOTE.
+
+    One row per galaxy straight from the database (a conditional count per answer).
+    """
+    per_answer = [sa.func.sum(sa.case((votes.c.answer == code, 1), else_=0)).label(code) for code in CLASS_NAMES]
+    query = sa.select(votes.c.galaxy_id, *per_answer).group_by(votes.c.galaxy_id)
     if galaxy_ids is not None:
         query = query.where(votes.c.galaxy_id.in_(list(galaxy_ids)))
     with engine.connect() as conn:
-        rows = pd.DataFrame(conn.execute(query).all(), columns=["galaxy_id", "answer", "n"])
-    table = rows.pivot_table(index="galaxy_id", columns="answer", values="n", aggfunc="sum", fill_value=0)
-    table = table.reindex(columns=list(CLASS_NAMES), fill_value=0).astype(int)
-    table.index = table.index.astype(str)
-    table["NVOTE"] = table[list(CLASS_NAMES)].sum(axis=1)
-    table.columns.name = None
+        rows = conn.execute(query).all()
+    table = pd.DataFrame([tuple(r[1:]) for r in rows], columns=list(CLASS_NAMES),
+                         index=pd.Index([str(r[0]) for r in rows], name="galaxy_id"), dtype="int64")
+    table["NVOTE"] = table.sum(axis=1)
     return table
 
 
@@ -46,14 +47,15 @@ def fractions(counts: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def export_frame(engine: Engine, min_votes: int = 1) -> pd.DataFrame:
+def export_frame(engine: Engine, min_votes: int = 1, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Galaxies with at least ``min_votes`` votes as GZ1 Table-2 rows (EXPORT_COLUMNS), by OBJID.
 
     OBJID is text; fractions are rounded to 6 decimals (the six raw ones still sum to 1 within 1e-5).
+    ``counts``: a :func:`vote_counts` table already at hand (saves a query).
     """
     if min_votes < 1:
         raise ValueError(f"--min-votes must be at least 1, got {min_votes}")
-    counts = vote_counts(engine)
+    counts = vote_counts(engine) if counts is None else counts
     counts = counts[counts["NVOTE"] >= min_votes].sort_index()
     out = fractions(counts).round(6)
     out.insert(0, "NVOTE", counts["NVOTE"].astype(int))
@@ -61,11 +63,11 @@ def export_frame(engine: Engine, min_votes: int = 1) -> pd.DataFrame:
     return out.reset_index(drop=True)[list(EXPORT_COLUMNS)]
 
 
-def export_csv_bytes(engine: Engine, min_votes: int = 1) -> tuple[bytes, int]:
+def export_csv_bytes(engine: Engine, min_votes: int = 1, counts: pd.DataFrame | None = None) -> tuple[bytes, int]:
     """The export as CSV bytes (for a download button or a file) and its number of galaxies."""
     from core.csv_safety import safe_frame
 
-    frame = export_frame(engine, min_votes)
+    frame = export_frame(engine, min_votes, counts)
     buf = io.StringIO()
     safe_frame(frame).to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8"), len(frame)
@@ -80,14 +82,15 @@ def write_export(engine: Engine, path: str | Path, min_votes: int = 1) -> int:
     return n
 
 
-def summary(engine: Engine) -> dict:
+def summary(engine: Engine, counts: pd.DataFrame | None = None) -> dict:
     """Crowd totals: ``votes``, ``galaxies``, ``sessions``, ``votes_per_galaxy`` (min/median/mean/max),
-    ``galaxies_by_votes`` ({number of votes: number of galaxies}) and ``answers`` ({answer: votes})."""
+    ``galaxies_by_votes`` ({number of votes: number of galaxies}) and ``answers`` ({answer: votes}).
+    ``counts``: a :func:`vote_counts` table already at hand (saves a query)."""
     with engine.connect() as conn:
         n_votes, n_sessions = conn.execute(
             sa.select(sa.func.count(), sa.func.count(sa.distinct(votes.c.session_id)))).one()
         answers = dict(conn.execute(sa.select(votes.c.answer, sa.func.count()).group_by(votes.c.answer)).all())
-    per = vote_counts(engine)["NVOTE"]
+    per = (vote_counts(engine) if counts is None else counts)["NVOTE"]
     spread = ({"min": int(per.min()), "median": float(per.median()), "mean": round(float(per.mean()), 3),
                "max": int(per.max())} if len(per) else {"min": 0, "median": 0.0, "mean": 0.0, "max": 0})
     return {

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from core.schema import CLASS_NAMES, RAW_COLUMNS, RAW_INDEX
-from core.votes.aggregate import all_votes, answer_positions, fractions, vote_counts
+from core.votes.aggregate import answer_positions, fractions, vote_counts
 from core.votes.pool import VotingPool
 from core.votes.store import Vote
 
@@ -43,38 +43,51 @@ def session_score(session: Sequence[Vote], pool: VotingPool) -> dict:
     return {"gz1": agreement(answers, gz1), "model": agreement(answers, mod)}
 
 
-def crowd_comparison(engine: Engine, pool: VotingPool) -> dict:
+def _counts_in_pool(engine: Engine, pool: VotingPool, counts: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Vote counts (given, or queried) of the pool's galaxies that have votes, and their positions in the pool."""
+    counts = vote_counts(engine) if counts is None else counts
+    pos = np.asarray([-1 if (p := pool.position(g)) is None else p for g in counts.index], dtype=int)
+    return counts[pos >= 0], pos[pos >= 0]
+
+
+def crowd_comparison(engine: Engine, pool: VotingPool, counts: pd.DataFrame | None = None) -> dict:
     """All visitors: ``confusion`` (DataFrame, rows GZ1 top answer, columns visitor answer, vote counts;
-    class-derived GZ1 labels included), ``gz1`` and ``model`` agreement dicts."""
-    table = all_votes(engine)
-    answers = answer_positions(table["answer"]) if len(table) else np.zeros(0, dtype=int)
-    gz1, mod = _references(list(table["galaxy_id"]), pool)
-    known = gz1 >= 0
+    class-derived GZ1 labels included), ``gz1`` and ``model`` agreement dicts. ``counts``: a
+    :func:`vote_counts` table already at hand (saves a query)."""
+    counts, pos = _counts_in_pool(engine, pool, counts)
+    per_answer = counts[list(CLASS_NAMES)].to_numpy(dtype=int)  # (galaxies, 6)
     matrix = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=int)
-    np.add.at(matrix, (gz1[known], answers[known]), 1)
+    out = {}
+    for name, top in (("gz1", pool.human_top()[pos]), ("model", pool.model_top()[pos])):
+        known = top >= 0
+        agree = int(per_answer[known, top[known]].sum()) if known.any() else 0
+        compared = int(per_answer[known].sum())
+        out[name] = {"agree": agree, "compared": compared, "share": (agree / compared) if compared else None}
+        if name == "gz1":
+            np.add.at(matrix, top[known], per_answer[known])
     confusion = pd.DataFrame(matrix, index=[f"GZ1 {c}" for c in CLASS_NAMES], columns=list(CLASS_NAMES))
-    return {"confusion": confusion, "gz1": agreement(answers, gz1), "model": agreement(answers, mod)}
+    return {"confusion": confusion, **out}
 
 
-def disagreements(engine: Engine, pool: VotingPool, top: int = 10, min_votes: int = 1) -> pd.DataFrame:
+def disagreements(engine: Engine, pool: VotingPool, top: int = 10, min_votes: int = 1,
+                  counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Galaxies where visitors and the model disagree most: total-variation distance between the
     visitors' six fractions and the model's (0 = same, 1 = no overlap), largest first.
 
     Columns: OBJID, NVOTE, DISTANCE, VISITORS_TOP, MODEL_TOP, SOURCE.
     """
-    counts = vote_counts(engine)
-    counts = counts[counts["NVOTE"] >= min_votes]
-    rows = []
-    visitor = fractions(counts)[list(RAW_COLUMNS)]
-    for gid, frac in visitor.iterrows():
-        i = pool.position(gid)
-        if i is None or np.isnan(pool.model[i]).any():
-            continue
-        model_raw = pool.model[i, list(RAW_INDEX)]
-        rows.append((gid, int(counts.at[gid, "NVOTE"]), 0.5 * float(np.abs(frac.to_numpy() - model_raw).sum()),
-                     CLASS_NAMES[int(np.argmax(frac.to_numpy()))], CLASS_NAMES[int(np.argmax(model_raw))],
-                     pool.sources[i]))
-    out = pd.DataFrame(rows, columns=["OBJID", "NVOTE", "DISTANCE", "VISITORS_TOP", "MODEL_TOP", "SOURCE"])
+    counts, pos = _counts_in_pool(engine, pool, counts)
+    keep = (counts["NVOTE"].to_numpy() >= min_votes) & ~np.isnan(pool.model[pos]).any(axis=1)
+    counts, pos = counts[keep], pos[keep]
+    visitor = fractions(counts)[list(RAW_COLUMNS)].to_numpy(dtype=float)
+    model_raw = pool.model[pos][:, list(RAW_INDEX)]
+    out = pd.DataFrame({
+        "OBJID": counts.index.astype(str), "NVOTE": counts["NVOTE"].to_numpy(dtype=int),
+        "DISTANCE": 0.5 * np.abs(visitor - model_raw).sum(axis=1),
+        "VISITORS_TOP": [CLASS_NAMES[i] for i in visitor.argmax(axis=1)],
+        "MODEL_TOP": [CLASS_NAMES[i] for i in model_raw.argmax(axis=1)],
+        "SOURCE": [pool.sources[i] for i in pos],
+    })
     return out.sort_values(["DISTANCE", "NVOTE"], ascending=False, kind="stable").head(top).reset_index(drop=True)
 
 
