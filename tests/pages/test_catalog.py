@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.catalog.reader import CatalogResult
 from tests.support.paths import FIXTURES, REPO_ROOT, SAMPLE_CATALOG
 from ui import state_keys
+from ui.plain_text import ZERO_WIDTH_SPACE
 
 PAGE = str(REPO_ROOT / "pages" / "catalog.py")
 CAT = FIXTURES / "catalog"
@@ -18,7 +19,7 @@ CAT = FIXTURES / "catalog"
 
 def _shown(markdown: str) -> str:
     """What Markdown source renders as, for text escaped with ui.plain_text.md_escape."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    return re.sub(r"\\(.)", r"\1", markdown).replace(ZERO_WIDTH_SPACE, "")
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
