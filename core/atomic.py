@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
-    """Replace ``path`` with ``data`` atomically; the file gets ``mode`` (mkstemp would give 0600)."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644, fsync: bool = True) -> Path:
+    """Replace ``path`` with ``data`` atomically; the file gets ``mode`` (mkstemp would give 0600).
+
+    ``fsync=False`` skips flushing to the disk before the rename: readers still never see a torn
+    file, but a power cut may leave an empty one. Only for files that are checked when read back
+    (downloaded cutouts are validated before a resume skips them).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -24,7 +29,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -112,7 +112,9 @@ def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetc
             outcome.status = "cancelled"
         return outcome
     try:
-        write_bytes_atomic(path, data)
+        # No fsync per image (measured ~15% of throughput at 16 workers): a file that a power cut
+        # left empty fails check_file, so the next run fetches it again.
+        write_bytes_atomic(path, data, fsync=False)
     except OSError as exc:
         raise (_disk_full(exc, folder) or exc) from exc
     outcome.status, outcome.reason, outcome.detail = "downloaded", "", ""

@@ -77,12 +77,12 @@ def _disk_full_after(n_ok: int, monkeypatch) -> list[str]:
     written: list[str] = []
     lock = threading.Lock()
 
-    def fake_write(path, data, mode=0o644):
+    def fake_write(path, data, mode=0o644, fsync=True):
         with lock:
             if len(written) >= n_ok:
                 raise OSError(errno.ENOSPC, "No space left on device", str(path))
             written.append(path.name)
-        return write_bytes_atomic(path, data, mode)
+        return write_bytes_atomic(path, data, mode, fsync)
 
     monkeypatch.setattr(download_module, "write_bytes_atomic", fake_write)
     return written
