@@ -18,6 +18,7 @@ from core.training.train import Source, TrainConfig, run_training
 from core.votes.aggregate import write_export
 from core.votes.answers import ANSWERS
 from core.votes.store import make_engine, record_vote
+from core.votes.training import visitor_vote_sources
 from tests.support.paths import REPO_ROOT
 
 DEMO_GZ1 = REPO_ROOT / "data" / "demo" / "gz1"
@@ -53,3 +54,18 @@ def test_exported_votes_train_a_run(tmp_path: Path):
     fractions = load_run(run_dir).predict_prepared(np.zeros((2, 32, 32, 3), dtype=np.uint8))
     assert fractions.shape == (2, 9) and np.allclose(fractions[:, :6].sum(axis=1), 1, atol=1e-4)
     assert [r["run_id"] for r in list_runs(tmp_path / "models")] == ["visitor-votes"]
+
+
+def test_visitor_vote_sources_pair_the_export_with_folders_holding_voted_galaxies(tmp_path, monkeypatch):
+    monkeypatch.setenv("GZ_DEMO_DIR", str(REPO_ROOT / "data" / "demo"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'votes.sqlite'}")
+    galaxy = pd.read_csv(DEMO_GZ1 / "labels.csv", dtype=str)["OBJID"].iloc[0]
+    assert visitor_vote_sources(engine) == ([], 0)
+    record_vote(engine, "visitor-0-test", galaxy, "MERGER")
+    sources, n = visitor_vote_sources(engine, min_votes=1)
+    assert n == 1 and [Path(s.images) for s in sources] == [DEMO_GZ1.resolve()]
+    export = Path(sources[0].catalog)
+    stamp = export.stat().st_mtime_ns
+    assert visitor_vote_sources(engine, min_votes=1)[0] == sources
+    assert export.stat().st_mtime_ns == stamp  # unchanged content is not rewritten
+    assert visitor_vote_sources(engine, min_votes=2) == ([], 0)
