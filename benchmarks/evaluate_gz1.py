@@ -6,7 +6,10 @@ The held-out IDs are the run's own validation IDs: those with
 SHA-256("seed:ID") / 2^64 < val_fraction (core.training.train.is_validation), using
 the run's seed and val_fraction from config.json, so nothing scored here was
 trained on. GZ1 labels are class-derived (CLASS_NAME one-hot), so accuracy
-is the model's top answer against that class. Prints a table.
+is the model's top answer against that class. Images go through the pages' path:
+framed by the galaxy (core.images.framing) unless the run declares a centre crop;
+the table says how many fell back to the whole image. Targets are issue 10's.
+For the same figures at other framings see benchmarks/bench_framing.py. Prints a table.
 """
 
 from __future__ import annotations
