@@ -13,7 +13,18 @@ from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, ses
 from core.votes.store import session_votes
 from ui import state_keys
 from ui.classify_charts import VISITOR_COLOUR, answer_bars, votes_per_galaxy_figure
-from ui.classify_state import SOURCES, cast, current_galaxy, engine, pool_for, session_id, skip, source_name, undo
+from ui.classify_state import (
+    SOURCES,
+    cast,
+    current_galaxy,
+    database_or_stop,
+    engine,
+    pool_for,
+    session_id,
+    skip,
+    source_name,
+    undo,
+)
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
@@ -57,6 +68,7 @@ if source == "folder":
     except PathNotAllowed as exc:
         st.error(md_escape(str(exc)))
         st.stop()
+database_or_stop()
 pool = pool_for(source, folder)
 if len(pool) == 0:
     st.info("No galaxy with an 18-digit SDSS OBJID and an image here. Download cutouts on the Images page, "

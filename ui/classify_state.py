@@ -40,6 +40,18 @@ def engine():
     return get_engine()
 
 
+def database_or_stop() -> None:
+    """Open the votes database once; when it cannot be opened, say so (no URL, no password) and stop."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine()
+    except (SQLAlchemyError, OSError, RuntimeError) as exc:
+        st.error(f"The votes database cannot be opened ({type(exc).__name__}); check GZ_VOTES_URL and that the "
+                 "database server is running. Nothing was recorded.")
+        st.stop()
+
+
 def _mtime(path: Path) -> int:
     try:
         return os.stat(path).st_mtime_ns

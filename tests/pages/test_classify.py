@@ -100,3 +100,11 @@ def test_public_mode_offers_no_server_folder(monkeypatch):
     _vote_buttons(at)["ELLIPTICAL"].click()
     at.run()
     assert not at.exception and len(session_votes(get_engine(), at.session_state[state_keys.VOTE_SESSION])) == 1
+
+
+def test_unreachable_database_is_reported_without_the_url(monkeypatch):
+    monkeypatch.setenv("GZ_VOTES_URL", "postgresql+psycopg://someone:secret@127.0.0.1:1/votes")
+    at = _page()
+    assert any("votes database cannot be opened" in e.value for e in at.error)
+    assert not any("secret" in e.value for e in at.error)
+    assert not _vote_buttons(at)
