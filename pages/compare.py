@@ -37,10 +37,10 @@ by_path = {r["path"]: r for r in runs}
 paths = list(by_path)
 
 gset = pick_galaxy_set(state_keys.COMPARE_SET_SOURCE, include_folder=False)
-c1, c2 = st.columns([3, 1])
-chosen = c1.multiselect("Runs on the leaderboard", paths, default=paths[:8], key=state_keys.COMPARE_RUNS,
+chosen = st.multiselect("Runs on the leaderboard", paths, default=paths[:8], key=state_keys.COMPARE_RUNS,
                         persist_state="session", format_func=lambda p: run_label(by_path[p]))
-tta = c2.toggle("Test-time augmentation", key=state_keys.COMPARE_TTA, persist_state="session",
+c1, c2 = st.columns(2)
+tta = c1.toggle("Test-time augmentation", key=state_keys.COMPARE_TTA, persist_state="session",
                 help="Average each model over the 8 rotations/mirror images (CW/ACW swapped back on mirrors).")
 held_only = c2.toggle("Only held-out galaxies", value=True, key=state_keys.COMPARE_HELD_OUT, persist_state="session",
                       help="Score on the galaxies every chosen run held out from its training (the intersection of "

@@ -39,7 +39,7 @@ run_paths = [r["path"] for r in runs]
 by_path = {r["path"]: r for r in runs}
 if st.session_state.get(state_keys.PREDICT_RUN) not in run_paths:
     st.session_state.pop(state_keys.PREDICT_RUN, None)
-left, right = st.columns([2, 1])
+left, right = st.columns([3, 2], vertical_alignment="bottom")
 run_path = left.selectbox("Model run", run_paths, format_func=lambda p: run_label(by_path[p]),
                           key=state_keys.PREDICT_RUN, persist_state="session")
 tta = right.toggle("Test-time augmentation", key=state_keys.PREDICT_TTA, persist_state="session",

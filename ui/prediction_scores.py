@@ -49,11 +49,10 @@ def show_run_summary(run: dict) -> None:
     fm, cfg = run["final_metrics"], run["config"]
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
     n_val = data.get("n_val")
-    c = st.columns(3)
-    c[0].metric("Validation accuracy", fmt(fm.get("val_accuracy")),
-                help="Top answer of the model vs the people's top answer, on the run's held-out galaxies.")
-    c[1].metric("Validation macro recall", fmt(fm.get("val_macro_recall"), "{:.2f}"), help=MACRO_HELP)
-    c[2].metric("Validation spin accuracy", fmt(fm.get("val_spin_accuracy")), help=SPIN_HELP)
+    has_validation = any(isinstance(fm.get(k), float) for k in ("val_accuracy", "val_spin_accuracy"))
+    c = st.columns(3) if has_validation else None
+    if c is not None:  # nothing held out: the page says so; three "n/a" figures would only take room
+        _validation_metrics(c, fm)
     facts = [f"{run['n_epochs']} epochs", f"{int(cfg.get('n_params') or 0):,} parameters",
              f"{cfg.get('image_size', '?')} px input"]
     if isinstance(n_val, int) and n_val:
@@ -71,3 +70,10 @@ def show_run_summary(run: dict) -> None:
         st.warning(f"Validation accuracy {acc:.1%} is below "
                    + ("chance." if acc < CHANCE_ACCURACY else "the majority-class baseline."),
                    icon=":material/warning:")
+
+
+def _validation_metrics(c, fm: dict) -> None:
+    c[0].metric("Validation accuracy", fmt(fm.get("val_accuracy")),
+                help="Top answer of the model vs the people's top answer, on the run's held-out galaxies.")
+    c[1].metric("Validation macro recall", fmt(fm.get("val_macro_recall"), "{:.2f}"), help=MACRO_HELP)
+    c[2].metric("Validation spin accuracy", fmt(fm.get("val_spin_accuracy")), help=SPIN_HELP)
