@@ -11,8 +11,10 @@ subject image, a tight 0.2"/px cutout or a photo cropped by hand.
 Method (all on a grey copy reduced to at most ``WORK_SIDE`` px, values 0..1):
 
 1. Gaussian smoothing (sigma 1 working px);
-2. background = sigma-clipped median of a border band, noise = 1.4826 x its
-   clipped MAD (floored at 1/255, JPEG skies are often flat);
+2. background = sigma-clipped median of a border band; noise = pixel-to-pixel
+   scatter of that band (1.4826 MAD of neighbour differences / sqrt 2, floored
+   at 1/255: JPEG skies are often flat), which a smooth galaxy filling the
+   frame does not inflate;
 3. threshold at background + max(3 noise, ``MIN_CONTRAST``), label connected
    components (8-connectivity), take the one holding the centre, else the
    nearest one within a quarter of the side;
@@ -38,7 +40,7 @@ from skimage.measure import label
 #: Longest side (px) of the grey working copy the galaxy is measured on.
 WORK_SIDE = 128
 #: Bumped whenever the framing method changes, so cached framed pixels are rebuilt.
-FRAMING_VERSION = 1
+FRAMING_VERSION = 2
 #: Fraction of the way from background to peak that defines the measured isophote.
 ISOPHOTE = 0.25
 #: Frame side = FRAME_MULTIPLE x semi-major axis of the ISOPHOTE region.
@@ -101,6 +103,18 @@ def _clipped_stats(values: np.ndarray, n_iter: int = 3, k: float = 3.0) -> tuple
     return med, sig
 
 
+def _pixel_noise(grey: np.ndarray, band: int) -> float:
+    """Pixel-to-pixel noise (grey 0..1) of the unsmoothed top and bottom bands, floored at 1/255.
+
+    From differences of neighbouring pixels (1.4826 MAD / sqrt 2), so the smooth light of a
+    galaxy that fills the frame does not count as noise.
+    """
+    rows = np.concatenate([grey[:band], grey[-band:]])
+    diff = np.diff(rows, axis=1).ravel()
+    mad = float(np.median(np.abs(diff - np.median(diff))))
+    return max(1.4826 * mad / np.sqrt(2.0), 1.0 / 255)
+
+
 def _grey_work_copy(img: Image.Image) -> tuple[np.ndarray, int]:
     """Grey float copy of ``img`` (0..1) reduced by an integer factor to <= WORK_SIDE px; (array, factor)."""
     grey = img.convert("L")
@@ -141,8 +155,8 @@ def find_galaxy(img: Image.Image) -> FrameInfo:
     band = max(2, min(h, w) // 16)
     border = np.concatenate([smooth[:band].ravel(), smooth[-band:].ravel(),
                              smooth[band:-band, :band].ravel(), smooth[band:-band, -band:].ravel()])
-    bg, noise = _clipped_stats(border)
-    noise = max(noise, 1.0 / 255)
+    bg, _ = _clipped_stats(border)
+    noise = _pixel_noise(grey, band)
     components = label(smooth > bg + max(3 * noise, MIN_CONTRAST), connectivity=2)
     n = int(components.max())
     if n:
