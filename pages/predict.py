@@ -133,6 +133,7 @@ with tab_own:
             c_bars.caption(f"Model {md_escape(run['run_id'])}. "
                            + framing_caption(model.crop_fraction, model.image_size))
             with st.expander("What the model sees after framing"):
-                show_framing(open_image(upload, upload.name), model.crop_fraction, model.image_size, upload.name)
+                show_framing(open_image(upload, upload.name), model.crop_fraction, model.image_size,
+                             md_escape(upload.name))
 
 show_credit()

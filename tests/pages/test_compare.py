@@ -109,3 +109,23 @@ def test_runs_are_scored_on_their_held_out_intersection(models_dir: Path):
     at.toggle(key="compare_held_out").set_value(False).run()
     assert set(at.dataframe[0].value["n"]) == {12}
     assert len(at.dataframe[1].value) == 12
+
+
+@pytest.mark.parametrize("page", ["predict", "compare", "train"])
+def test_an_odd_run_folder_is_named_and_the_good_runs_stay_usable(models_dir: Path, page: str):
+    make_run(models_dir / "demo")
+    make_run(models_dir / "broken")
+    (models_dir / "broken" / "config.json").write_bytes(b'["[x](http://evil.example/p.png)"]')
+    make_run(models_dir / "latin1")
+    (models_dir / "latin1" / "state.json").write_bytes(b'{"status": "\xe9"}')
+    at = AppTest.from_file(page_file(page), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [w.value for w in at.warning if "Skipped 2 run folders" in w.value]
+    assert len(notes) == 1
+    assert "broken" in notes[0] and "latin1" in notes[0] and "evil.example" not in notes[0]
+    demo = str(models_dir / "demo")
+    if page == "predict":
+        assert at.selectbox(key="predict_run").value == demo and len(at.selectbox(key="predict_run").options) == 1
+    elif page == "compare":
+        assert at.multiselect(key="compare_runs").value == [demo]
+        assert len(at.dataframe[0].value) == 1  # the leaderboard of the good run
