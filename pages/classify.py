@@ -22,7 +22,6 @@ from ui.classify_state import (
     pool_for,
     session_id,
     skip,
-    source_name,
     undo,
 )
 from ui.credits import show_credit
@@ -90,7 +89,7 @@ with left:
         rows = st.columns(3) + st.columns(3)  # keys 1-3 above 4-6
         for k, answer in enumerate(ANSWERS):
             rows[k].button(answer.wording, key=f"vote_{answer.code}", shortcut=answer.key, width="stretch",
-                           wrap=True, on_click=cast, args=(galaxy_id, answer.code, source_name(source)))
+                           wrap=True, on_click=cast, args=(galaxy_id, answer.code, pool.sources[position]))
         st.button("Skip this galaxy", on_click=skip, args=(galaxy_id,), type="tertiary")
 
 my_votes = session_votes(engine(), session_id())

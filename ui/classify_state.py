@@ -14,8 +14,6 @@ import streamlit as st
 from core.config import get_settings
 from core.votes.choose import next_galaxy
 from core.votes.pool import (
-    SOURCE_DEMO,
-    SOURCE_DOWNLOADED,
     VotingPool,
     build_pool,
     demo_image_sets,
@@ -86,10 +84,6 @@ def pool_for(source: str, folder: Path | None = None) -> VotingPool:
     digest = catalog.digest if catalog is not None else ""
     path = s.images_dir if source == "downloaded" else folder
     return _cached_pool(source, str(path), _mtime(path), digest, table)
-
-
-def source_name(source: str) -> str:
-    return {"demo": SOURCE_DEMO, "downloaded": SOURCE_DOWNLOADED}.get(source, source)
 
 
 def current_galaxy(pool: VotingPool) -> int | None:

@@ -93,15 +93,21 @@ def demo_image_sets(settings: Settings | None = None) -> list[tuple[object, str]
 
 
 def folder_image_set(folder: str | os.PathLike, catalog: pd.DataFrame | None, source: str) -> list[tuple[object, str]]:
-    """One image folder joined to ``catalog`` (a table with OBJID and any label columns), or
-    unlabelled when ``catalog`` is None; [] when the folder does not exist or holds no image."""
-    from core.inference.galaxy_sets import set_from_folder, set_from_table
+    """Every image of one folder, with GZ1 labels from ``catalog`` (a table with OBJID and any label
+    columns) where it has a row; images it lacks, or all when ``catalog`` is None, come unlabelled.
+    [] when the folder does not exist or holds no image."""
+    from core.inference.galaxy_sets import combine_sets, set_from_folder, set_from_table
 
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    gset = set_from_table(catalog, folder, source) if catalog is not None else set_from_folder(folder, source)
-    return [(gset, source)] if len(gset) else []
+    every = set_from_folder(folder, source)
+    if catalog is None or not len(every):
+        return [(every, source)] if len(every) else []
+    labelled = set_from_table(catalog, folder, source)
+    known = set(labelled.ids)
+    rest = every.subset(np.asarray([g not in known for g in every.ids], dtype=bool))
+    return [(combine_sets([s for s in (labelled, rest) if len(s)], source), source)]
 
 
 def downloaded_image_set(settings: Settings | None = None, catalog: pd.DataFrame | None = None) -> list[tuple[object, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -108,3 +109,33 @@ def test_unreachable_database_is_reported_without_the_url(monkeypatch):
     assert any("votes database cannot be opened" in e.value for e in at.error)
     assert not any("secret" in e.value for e in at.error)
     assert not _vote_buttons(at)
+
+
+IN_SAMPLE, NOT_IN_SAMPLE = "587738947208085695", "588017991228391591"  # in / not in data/sample's 695 rows
+
+
+@pytest.mark.parametrize("source", ["downloaded", "folder"])
+def test_downloaded_images_and_a_confined_folder(source, isolated_home):
+    images = isolated_home / "images"
+    images.mkdir(parents=True)
+    for objid in (IN_SAMPLE, NOT_IN_SAMPLE):
+        shutil.copy(FIXTURES / "predict" / "gz1" / f"{objid}.jpg", images / f"{objid}.jpg")
+    at = _page()
+    at.radio[0].set_value(source).run()
+    if source == "folder":
+        at.text_input[0].set_value("/etc").run()
+        assert any("outside the folders" in e.value for e in at.error) and not _vote_buttons(at)
+        at.text_input[0].set_value(str(images)).run()
+    for _ in range(2):
+        assert not at.exception, [e.value for e in at.exception]
+        shown = at.session_state[state_keys.VOTE_CURRENT]
+        _vote_buttons(at)["EDGE_ON"].click()
+        at.run()
+        series = _reveal_series(at)
+        if shown == IN_SAMPLE:  # the built-in sample (the current catalogue) has its GZ1 vote fractions
+            assert series["GZ1 volunteers (vote fractions)"] == [0.448, 0.034, 0.0, 0.345, 0.172, 0.0]
+        else:
+            assert shown == NOT_IN_SAMPLE and any("no GZ1 answer" in c.value for c in at.caption)
+    votes = session_votes(get_engine(), at.session_state[state_keys.VOTE_SESSION])
+    assert sorted(v.galaxy_id for v in votes) == [IN_SAMPLE, NOT_IN_SAMPLE]
+    assert {v.source for v in votes} == {"downloaded" if source == "downloaded" else "folder images"}
