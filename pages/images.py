@@ -204,7 +204,7 @@ if not settings.public:
     except (CutoutSettingsError, ValueError) as exc:
         settings_error = str(exc)
         st.error(md_escape(settings_error))
-    b1, b2 = st.columns([1, 3])
+    b1, b2 = st.columns([1, 2])
     if b1.button("Start download", type="primary", icon=":material/download:", key="img_start",
                  disabled=active or settings_error is not None or len(subset) == 0):
         _start(lambda: start_download_job(subset[["OBJID", "RA", "DEC"]], folder, config, selection_text))
