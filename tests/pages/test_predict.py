@@ -196,3 +196,21 @@ def test_progress_bar_counts_while_predicting_and_not_when_kept(tmp_path: Path):
     again = _Slot()
     kept = predictions_with_progress([(str(run), "progress-run")], gset, False, again)[str(run)]
     assert again.texts == [] and np.array_equal(kept[0], first[0], equal_nan=True)
+
+
+def test_file_names_with_markdown_are_shown_as_text(with_demo: Path, tmp_path: Path):
+    from ui import state_keys
+
+    images = tmp_path / "images"
+    images.mkdir()
+    hostile = "![x](http:evil.example-p.png)"
+    (images / f"{hostile}.jpg").write_bytes((FIXTURES / "gz1" / "587738947208085695.jpg").read_bytes())
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[state_keys.IMAGES_DIR] = str(images)
+    at.run()
+    at.radio(key=state_keys.PREDICT_SET_SOURCE).set_value("Image folder (no labels)").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _table(at).value["ID"].tolist() == [hostile]
+    heading = next(h.value for h in at.subheader if h.value.startswith("Galaxy "))
+    assert heading == f"Galaxy {md_escape(hostile)} (first in the table; select a row for another)"
+    assert "![x](" not in heading and "largest disagreement" not in heading
