@@ -246,7 +246,9 @@ if run_scan.skipped:
 if run_scan.runs:
     st.subheader("Trained models")
     st.dataframe(runs_frame(run_scan.runs), hide_index=True, width="stretch")
-    st.caption("Validation figures of each run's last epoch, on its held-out galaxies, with the n behind each.")
+    st.caption("Validation figures of each run's last epoch, on its held-out galaxies, with the n behind each; "
+               "the majority baseline is always answering the most common class of those galaxies, and chance "
+               "is 16.7% (one of six answers).")
     by_id = {r["run_id"]: r for r in run_scan.runs}
     picked = st.selectbox("Run details", list(by_id), key="train_details_run",
                           help="A summary of how the run was trained and what it scored.")

@@ -39,7 +39,6 @@ import numpy as np
 import pandas as pd
 
 from core.schema import (
-    CLASS_NAMES,
     CS_INDEX,
     CS_PART_INDEX,
     RAW_INDEX,
@@ -49,6 +48,7 @@ from core.schema import (
     canonical_column,
     find_objid_column,
 )
+from core.training.label_rows import class_targets, numeric_column, one_hot_targets, usable_rows
 
 _RAW_IDX = list(RAW_INDEX)
 _CS_PARTS = list(CS_PART_INDEX)
@@ -107,15 +107,6 @@ class LabelTable:
         return df
 
 
-def one_hot_targets(class_index: np.ndarray) -> np.ndarray:
-    """(N, 9) targets for classes 0..5 (CLASS_NAMES order): one-hot raw, P_CS derived, debiased NaN."""
-    t = np.full((len(class_index), len(VOTE_COLUMNS)), np.nan)
-    t[:, _RAW_IDX] = 0.0
-    t[np.arange(len(class_index)), np.asarray(_RAW_IDX)[class_index]] = 1.0
-    t[:, CS_INDEX] = t[:, _CS_PARTS].sum(axis=1)
-    return t
-
-
 def _read_csv(source: str | Path | bytes | BinaryIO) -> tuple[pd.DataFrame, str]:
     name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "uploaded labels")
     if isinstance(source, (bytes, bytearray)):
@@ -127,10 +118,6 @@ def _read_csv(source: str | Path | bytes | BinaryIO) -> tuple[pd.DataFrame, str]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise LabelError(f"{name}: cannot read as CSV ({exc})") from exc
     return df, name
-
-
-def _numeric(df: pd.DataFrame, col: str) -> pd.Series:
-    return pd.to_numeric(df[col].astype(str).str.strip().replace("", np.nan), errors="coerce")
 
 
 def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
@@ -160,62 +147,20 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
     targets = np.full((n, len(VOTE_COLUMNS)), np.nan)
     for j, col in enumerate(VOTE_COLUMNS):
         if col in canon:
-            targets[:, j] = _numeric(df, canon[col]).to_numpy(dtype=float)
-    nvote = _numeric(df, canon["NVOTE"]).to_numpy(dtype=float) if "NVOTE" in canon else np.full(n, np.nan)
+            targets[:, j] = numeric_column(df, canon[col]).to_numpy(dtype=float)
+    nvote = numeric_column(df, canon["NVOTE"]).to_numpy(dtype=float) if "NVOTE" in canon else np.full(n, np.nan)
 
-    class_derived = np.zeros(n, dtype=bool)
     has_class = "CLASS_NAME" in canon or "CLASS" in canon
+    class_derived = np.zeros(n, dtype=bool)
+    form = str(LabelKind.VOTES)
     if has_class:
-        cls = np.full(n, -1)
-        if "CLASS_NAME" in canon:
-            names = df[canon["CLASS_NAME"]].astype(str).str.strip().str.upper()
-            lookup = {c: i for i, c in enumerate(CLASS_NAMES)}
-            cls = names.map(lambda s: lookup.get(s, -1)).to_numpy(dtype=int)
-            col_name = canon["CLASS_NAME"]
-        else:
-            num = _numeric(df, canon["CLASS"])
-            cls = np.where(num.isin(range(6)), num.fillna(-1), -1).astype(int)
-            col_name = canon["CLASS"]
-        full_votes = ~np.isnan(targets[:, _RAW_IDX]).any(axis=1)
-        use_class = ~full_votes
-        bad = use_class & (cls < 0)
-        for i in np.flatnonzero(bad):
-            problems.append((i + 1, ids.iloc[i], f"{col_name} {df[col_name].iloc[i]!r} is not one of "
-                                                 f"{', '.join(CLASS_NAMES)}"))
-        ok = use_class & (cls >= 0)
-        targets[ok] = one_hot_targets(cls[ok])
-        class_derived = ok
-        form = f"{LabelKind.CLASS} labels (one-hot from {col_name})"
-    else:
-        form = "vote fractions"
-
+        class_derived, form = class_targets(df, canon, ids, targets, problems)
     # P_CS of vote rows: derive where its three parts are known.
     parts_known = ~np.isnan(targets[:, _CS_PARTS]).any(axis=1)
     fill_cs = np.isnan(targets[:, CS_INDEX]) & parts_known
     targets[fill_cs, CS_INDEX] = targets[fill_cs][:, _CS_PARTS].sum(axis=1)
 
-    keep = np.ones(n, dtype=bool)
-    for i in range(n):
-        row_id = ids.iloc[i]
-        if not row_id:
-            problems.append((i + 1, "", f"empty {id_kind}"))
-            keep[i] = False
-            continue
-        vals = targets[i]
-        if np.isnan(vals).all():
-            keep[i] = False
-            if not any(r == i + 1 for r, _, _ in problems):
-                problems.append((i + 1, row_id, "no label (no class and no vote fraction)"))
-            continue
-        out_of_range = [VOTE_COLUMNS[j] for j in np.flatnonzero(~np.isnan(vals) & ((vals < 0) | (vals > 1)))]
-        if out_of_range:
-            problems.append((i + 1, row_id, f"fraction outside [0, 1] in {', '.join(out_of_range)}"))
-            keep[i] = False
-            continue
-        raw = vals[_RAW_IDX]
-        if not np.isnan(raw).any() and abs(raw.sum() - 1) > 0.02:
-            problems.append((i + 1, row_id, f"the six raw fractions sum to {raw.sum():.3f}, not 1"))
-            keep[i] = False
+    keep = usable_rows(ids, id_kind, targets, problems)
     for i in np.flatnonzero(keep):
         if not np.isnan(nvote[i]) and nvote[i] <= 0:
             nvote[i] = np.nan
