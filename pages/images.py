@@ -30,6 +30,7 @@ from core.images.download_job import (
     job_left,
     job_settings_rows,
     restart_job,
+    restartable,
     start_download_job,
     stored_config,
 )
@@ -310,7 +311,7 @@ if len(failures):
     with st.expander("Raw errors (for debugging)"):
         raw = [c for c in ("OBJID", "DETAIL", "URL") if c in failures.columns]
         st.dataframe(failures[raw], hide_index=True, width="stretch")
-if not settings.public and job is not None and not active and left.to_fetch:
+if not settings.public and not active and left.to_fetch and restartable(folder, job):
     parts = [f"retry {left.failed:,} failed"] if left.failed else []
     parts += [f"fetch {left.not_attempted:,} not attempted"] if left.not_attempted else []
     label = " and ".join(parts).capitalize()

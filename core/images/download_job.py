@@ -158,13 +158,21 @@ def start_download_job(table, folder: Path, config: DownloadConfig, selection: s
     return jobs.start_detached(args, folder, env=env)
 
 
+def restartable(folder: Path, state: JobState | None) -> bool:
+    """True when the folder's last job can start again: it stored usable settings and ran on the
+    folder's own job catalogue (a CLI run on another catalogue is resumed from the CLI)."""
+    return (stored_config(state) is not None and (Path(folder) / JOB_CATALOG_NAME).exists()
+            and Path(str(state.settings.get("catalog", ""))).resolve() == (Path(folder) / JOB_CATALOG_NAME).resolve())
+
+
 def restart_job(folder: Path, env: dict[str, str] | None = None):
     """Start the folder's last job again with the settings it stored (retry failures, fetch the rest).
 
-    Raises ValueError when the folder has no job with usable stored settings.
+    Raises ValueError when the folder's last job cannot be restarted (see :func:`restartable`).
     """
     state = jobs.read_job(folder)
+    if not restartable(folder, state):
+        raise ValueError(f"the last job in {folder} cannot be restarted from here (no stored settings or "
+                         "job catalogue); start a new download")
     config = stored_config(state)
-    if config is None:
-        raise ValueError(f"the last job in {folder} stored no usable settings; start a new download")
     return start_download_job(None, folder, config, str(state.settings.get("selection") or ""), env=env)
