@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.inference.metrics import CHANCE_ACCURACY, MIN_RELIABLE_N, score_warnings
+from core.inference.metrics import CHANCE_ACCURACY, score_warnings
 from ui.prediction_inputs import fmt
 
 ACCURACY_HELP = ("Share of galaxies whose model top answer equals the people's top answer (the recorded class "
@@ -45,35 +45,27 @@ def show_scores(scores: dict, note: str = "") -> None:
 
 
 def show_run_summary(run: dict) -> None:
-    """A run's own validation figures (last metrics.csv row) with the n of its held-out side."""
-    fm, cfg = run["final_metrics"], run["config"]
-    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
-    n_val = data.get("n_val")
-    has_validation = any(isinstance(fm.get(k), float) for k in ("val_accuracy", "val_spin_accuracy"))
-    c = st.columns(3) if has_validation else None
-    if c is not None:  # nothing held out: the page says so; three "n/a" figures would only take room
-        _validation_metrics(c, fm)
-    facts = [f"{run['n_epochs']} epochs", f"{int(cfg.get('n_params') or 0):,} parameters",
-             f"{cfg.get('image_size', '?')} px input"]
-    if isinstance(n_val, int) and n_val:
-        facts.insert(0, f"validation n = {n_val:,} galaxies")
-    baseline = fm.get("val_baseline_accuracy")
-    if isinstance(baseline, float):
-        facts.append(f"majority-class baseline {baseline:.1%}")
-    facts.append(f"chance {CHANCE_ACCURACY:.1%}")
+    """A run's own validation figures (core.training.run_figures) with their n, baseline, chance and cautions."""
+    from core.training.run_figures import run_figures
+
+    cfg = run["config"]
+    fig = run_figures(cfg, run["final_metrics"])
+    if fig.accuracy is not None or fig.spin_accuracy is not None:  # else nothing held out: no empty "n/a" row
+        c = st.columns(3)
+        c[0].metric("Validation accuracy", fmt(fig.accuracy),
+                    help="Top answer of the model vs the people's top answer, on the run's held-out galaxies.")
+        c[1].metric("Validation macro recall", fmt(fig.macro_recall, "{:.2f}"), help=MACRO_HELP)
+        c[2].metric("Validation spin accuracy", fmt(fig.spin_accuracy), help=SPIN_HELP)
+    facts = []
+    if fig.accuracy is not None:
+        facts.append(f"validation n = {fig.n_accuracy if fig.n_accuracy is not None else fig.n_val} galaxies")
+    if fig.spin_accuracy is not None and fig.n_spin is not None:
+        facts.append(f"spin: n = {fig.n_spin} spirals")
+    facts += [f"{run['n_epochs']} epochs", f"{int(cfg.get('n_params') or 0):,} parameters",
+              f"{cfg.get('image_size', '?')} px input"]
+    if fig.baseline is not None:
+        facts.append(f"majority-class baseline {fig.baseline:.1%}")
+    facts.append(f"chance {fig.chance:.1%}")
     st.caption(" · ".join(facts) + ".")
-    acc = fm.get("val_accuracy")
-    if isinstance(acc, float) and isinstance(n_val, int) and n_val < MIN_RELIABLE_N:
-        st.warning(f"Validated on only {n_val} galaxies: a figure from fewer than {MIN_RELIABLE_N} means little.",
-                   icon=":material/warning:")
-    if isinstance(acc, float) and (acc < CHANCE_ACCURACY or (isinstance(baseline, float) and acc < baseline)):
-        st.warning(f"Validation accuracy {acc:.1%} is below "
-                   + ("chance." if acc < CHANCE_ACCURACY else "the majority-class baseline."),
-                   icon=":material/warning:")
-
-
-def _validation_metrics(c, fm: dict) -> None:
-    c[0].metric("Validation accuracy", fmt(fm.get("val_accuracy")),
-                help="Top answer of the model vs the people's top answer, on the run's held-out galaxies.")
-    c[1].metric("Validation macro recall", fmt(fm.get("val_macro_recall"), "{:.2f}"), help=MACRO_HELP)
-    c[2].metric("Validation spin accuracy", fmt(fm.get("val_spin_accuracy")), help=SPIN_HELP)
+    for warning in fig.warnings():
+        st.warning(f"Validation figures: {warning}.", icon=":material/warning:")

@@ -214,3 +214,20 @@ def test_file_names_with_markdown_are_shown_as_text(with_demo: Path, tmp_path: P
     heading = next(h.value for h in at.subheader if h.value.startswith("Galaxy "))
     assert heading == f"Galaxy {md_escape(hostile)} (first in the table; select a row for another)"
     assert "![x](" not in heading and "largest disagreement" not in heading
+
+
+def test_a_run_validated_on_three_galaxies_says_so(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GZ_DEMO_DIR", str(FIXTURES))
+    from core.training import checkpoint as ckpt
+
+    run = make_run(Path(os.environ["GZ_MODELS_DIR"]) / "demo", val_fraction=0.2, extra_config={"data": {"n_val": 3}})
+    rows = ckpt.read_metrics(run)
+    rows[-1].update(val_n_top_answer=3, val_n_spin=1, val_baseline_accuracy=0.6667)
+    ckpt.write_metrics(run, rows)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Validation accuracy"] == "70.0%"
+    assert any(c.value.startswith("validation n = 3 galaxies") and "majority-class baseline 66.7%" in c.value
+               and "chance 16.7%" in c.value for c in at.caption)
+    assert any("only 3 validation images" in w.value for w in at.warning)
+    assert "(n = 3)" in at.selectbox(key="predict_run").format_func(at.selectbox(key="predict_run").value)
