@@ -27,6 +27,7 @@ from core.images.download_job import (
     JOB_CATALOG_NAME,
     cli_args,
     job_active,
+    job_ending,
     job_left,
     job_settings_rows,
     restart_job,
@@ -231,23 +232,10 @@ def _log_tail(lines: int = 8) -> str:
 
 
 def _show_ending(state: JobState) -> None:
-    """The job's outcome in words, in the style its result deserves (failures never look green)."""
-    counts = (f"{state.done:,} downloaded, {state.skipped:,} already present, {state.failed:,} failed, "
-              f"{int(state.progress.get('pending') or 0):,} not attempted")
-    elapsed = float(state.progress.get("elapsed_s") or 0)
-    if state.status == JobStatus.FINISHED and state.failed:
-        st.warning(f"Finished with failures in {elapsed:.1f} s: {counts}. See the reasons below.")
-    elif state.status == JobStatus.FINISHED:
-        st.success(f"Finished in {elapsed:.1f} s: {counts}.")
-    elif state.status == JobStatus.INTERRUPTED:
-        st.warning(f"The download stopped without finishing (the worker was killed): {counts}. "
-                   "**Resume** below fetches the rest; images already on disk are kept.")
-    elif state.status == JobStatus.CANCELLED:
-        st.info(f"Cancelled: {counts}. **Resume** below fetches the rest.")
-    elif state.status == JobStatus.DISK_FULL:
-        st.error(f"The disk is full, so the download stopped at once: {counts}. Free some space, then resume.")
-    elif state.status == JobStatus.FAILED:
-        st.error(f"The download could not run: {md_escape(state.message)}")
+    """The job's outcome in the style its result deserves (failures never look green)."""
+    style, text = job_ending(state)
+    getattr(st, style)(md_escape(text))
+    if state.status == JobStatus.FAILED:
         st.code(_log_tail() or "(empty log)")
 
 

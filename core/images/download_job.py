@@ -102,6 +102,26 @@ def stored_config(state: JobState | None) -> DownloadConfig | None:
         return None
 
 
+def job_ending(state: JobState) -> tuple[str, str]:
+    """How a job that is no longer active ended: (style, plain words), style being ``success``,
+    ``warning``, ``info`` or ``error``. A job with failures is never a success."""
+    counts = (f"{state.done:,} downloaded, {state.skipped:,} already present, {state.failed:,} failed, "
+              f"{int(state.progress.get('pending') or 0):,} not attempted")
+    elapsed = float(state.progress.get("elapsed_s") or 0)
+    endings = {
+        JobStatus.FINISHED: ("warning", f"Finished with failures in {elapsed:.1f} s: {counts}. "
+                                        "See the reasons below.") if state.failed else
+                            ("success", f"Finished in {elapsed:.1f} s: {counts}."),
+        JobStatus.INTERRUPTED: ("warning", f"The download stopped without finishing (the worker was killed): "
+                                           f"{counts}. The button below fetches the rest; images on disk are kept."),
+        JobStatus.CANCELLED: ("info", f"Cancelled: {counts}. The button below fetches the rest."),
+        JobStatus.DISK_FULL: ("error", f"The disk is full, so the download stopped at once: {counts}. "
+                                       "Free some space, then fetch the rest."),
+        JobStatus.FAILED: ("error", f"The download could not run: {state.message}"),
+    }
+    return endings.get(state.status, ("info", f"{state.status}: {counts}."))
+
+
 def job_settings_rows(state: JobState | None) -> list[tuple[str, str]]:
     """The settings a job stored, as (setting, value) rows in plain words ([] when none)."""
     stored = stored_config(state)

@@ -93,3 +93,18 @@ def test_the_page_defaults_are_the_configs(isolated_home):
     assert at.number_input(key="img_workers").value == defaults.workers
     assert at.selectbox(key="img_source").value == defaults.source
     assert jobs.read_state(isolated_home / "images") is None  # looking starts nothing
+
+
+def test_a_job_with_failures_never_ends_green():
+    from core.images.download_job import job_ending
+
+    def ending(status, failed=0):
+        return job_ending(JobState("download", status, done=2, failed=failed, total=2 + failed,
+                                   progress={"elapsed_s": 1.25, "pending": 0}))
+
+    assert ending(JobStatus.FINISHED) == ("success", "Finished in 1.2 s: 2 downloaded, 0 already present, "
+                                                     "0 failed, 0 not attempted.")
+    style, text = ending(JobStatus.FINISHED, failed=5)
+    assert style == "warning" and "Finished with failures" in text and "5 failed" in text
+    assert ending(JobStatus.DISK_FULL)[0] == "error" and "disk is full" in ending(JobStatus.DISK_FULL)[1]
+    assert ending(JobStatus.CANCELLED)[0] == "info" and ending(JobStatus.INTERRUPTED)[0] == "warning"
