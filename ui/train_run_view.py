@@ -108,6 +108,13 @@ def _n(value: int | None) -> str:
     return "?" if value is None else str(value)
 
 
+def _count(fig: RunFigures) -> str:
+    """The n of an accuracy; older runs only recorded how many images they held out."""
+    if fig.n_accuracy is not None:
+        return f"n={fig.n_accuracy}"
+    return "n unknown" if fig.n_val is None else f"of {fig.n_val} held out"
+
+
 def runs_frame(runs: list[dict]) -> pd.DataFrame:
     """One row per run, as text (no "None" cells): figures with their n, baseline, and a plain note."""
     records = []
@@ -121,7 +128,7 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
             "model": str((cfg.get("model") or {}).get("arch") or "—"),
             "size px": str(cfg.get("image_size") or "—"),
             "epochs": f"{r['n_epochs']} of {cfg.get('epochs', '?')}",
-            "accuracy (n)": "—" if fig.accuracy is None else f"{percent(fig.accuracy)} (n={_n(fig.n_accuracy)})",
+            "accuracy (n)": "—" if fig.accuracy is None else f"{percent(fig.accuracy)} ({_count(fig)})",
             "majority baseline": percent(fig.baseline),
             "macro recall": "—" if fig.macro_recall is None else f"{fig.macro_recall:.3f}",
             "spin accuracy (n)": "—" if fig.spin_accuracy is None
@@ -156,10 +163,14 @@ def run_summary(run: dict) -> str:
                 lines.append("    - skipped as unreadable: " + ", ".join(md_escape(f) for f in src["unreadable_files"]))
     if cfg.get("learned_columns"):
         lines.append("- **Learned columns**: " + ", ".join(md_escape(c) for c in cfg["learned_columns"]))
-    lines.append(f"- **Validation**: accuracy {percent(fig.accuracy)} on {_n(fig.n_accuracy)} galaxies "
-                 f"(majority baseline {percent(fig.baseline)}, chance {percent(fig.chance)}); macro recall "
-                 f"{'—' if fig.macro_recall is None else f'{fig.macro_recall:.3f}'}; spin accuracy "
-                 f"{percent(fig.spin_accuracy)} on {_n(fig.n_spin)} spirals.")
+    if row.get("val_loss") is None:
+        lines.append("- **Validation**: none. The run held nothing out (validation fraction 0) and learned from "
+                     "every image; score it on another set on the **Compare models** page.")
+    else:
+        lines.append(f"- **Validation**: accuracy {percent(fig.accuracy)} ({_count(fig)}; majority baseline "
+                     f"{percent(fig.baseline)}, chance {percent(fig.chance)}); macro recall "
+                     f"{'—' if fig.macro_recall is None else f'{fig.macro_recall:.3f}'}; spin accuracy "
+                     f"{percent(fig.spin_accuracy)} on {_n(fig.n_spin)} spirals.")
     lines += [f"- ⚠️ {md_escape(w)}" for w in fig.warnings()]
     lines.append(f"- **Settings**: batch {md_escape(cfg.get('batch_size', '?'))}, peak learning rate "
                  f"{md_escape(cfg.get('lr', '?'))}, validation fraction {md_escape(cfg.get('val_fraction', '?'))}, "

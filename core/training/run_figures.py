@@ -35,7 +35,7 @@ class RunFigures:
     def small(self) -> bool:
         """True when the accuracy (or, without one, the whole validation set) rests on < SMALL_N images."""
         n = self.n_accuracy if self.accuracy is not None else self.n_val
-        return n is not None and n < SMALL_N
+        return n is not None and 0 < n < SMALL_N  # 0: nothing held out, said elsewhere
 
     @property
     def below_baseline(self) -> bool:
