@@ -131,12 +131,15 @@ def record_vote(engine: Engine, session_id: str, galaxy_id: str, answer: str, so
     Raises :class:`VoteRejected` for a bad field or a second vote of this session on this
     galaxy, and :class:`RateLimited` when the session already cast ``per_minute`` votes
     (default ``settings.votes_per_minute``) in the last 60 s. The checks and the insert
-    run in one transaction.
+    run in one transaction, serialised per session (so racing requests cannot both pass).
     """
     _check(session_id, galaxy_id, answer)
     limit = get_settings().votes_per_minute if per_minute is None else per_minute
     now = time.time() if now is None else now
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # SQLite is serialised by BEGIN IMMEDIATE already
+            # One writer per session at a time, so two racing clicks cannot both pass the checks.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": session_id})
         recent = conn.execute(
             sa.select(votes.c.created_at).where(votes.c.session_id == session_id,
                                                 votes.c.created_at > now - RATE_WINDOW_S)

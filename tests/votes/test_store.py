@@ -105,3 +105,36 @@ def test_eight_processes_vote_at_once_and_none_is_lost(votes_url):
     expected = {(f"worker-{w:02d}-session", str(BASE_ID + w * 1000 + k), ANSWERS[(w + k) % 6].code)
                 for w in range(workers) for k in range(per_worker)}
     assert set(map(tuple, rows)) == expected
+
+
+def _burst(url: str, start_at: float, worker: int) -> list[str]:
+    """One of several processes casting the same session's votes at the same instant: three galaxies
+    every process tries, then two of its own; the session may cast 7 votes a minute."""
+    engine = make_engine(url)
+    galaxies = [str(BASE_ID + k) for k in range(3)] + [str(BASE_ID + 100 * (worker + 1) + k) for k in range(2)]
+    while time.time() < start_at:
+        time.sleep(0.002)
+    outcomes = []
+    for galaxy in galaxies:
+        try:
+            record_vote(engine, SESSION, galaxy, "MERGER", per_minute=7)
+            outcomes.append("stored")
+        except RateLimited:
+            outcomes.append("limited")
+        except VoteRejected:
+            outcomes.append("duplicate")
+    engine.dispose()
+    return outcomes
+
+
+def test_racing_requests_of_one_session_cannot_beat_the_checks(votes_url):
+    make_engine(votes_url).dispose()
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 6.0
+    with ctx.Pool(4) as pool:
+        outcomes = sum(pool.starmap(_burst, [(votes_url, start_at, w) for w in range(4)]), [])
+    stored = session_votes(make_engine(votes_url), SESSION)
+    # 11 different galaxies were tried 20 times: exactly 7 votes (the limit), no galaxy twice
+    assert len(stored) == outcomes.count("stored") == 7
+    assert len({v.galaxy_id for v in stored}) == 7
+    assert outcomes.count("duplicate") >= 1 and outcomes.count("limited") >= 1
