@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_train.py [--seconds 15] [--threads N]
 
-* default: core's small CNN at the default 64 px, batch 64, with the full
+* default: the model, input size and batch of ``TrainConfig``'s defaults, with the full
   training step (uint8 -> float, rotation/shift/zoom/flip augmentation, masked
   vote loss, AdamW);
 * original: a randomly initialised torchvision ResNet-50 at 45x45, batch 96,
@@ -23,10 +23,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core.config import get_settings  # noqa: E402
-from core.training.augment import AugmentSettings, augment_batch  # noqa: E402
+from core.training.augment import augment_batch  # noqa: E402
 from core.training.losses import vote_loss  # noqa: E402
-from core.training.model import GalaxyNet, count_parameters, uint8_to_input  # noqa: E402
+from core.training.model import build_model, count_parameters, uint8_to_input  # noqa: E402
 from core.training.targets import one_hot_targets  # noqa: E402
+from core.training.train_config import TrainConfig  # noqa: E402
 
 
 def _time(step, batch: int, seconds: float) -> tuple[float, int]:
@@ -39,15 +40,17 @@ def _time(step, batch: int, seconds: float) -> tuple[float, int]:
     return n / (time.perf_counter() - t0), n
 
 
-def bench_default(size: int, batch: int, seconds: float) -> tuple[float, int, int]:
-    model = GalaxyNet("small")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+def bench_default(config: TrainConfig, seconds: float) -> tuple[float, int, int]:
+    """Training images/s of ``config``'s model, input size, batch and augmentation (synthetic pixels)."""
+    size, batch = config.image_size, config.batch_size
+    model = build_model(config.model_section())
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
     targets = torch.as_tensor(one_hot_targets(rng.integers(0, 6, batch)), dtype=torch.float32)
     masks = ~torch.isnan(targets)
     gen = torch.Generator().manual_seed(0)
-    settings = AugmentSettings()
+    settings = config.augment
     model.train()
 
     def step():
@@ -89,8 +92,10 @@ def main() -> int:
     threads = args.threads or get_settings().torch_threads
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    config = TrainConfig()  # the defaults every run starts from
     rows = [
-        ("default: small CNN, 64 px, batch 64, augmented", *bench_default(64, 64, args.seconds)),
+        (f"default: {config.arch}, {config.image_size} px, batch {config.batch_size}, augmented",
+         *bench_default(config, args.seconds)),
         ("original: ResNet-50 (random init), 45 px, batch 96", *bench_original(45, 96, args.seconds)),
     ]
     print(f"torch {torch.__version__}, {threads} threads, {args.seconds:.0f} s per setup\n")
