@@ -30,8 +30,8 @@ from ui.plain_text import md_escape
 from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, confusion_figure
 
 HOW_TO = """
-Look at the galaxy in the middle of the image and pick the answer that fits best, as 150,000
-Galaxy Zoo volunteers did in 2007 (keys **1**–**6** work too):
+Look at the galaxy in the middle of the image and pick the answer that fits best, as more than
+100,000 Galaxy Zoo volunteers did from 2007 (keys **1**–**6** work too):
 
 * **Elliptical** – a smooth, rounded or egg-shaped glow with no disc, arms or dust lane.
 * **Clockwise spiral** (GZ1's *Z-wise*) – spiral arms that trail behind as if the galaxy turned
@@ -50,7 +50,7 @@ The winding sense is what the picture shows: a mirrored image would swap clockwi
 ensure_app_navigation()
 settings = get_settings()
 st.title("Classify")
-st.caption("Answer the question Galaxy Zoo 1 asked 900,000 times, then see how the 2007 volunteers, the model "
+st.caption("Answer the question Galaxy Zoo 1 asked about nearly 900,000 galaxies, then see how the 2007 volunteers, the model "
            "and this dashboard's other visitors answered. Votes are anonymous (a random ID for this tab).")
 with st.expander("How to classify", expanded=False):
     st.markdown(HOW_TO)
