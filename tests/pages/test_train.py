@@ -190,3 +190,14 @@ def test_public_mode_starts_nothing(monkeypatch):
     assert any("public mode" in i.value and "cannot be started" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "Start training"]
     assert not [t for t in at.text_input if t.key in ("train_catalog_path", "train_images_dir")]
+
+
+def test_labels_by_upload_join_the_typed_image_folder():
+    labels, folder = _labelled_folder(6)
+    at = _run()
+    at.radio(key="train_data_choice").set_value("Upload a labels CSV").run()
+    at.file_uploader(key="train_labels_upload").upload("my labels.csv", labels.read_bytes(), "text/csv").run()
+    at.text_input(key="train_images_dir").set_value(str(folder)).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Matched images"] == "6"
+    assert list(get_settings().catalogs_dir.glob("uploaded_labels_*.csv"))  # kept where the trainer can read it
