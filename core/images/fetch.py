@@ -1,10 +1,11 @@
 """One cutout over HTTP: retries with backoff, a total deadline per request, every answer checked.
 
-Each worker thread owns one :class:`Fetcher` (one HTTP session). A request may take
-at most ``config.deadline`` seconds from its start to its last byte, even when a
-server trickles a byte at a time: the body is read with ``read1`` (whatever has
-arrived), so the deadline is checked between every few bytes; ``config.timeout``
-bounds each silence. Timeouts, connection errors, HTTP 5xx/429 and damaged
+Each worker thread owns one :class:`Fetcher` (one HTTP session, one connection). A
+request may take at most ``config.deadline`` seconds from its start to its last byte,
+even when a server trickles a byte at a time: the body is read with ``read1``
+(whatever has arrived), so the deadline is checked between every few bytes, and a
+watchdog shuts the connection's socket down at the deadline, which also ends a
+status line or headers that trickle; ``config.timeout`` bounds each silence. Timeouts, connection errors, HTTP 5xx/429 and damaged
 answers (HTML, truncated, wrong size, blank) are retried up to
 ``config.max_attempts`` with exponential backoff and jitter; other 4xx are final.
 """
@@ -12,6 +13,7 @@ answers (HTML, truncated, wrong size, blank) are retried up to
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 
@@ -55,6 +57,30 @@ class DeadlinePassed(Exception):
     """The request went past its total deadline (``config.deadline`` seconds)."""
 
 
+def _recording_adapter(record) -> HTTPAdapter:
+    """An adapter with one connection whose socket is passed to ``record`` each time it connects."""
+
+    class Http(urllib3.connection.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            record(self.sock)
+
+    class Https(urllib3.connection.HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            record(self.sock)
+
+    class HttpPool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Http
+
+    class HttpsPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = Https
+
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+    return adapter
+
+
 class Fetcher:
     """Fetches and checks one cutout at a time, with retries; one instance per worker thread."""
 
@@ -65,13 +91,27 @@ class Fetcher:
         self.cancel = cancel
         self.rng = random.Random()
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+        self._sock: socket.socket | None = None  # the connection's socket, for the deadline watchdog
+        adapter = _recording_adapter(self._record)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
 
     def close(self) -> None:
         self.session.close()
+
+    def _record(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def _cut(self, fired: threading.Event) -> None:
+        """The watchdog: the deadline passed, so end whatever read is blocked on the socket."""
+        fired.set()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def fetch(self, outcome: Outcome) -> bytes | None:
         """Checked JPEG bytes from ``outcome.url``, or None with ``outcome.reason`` set.
@@ -103,6 +143,16 @@ class Fetcher:
 
     def _attempt(self, outcome: Outcome) -> bytes:
         """One request; raises :class:`_Retry` (with the outcome's reason set) when it fails."""
+        fired = threading.Event()
+        watchdog = threading.Timer(self.config.deadline, self._cut, args=(fired,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._attempt_once(outcome, fired)
+        finally:
+            watchdog.cancel()
+
+    def _attempt_once(self, outcome: Outcome, fired: threading.Event) -> bytes:
         resp = None
         try:
             started = time.monotonic()
@@ -113,19 +163,25 @@ class Fetcher:
             check_response(resp.status_code, resp.headers.get("Content-Type"), body, self.cutout.size)
             return body
         except DeadlinePassed:
-            outcome.reason = (f"{host_of(outcome.url)} took longer than {self.config.deadline:g} s "
-                              "to send the image")
-            outcome.detail = "total deadline per request passed while the body was arriving"
-            raise _Retry(True) from None
+            raise self._too_slow(outcome) from None
         except InvalidImage as exc:
+            if fired.is_set():  # a body cut short by the watchdog
+                raise self._too_slow(outcome) from None
             outcome.reason, outcome.detail = exc.reason, exc.detail
             raise _Retry(exc.retryable, _retry_after(resp)) from None
         except requests.RequestException as exc:
+            if fired.is_set():  # the watchdog cut the connection: say why, not how it broke
+                raise self._too_slow(outcome) from None
             outcome.reason, outcome.detail = network_reason(exc, outcome.url, self.config), raw_error(exc)
             retryable = isinstance(exc, requests.Timeout | requests.ConnectionError
                                    | requests.exceptions.ChunkedEncodingError
                                    | requests.exceptions.ContentDecodingError)
             raise _Retry(retryable) from None
+
+    def _too_slow(self, outcome: Outcome) -> _Retry:
+        outcome.reason = f"{host_of(outcome.url)} took longer than {self.config.deadline:g} s to send the image"
+        outcome.detail = "the total deadline per request passed"
+        return _Retry(True)
 
     def _read_body(self, resp: requests.Response, started: float) -> bytes:
         """The body, at most MAX_IMAGE_BYTES, before ``started + config.deadline``."""

@@ -61,6 +61,16 @@ def test_the_total_deadline_holds_when_bytes_trickle(tmp_path, server):
     assert not (tmp_path / f"{t[0].objid}.jpg").exists()
 
 
+def test_the_total_deadline_holds_when_headers_trickle(tmp_path, server):
+    t = _targets()[:1]
+    server.add_fault("trickle_headers", ra=t[0].ra, dec=t[0].dec, delay=0.5)
+    t0 = time.monotonic()
+    summary = run_download(t, tmp_path, _config(server, timeout=5.0, deadline=1.5, retries=0))
+    elapsed = time.monotonic() - t0
+    assert elapsed < 4.0, f"took {elapsed:.1f} s; the 1.5 s deadline did not hold"
+    assert summary.failures[0].reason == "127.0.0.1 took longer than 1.5 s to send the image"
+
+
 def test_content_faults_are_retried_like_5xx(tmp_path, server):
     t = _targets()[:3]
     server.add_fault("html200", ra=t[0].ra, dec=t[0].dec, times=2)

@@ -12,7 +12,8 @@ Faults can be injected per position or for every request (see :class:`Fault`):
 to go past a client's timeout), ``truncate`` (announce the full length, send
 half, close), ``html200`` (an HTML error page with status 200), ``wrong_size``
 and ``blank`` JPEGs, ``reset`` (TCP RST), ``trickle`` (the real image, one byte
-every ``delay`` seconds, so no single wait is long but the whole never ends). ``latency`` adds a fixed delay to
+every ``delay`` seconds, so no single wait is long but the whole never ends),
+``trickle_headers`` (the same with an endless header line before any body). ``latency`` adds a fixed delay to
 every request (for the benchmark).
 
 Use :func:`fake_skyserver` as a context manager in tests, or run
@@ -47,7 +48,7 @@ FIXTURE_DIR = CUTOUT_FIXTURES
 HTML_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>SkyServer error</title></head>"
                    b"<body><h1>Server too busy</h1><p>Please try again later.</p></body></html>")
 FAULT_KINDS = ("500", "503", "404", "400", "delay", "truncate", "html200", "wrong_size", "blank", "reset",
-               "trickle")
+               "trickle", "trickle_headers")
 
 
 @dataclass
@@ -276,6 +277,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             for i in range(len(body)):
                 self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                if self.fake.stopping.wait(fault.delay):
+                    break
+            self.close_connection = True
+        elif kind == "trickle_headers":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(10_000):
+                self.wfile.write(b"a")
                 self.wfile.flush()
                 if self.fake.stopping.wait(fault.delay):
                     break
