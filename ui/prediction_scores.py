@@ -57,10 +57,11 @@ def show_run_summary(run: dict) -> None:
         c[1].metric("Validation macro recall", fmt(fig.macro_recall, "{:.2f}"), help=MACRO_HELP)
         c[2].metric("Validation spin accuracy", fmt(fig.spin_accuracy), help=SPIN_HELP)
     facts = []
-    if fig.accuracy is not None:
-        facts.append(f"validation n = {fig.n_accuracy if fig.n_accuracy is not None else fig.n_val} galaxies")
+    n_val = fig.n_accuracy if fig.n_accuracy is not None else fig.n_val
+    if fig.accuracy is not None and n_val is not None:
+        facts.append(f"validation n = {n_val:,} galaxies")
     if fig.spin_accuracy is not None and fig.n_spin is not None:
-        facts.append(f"spin: n = {fig.n_spin} spirals")
+        facts.append(f"spin: n = {fig.n_spin:,} spirals")
     facts += [f"{run['n_epochs']} epochs", f"{int(cfg.get('n_params') or 0):,} parameters",
               f"{cfg.get('image_size', '?')} px input"]
     if fig.baseline is not None:
