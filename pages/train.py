@@ -125,6 +125,10 @@ def run_panel() -> None:
         st.warning(f"This run stopped after epoch {point.epochs_done} of {point.epochs_planned} "
                    f"({point.status}). Resume it here, or with the same command from a terminal.")
         resume_controls(point, "resume_current")
+        command = (read_config(run_dir) or {}).get("command")
+        if isinstance(command, str) and command:
+            with st.expander("The same resume from a terminal"):
+                st.code(command, language="bash")
     st.caption(f"{len(rows)} epoch(s) finished" + (f" of {state.total}" if state.total else ""))
     if rows:
         _draw_rows(run_dir, rows)
