@@ -55,6 +55,7 @@ GALLERY_PAGE = 24
 GALLERY_COLUMNS = 4
 SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
 PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the settings form
+KEPT = "img_kept_choices"  # widget values saved each run: Streamlit drops widget state on navigation
 SHORT = {"P_EL": "EL", "P_CW": "CW", "P_ACW": "ACW", "P_EDGE": "EDGE", "P_DK": "DK", "P_MG": "MG"}
 #: Settings-form widget key -> DownloadConfig field it edits.
 FORM_FIELDS = {"img_source": "source", "img_scale": "scale", "img_size": "size", "img_base_url": "base_url",
@@ -110,6 +111,8 @@ def _form_values(config: DownloadConfig) -> dict[str, object]:
 def _prefill_form() -> None:
     """Fill the settings form from the folder's running or last job (else the defaults), once per folder."""
     fresh = st.session_state.get(PREFILLED_FOR) != str(folder)
+    for key, value in st.session_state.get(KEPT, {}).items():
+        st.session_state.setdefault(key, value)  # back from another page: the choices made before
     base = stored_config(job) or DownloadConfig()
     for key, value in _form_values(base).items():
         if fresh or key not in st.session_state:
@@ -379,4 +382,5 @@ else:
                "(EL elliptical, CW/ACW clockwise/anticlockwise spiral, EDGE edge-on, DK don't know, "
                "MG merger); the most popular answer in bold.")
 
+st.session_state[KEPT] = {k: st.session_state[k] for k in (*FORM_FIELDS, "img_only_catalog") if k in st.session_state}
 show_credit()

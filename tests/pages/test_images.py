@@ -254,3 +254,17 @@ def test_an_odd_state_file_does_not_take_the_page_down(page, content):
     at.run()
     assert not at.exception
     assert any("Gallery" in s.value for s in at.subheader)
+
+
+def test_choices_survive_navigating_away_and_back(isolated_home):
+    from tests.support.paths import APP_FILE
+
+    at = AppTest.from_file(str(APP_FILE), default_timeout=60)
+    at.run()
+    at.switch_page("pages/images.py").run()
+    at.number_input(key="img_size").set_value(192).run()
+    at.selectbox(key="img_source").set_value("dr7").run()
+    at.switch_page("pages/home.py").run()  # Streamlit drops the state of widgets it did not draw
+    at.switch_page("pages/images.py").run()
+    assert not at.exception
+    assert at.number_input(key="img_size").value == 192 and at.selectbox(key="img_source").value == "dr7"
