@@ -87,13 +87,14 @@ def start_server() -> tuple[PostgresServer | None, str]:
                     "start"),
     ]
     for cmd in steps:
+        program = Path(cmd[0] if run_as is None else cmd[3]).name
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            shutil.rmtree(root, ignore_errors=True)
-            return None, f"{Path(cmd[-1] if run_as is None else cmd[3]).name} could not run: {exc}"
+            server.stop()
+            return None, f"{program} could not run: {exc}"
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             server.stop()
-            return None, f"{Path(cmd[0] if run_as is None else cmd[3]).name} failed: {tail[0][:200]}"
+            return None, f"{program} failed: {tail[0][:200]}"
     return server, ""
