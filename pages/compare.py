@@ -13,7 +13,7 @@ from core.inference.metrics import score, score_warnings
 from core.schema import VOTE_COLUMNS
 from ui import state_keys
 from ui.credits import show_credit
-from ui.model_cache import model_for, predictions_with_progress
+from ui.model_cache import loadable_runs, model_for, predictions_with_progress
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.prediction_charts import (
@@ -46,6 +46,7 @@ held_only = c2.toggle("Only held-out galaxies", value=True, key=state_keys.COMPA
                       help="Score on the galaxies every chosen run held out from its training (the intersection of "
                            "their validation sides, from each run's recorded seed and validation fraction).")
 
+chosen = loadable_runs([(p, by_path[p]["run_id"]) for p in chosen])
 if gset is None:
     show_credit()
     st.stop()

@@ -17,7 +17,7 @@ from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
 from ui import state_keys
 from ui.credits import show_credit
 from ui.framing_view import framing_caption, show_framing
-from ui.model_cache import model_for, predictions_with_progress
+from ui.model_cache import loadable_runs, model_for, predictions_with_progress
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.prediction_charts import confusion_figure, scatter_grid
@@ -55,6 +55,9 @@ with st.expander("Run details"):
     st.json({k: run["config"].get(k) for k in ("command", "model", "model_note", "image_size", "crop_fraction",
                                                  "created_at", "data") if k in run["config"]}, expanded=False)
 
+if not loadable_runs([(run_path, run["run_id"])]):
+    show_credit()
+    st.stop()
 model = model_for(run_path)
 learned = model.learned
 unlearned = not_learned_columns(learned)

@@ -42,6 +42,27 @@ def model_for(run_path: str):
     return _cached_model(str(run_path), model_mtime(run_path))
 
 
+def loadable_runs(runs: list[tuple[str, str]]) -> list[str]:
+    """The run paths of ``[(run_path, name)]`` whose model loads; a warning names each that does not.
+
+    One damaged model.pt (truncated, pickled, weights that do not fit config.json) must not
+    take the page down: its run is left out and the reason shown as text.
+    """
+    from core.training.checkpoint import CheckpointError
+    from ui.plain_text import md_escape
+
+    good = []
+    for path, name in runs:
+        try:
+            model_for(path)
+        except (CheckpointError, OSError) as exc:
+            reason = str(exc).replace(str(Path(path).parent) + "/", "")
+            st.warning(f"Run {md_escape(name)} cannot be used: {md_escape(reason)}", icon=":material/error:")
+        else:
+            good.append(path)
+    return good
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def demo_set(demo_dir: str) -> GalaxySet | None:
     """All built-in demo sets as one set, or None when the demo data is absent."""

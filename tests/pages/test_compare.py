@@ -129,3 +129,19 @@ def test_an_odd_run_folder_is_named_and_the_good_runs_stay_usable(models_dir: Pa
     elif page == "compare":
         assert at.multiselect(key="compare_runs").value == [demo]
         assert len(at.dataframe[0].value) == 1  # the leaderboard of the good run
+
+
+@pytest.mark.parametrize("page", ["predict", "compare"])
+def test_a_damaged_model_file_is_named_and_does_not_take_the_page_down(models_dir: Path, page: str):
+    make_run(models_dir / "demo")
+    make_run(models_dir / "cut")
+    data = (models_dir / "cut" / "model.pt").read_bytes()
+    (models_dir / "cut" / "model.pt").write_bytes(data[: len(data) // 2])
+    at = AppTest.from_file(page_file(page), default_timeout=120)
+    if page == "predict":
+        at.session_state["predict_run"] = str(models_dir / "cut")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(w.value.startswith("Run cut cannot be used: cut/model\\.pt") for w in at.warning)
+    if page == "compare":
+        assert at.dataframe[0].value["run"].tolist() == ["demo"]
