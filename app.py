@@ -6,13 +6,15 @@ from core.config import get_settings
 
 st.set_page_config(page_title="Galaxy Zoo morphology", page_icon=":milky_way:", layout="wide")
 
-# Metric labels and values wrap instead of being cut off with "…" at 1024 px and on phones.
+# Metric labels and values, button and toggle labels wrap instead of being cut off with "…" at
+# 1024 px and on phones (tests/browser/test_layout.py checks the metrics on every page).
 st.html(
     """<style>
-    [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * ,
-    [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
+    [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *,
+    [data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
+    [data-testid^="stBaseButton"] *, [data-testid="stWidgetLabel"] * {
         white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-        overflow-wrap: anywhere; height: auto !important;
+        overflow-wrap: break-word; height: auto !important;
     }
     </style>"""
 )

@@ -123,10 +123,11 @@ def _show_report(result: CatalogResult) -> None:
 
 
 def _show_sky_map(result: CatalogResult, digest: str) -> list[str]:
+    """Controls above, the map at full width (it stays readable at 1024 px), the selection below."""
     st.subheader("Sky map")
     choices = color_choices(result.table)
-    left, right = st.columns([4, 1])
-    with right:
+    control, explain = st.columns([1, 2], vertical_alignment="bottom")
+    with control:
         color_by = None
         if choices:
             color_by = st.selectbox(
@@ -135,32 +136,30 @@ def _show_sky_map(result: CatalogResult, digest: str) -> list[str]:
             )
         else:
             st.caption("One colour: this catalogue has no vote fractions to colour the galaxies by.")
-        st.caption(
-            "Mollweide projection, RA increasing to the left (0h at the edges). Drag a box or a lasso "
-            "to select galaxies; double-click to clear."
-        )
+    explain.caption(
+        "Mollweide projection, RA increasing to the left (0h at the edges). Drag a box or a lasso "
+        "to select galaxies; double-click to clear."
+    )
     cache = st.session_state.get(state_keys.SKY_MAP_CACHE)
     if cache and cache[0] == digest and cache[1] == color_by:
         sky = cache[2]
     else:
         sky = build_sky_map(result.table, color_by=color_by)
         st.session_state[state_keys.SKY_MAP_CACHE] = (digest, color_by, sky)
-    with left:
-        event = st.plotly_chart(
-            sky.figure, key=f"sky_map_{digest[:12]}", on_select="rerun",
-            selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
-        )
+    event = st.plotly_chart(
+        sky.figure, key=f"sky_map_{digest[:12]}", on_select="rerun",
+        selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
+    )
     selection = selected_objids(sky, event.selection if event else None)
-    with right:
-        if sky.subsampled:
-            st.caption(
-                f"The map draws a random {sky.n_shown:,} of {sky.n_total:,} galaxies to stay responsive; "
-                "a box or lasso selects every galaxy inside it, drawn or not."
-            )
-        if selection:
-            st.metric("Selected", f"{len(selection):,}")
-        else:
-            st.caption("Nothing selected: downloads use all clean rows.")
+    if sky.subsampled:
+        st.caption(
+            f"The map draws a random {sky.n_shown:,} of {sky.n_total:,} galaxies to stay responsive; "
+            "a box or lasso selects every galaxy inside it, drawn or not."
+        )
+    if selection:
+        st.metric("Selected", f"{len(selection):,}")
+    else:
+        st.caption("Nothing selected: downloads use all clean rows.")
     return selection
 
 

@@ -26,11 +26,15 @@ def _showcase_picture(path: str):
 
 
 def _show_galaxies(settings) -> None:
-    columns = st.columns(len(SHOWCASE))
-    for column, (objid, answer) in zip(columns, SHOWCASE):
-        picture = _showcase_picture(str(settings.demo_dir / "gz1" / f"{objid}.jpg"))
-        if picture is not None:
-            column.image(picture, caption=f"{SHORT_LABELS[answer]} · SDSS {objid}", width="stretch")
+    """The showcase galaxies found in the demo set (nothing when the demo set lacks them)."""
+    found = [(objid, answer, picture) for objid, answer in SHOWCASE
+             if (picture := _showcase_picture(str(settings.demo_dir / "gz1" / f"{objid}.jpg"))) is not None]
+    if not found:
+        return
+    for column, (_, answer, picture) in zip(st.columns(len(found)), found):
+        column.image(picture, caption=SHORT_LABELS[answer], width="stretch")
+    st.caption("Galaxy Zoo 1 subjects from the built-in demo set (SDSS imaging, central half); each is labelled "
+               "with the answer most volunteers gave. SDSS objids: " + ", ".join(o for o, _, _ in found) + ".")
 
 
 ensure_app_navigation()
@@ -73,6 +77,7 @@ links = [("pages/catalog.py", "Open the catalog", ":material/table:"),
          ("pages/predict.py", "Predict", ":material/insights:"),
          ("pages/compare.py", "Compare models", ":material/leaderboard:"),
          ("pages/classify.py", "Classify galaxies", ":material/how_to_vote:")]
-for column, (page, label, icon) in zip(st.columns(len(links)), links):
-    column.page_link(page, label=label, icon=icon)
+for row in (links[:3], links[3:]):  # two rows of three: labels stay whole at 1024 px and on phones
+    for column, (page, label, icon) in zip(st.columns(3), row):
+        column.page_link(page, label=label, icon=icon)
 show_credit()

@@ -61,6 +61,11 @@ def test_catalog_page_upload_report_table_and_sky_map(tmp_path: Path, app_url: s
     selected = int(_metric(page, "Selected").replace(",", ""))
     assert 0 < selected < 695
     page.get_by_text(f"of {selected:,} selected rows", exact=False).wait_for()
+    # Statistics and histograms follow the selection and say so.
+    for tab in ("Summary statistics", "Fraction histograms"):
+        page.get_by_role("tab", name=tab).click()
+        page.locator("p:visible", has_text=f"Of the {selected:,} galaxies selected on the sky map").wait_for()
+    page.get_by_role("tab", name="Table").click()
 
     # A file with bad rows: the report lists them instead of failing.
     page.locator("input[type='file']").first.set_input_files(str(CATALOG_FIXTURES / "bad_rows.csv"))
