@@ -193,6 +193,7 @@ class _Run:
                 try:
                     outcome: Outcome | BaseException = _process(target, self.folder, self.config, fetcher)
                 except DiskFull as exc:
+                    self.cancel.set()  # stop every worker now, not when the main thread sees this
                     outcome = exc
                 except Exception as exc:  # a bug or a disk error must not lose the galaxy silently
                     outcome = Outcome(target.objid, target.ra, target.dec, "failed",
