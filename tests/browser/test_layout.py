@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.browser import open_app
 from tests.support.paths import page_names
-from tests.support.tiny_runs import FIXTURES, make_run
+from tests.support.tiny_runs import two_runs_server_env
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +28,7 @@ TRUNCATED = """() => [...document.querySelectorAll(
 
 @pytest.fixture(scope="module")
 def server_env(browser_home: Path) -> dict[str, str]:
-    models = browser_home / "models"
-    make_run(models / "demo", seed=0, image_size=32)
-    make_run(models / "second", seed=1, image_size=48)
-    return {"GZ_DEMO_DIR": str(FIXTURES)}
+    return two_runs_server_env(browser_home / "models")
 
 
 def _visit_all(page, app_url: str, shots: Path, width: int, names) -> dict[str, list[str]]:

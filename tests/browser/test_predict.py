@@ -9,17 +9,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.browser import open_app, wait_for_app_idle
-from tests.support.tiny_runs import FIXTURES, make_run
+from tests.support.tiny_runs import FIXTURES, two_runs_server_env
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server_env(browser_home: Path) -> dict[str, str]:
-    models = browser_home / "models"
-    make_run(models / "demo", seed=0, image_size=32)
-    make_run(models / "second", seed=1, image_size=48)
-    return {"GZ_DEMO_DIR": str(FIXTURES)}
+    return two_runs_server_env(browser_home / "models")
 
 
 def test_upload_shows_bars_and_compare_page_opens(tmp_path: Path, app_url, page_at):

@@ -48,3 +48,11 @@ def make_run(run_dir: Path, *, seed: int = 0, arch: str = "small", width: int = 
     ckpt.write_metrics(run_dir, rows)
     ckpt.save_model(run_dir, model.state_dict())
     return run_dir
+
+
+def two_runs_server_env(models_dir: Path) -> dict[str, str]:
+    """Two untrained runs (``demo`` 32 px, ``second`` 48 px) in ``models_dir``, and the server
+    environment that makes the fixture image set the dashboard's demo set (for browser tests)."""
+    make_run(Path(models_dir) / "demo", seed=0, image_size=32)
+    make_run(Path(models_dir) / "second", seed=1, image_size=48)
+    return {"GZ_DEMO_DIR": str(FIXTURES)}
