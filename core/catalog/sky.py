@@ -140,6 +140,34 @@ def color_choices(table: pd.DataFrame) -> list[str]:
     return [c for c in COLOR_CHOICES if c in table.columns]
 
 
+def _hover(table: pd.DataFrame, shown: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(customdata float32 rows, hover template lines): OBJID, RA/DEC in degrees, NVOTE, fractions."""
+    hover_cols = ["RA", "DEC"] + [c for c in ("NVOTE",) + VOTE_COLUMNS if c in table.columns]
+    custom = np.column_stack([table[c].to_numpy(dtype=np.float64)[shown] for c in hover_cols]).astype(np.float32)
+    lines = ["<b>OBJID %{text}</b>", "RA %{customdata[0]:.4f}°, DEC %{customdata[1]:.4f}°"]
+    for i, col in enumerate(hover_cols[2:], start=2):
+        if col == "NVOTE":
+            lines.append(f"NVOTE %{{customdata[{i}]:.0f}}")
+        else:
+            lines.append(f"{col} ({SHORT_LABELS[col]}) %{{customdata[{i}]:.3f}}")
+    return custom, lines
+
+
+def _marker(table: pd.DataFrame, color_by: str | None, shown: np.ndarray) -> dict[str, Any]:
+    """Marker style: smaller and fainter as more points are drawn; Viridis over [0, 1] for fractions."""
+    n_shown = len(shown)
+    size = 7 if n_shown <= 2_000 else 4 if n_shown <= 20_000 else 3
+    marker: dict[str, Any] = dict(size=size, opacity=0.85 if n_shown <= 20_000 else 0.6)
+    if color_by is None:
+        return marker | dict(color="#1f77b4")
+    values = table[color_by].to_numpy(dtype=np.float64)[shown].astype(np.float32)
+    marker.update(color=values, colorscale="Viridis", showscale=True,
+                  colorbar=dict(title=dict(text=color_by, side="right"), thickness=14, len=0.8))
+    if color_by in VOTE_COLUMNS:
+        marker.update(cmin=0.0, cmax=1.0)
+    return marker
+
+
 def build_sky_map(
     table: pd.DataFrame,
     color_by: str | None = "P_EL",
@@ -168,26 +196,8 @@ def build_sky_map(
         shown = np.arange(n_total)
     n_shown = len(shown)
 
-    hover_cols = ["RA", "DEC"] + [c for c in ("NVOTE",) + VOTE_COLUMNS if c in table.columns]
-    custom = np.column_stack([table[c].to_numpy(dtype=np.float64)[shown] for c in hover_cols]).astype(np.float32)
-    lines = ["<b>OBJID %{text}</b>", "RA %{customdata[0]:.4f}°, DEC %{customdata[1]:.4f}°"]
-    for i, col in enumerate(hover_cols[2:], start=2):
-        if col == "NVOTE":
-            lines.append(f"NVOTE %{{customdata[{i}]:.0f}}")
-        else:
-            lines.append(f"{col} ({SHORT_LABELS[col]}) %{{customdata[{i}]:.3f}}")
-
-    size = 7 if n_shown <= 2_000 else 4 if n_shown <= 20_000 else 3
-    marker: dict[str, Any] = dict(size=size, opacity=0.85 if n_shown <= 20_000 else 0.6)
-    if color_by is not None:
-        values = table[color_by].to_numpy(dtype=np.float64)[shown].astype(np.float32)
-        marker.update(color=values, colorscale="Viridis", showscale=True,
-                      colorbar=dict(title=dict(text=color_by, side="right"), thickness=14, len=0.8))
-        if color_by in VOTE_COLUMNS:
-            marker.update(cmin=0.0, cmax=1.0)
-    else:
-        marker.update(color="#1f77b4")
-
+    custom, lines = _hover(table, shown)
+    marker = _marker(table, color_by, shown)
     objids = table["OBJID"]
     traces: list[Any] = _graticule(center_ra_deg)
     data_trace_index = len(traces)
