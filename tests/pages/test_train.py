@@ -201,3 +201,21 @@ def test_labels_by_upload_join_the_typed_image_folder():
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Matched images"] == "6"
     assert list(get_settings().catalogs_dir.glob("uploaded_labels_*.csv"))  # kept where the trainer can read it
+
+
+def test_runs_table_catches_up_when_the_watched_run_finishes():
+    settings = get_settings()
+    run_dir = make_run(settings.models_dir / "watched")
+    write_json_atomic(settings.models_dir / ACTIVE_RUN_FILE, {"run_dir": str(run_dir)})
+    with JobLock(run_dir), JobLock(settings.models_dir, TRAINING_LOCK):
+        write_state(run_dir, JobState(kind="training", status=JobStatus.RUNNING, total=2, done=1).to_dict())
+        at = _run()
+        assert at.session_state["train_seen_active"] is True
+        assert "running" in at.dataframe[0].value.set_index("run").loc["watched", "status"]
+    write_state(run_dir, JobState(kind="training", status=JobStatus.FINISHED, total=2, done=2,
+                                  message="finished 2 epochs").to_dict())
+    at.run()
+    assert not at.exception and at.session_state["train_seen_active"] is False
+    table = at.dataframe[0].value.set_index("run")
+    assert table.loc["watched", "status"] == "finished" and "None" not in table.to_string()
+    assert table.loc["watched", "epochs"] == "2 of 2"
