@@ -117,7 +117,8 @@ def run_panel() -> None:
     head.markdown(f"**Run {code_span(run_dir.name)}** {BADGES.get(state.status, state.status)} "
                   f"{md_escape(state.message)}")
     if running:
-        if btn.button("Cancel", key="cancel_training", type="secondary", icon=":material/stop:"):
+        if not settings.public and btn.button("Cancel", key="cancel_training", type="secondary",
+                                              icon=":material/stop:"):
             request_cancel(run_dir)
             st.toast("Cancelling: the run stops after the current batch and keeps its last finished epoch.")
         show_progress(state)
