@@ -190,6 +190,13 @@ def test_public_mode_starts_nothing(monkeypatch):
     assert any("public mode" in i.value and "cannot be started" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "Start training"]
     assert not [t for t in at.text_input if t.key in ("train_catalog_path", "train_images_dir")]
+    settings = get_settings()
+    run_dir = settings.models_dir / "operators-run"
+    write_json_atomic(settings.models_dir / ACTIVE_RUN_FILE, {"run_dir": str(run_dir)})
+    with JobLock(run_dir), JobLock(settings.models_dir, TRAINING_LOCK):
+        write_state(run_dir, JobState(kind="training", status=JobStatus.RUNNING, total=5).to_dict())
+        at = _run()
+        assert "running" in at.markdown[0].value and not [b for b in at.button if b.label == "Cancel"]
 
 
 def test_labels_by_upload_join_the_typed_image_folder():
