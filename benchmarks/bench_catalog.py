@@ -12,14 +12,18 @@ Measured:
 * astropy ``SkyCoord(ra, dec, unit=(hourangle, deg))`` on the string columns (the
   original tool's way), timed on a subset and extrapolated linearly;
 * agreement with astropy on that subset and on all 695 real rows;
-* the three exports and the sky-map figure, with its payload size.
+* the three exports and the sky-map figure, with its payload size;
+* with ``--hostile``: peak memory and time of a CSV of junk (``--junk-mb``, default 199 MB,
+  every row rejected) and of a gzip bomb inflating to 500 MB, each in a fresh process
+  (the figures of docs/SECURITY.md).
 
-Run: ``.venv/bin/python benchmarks/bench_catalog.py [--rows N] [--astropy-rows N]``
+Run: ``.venv/bin/python benchmarks/bench_catalog.py [--rows N] [--astropy-rows N] [--hostile]``
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import resource
@@ -31,8 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 FULL_ROWS = 667_944
 MAS_PER_DEG = 3.6e6
@@ -65,17 +67,23 @@ def _proc_status_mb(field: str) -> float:
 
 
 def child(path: str, repeats: int) -> None:
-    """Time load_catalog in this fresh process and print JSON."""
+    """Time load_catalog in this fresh process and print JSON (``refused`` when it raises)."""
     import pyarrow as pa
 
-    from core.catalog.reader import load_catalog
+    from core.catalog.reader import CatalogReadError, load_catalog
 
     rss_before = _proc_status_mb("VmRSS")
     times = []
     result = None
     for _ in range(repeats):
         start = time.perf_counter()
-        result = load_catalog(path)
+        try:
+            result = load_catalog(path)
+        except CatalogReadError as exc:
+            times.append(time.perf_counter() - start)
+            print(json.dumps({"times": times, "rss_before_mb": rss_before,
+                              "rss_peak_mb": _proc_status_mb("VmHWM"), "refused": str(exc)}))
+            return
         times.append(time.perf_counter() - start)
     rss_after = _proc_status_mb("VmHWM")
     print(json.dumps({
@@ -86,12 +94,58 @@ def child(path: str, repeats: int) -> None:
     }))
 
 
+def _measure_in_child(path: Path, repeats: int = 1) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", str(path), "--repeats", str(repeats)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def make_junk_csv(path: Path, megabytes: int, seed: int = 0) -> None:
+    """A Table-2 header, then random 16-field rows of junk text, about ``megabytes`` MB."""
+    rng = np.random.default_rng(seed)
+    alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
+    pool = [",".join("".join(rng.choice(alphabet, rng.integers(1, 13))) for _ in range(16)) for _ in range(5000)]
+    block = ("\n".join(pool) + "\n").encode()
+    with path.open("wb") as fh:
+        fh.write(b"OBJID,RA,DEC,NVOTE,P_EL,P_CW,P_ACW,P_EDGE,P_DK,P_MG,P_CS,P_EL_DEBIASED,P_CS_DEBIASED,"
+                 b"SPIRAL,ELLIPTICAL,UNCERTAIN\n")
+        for _ in range(-(-megabytes * 2**20 // len(block))):
+            fh.write(block)
+
+
+def make_gzip_bomb(path: Path, inflated_mb: int = 500) -> None:
+    """A small ``.csv.gz`` that inflates to ``inflated_mb`` MB of valid-looking rows."""
+    chunk = b"1,0,0\n" * 100_000
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        fh.write(b"OBJID,RA,DEC\n")
+        for _ in range(inflated_mb * 2**20 // len(chunk)):
+            fh.write(chunk)
+
+
+def hostile_rows(tmp: Path, junk_mb: int) -> list[tuple[str, str]]:
+    """Peak RSS growth and time of the junk CSV and the gzip bomb (each in a fresh process)."""
+    junk, bomb = tmp / "junk.csv", tmp / "bomb.csv.gz"
+    make_junk_csv(junk, junk_mb)
+    make_gzip_bomb(bomb)
+    rows = []
+    for label, path in ((f"junk CSV, {junk.stat().st_size / 2**20:.0f} MB", junk),
+                        (f"gzip bomb, {bomb.stat().st_size / 2**20:.2f} MB -> 500 MB", bomb)):
+        stats = _measure_in_child(path)
+        grown = stats["rss_peak_mb"] - stats["rss_before_mb"]
+        outcome = "refused" if "refused" in stats else f"{stats['n_rows'] - stats['n_clean']:,} rows rejected"
+        ratio = f" = {grown / (path.stat().st_size / 2**20):.1f}x the file" if path.suffix == ".csv" else ""
+        rows.append((label, f"{stats['times'][0]:.1f} s, peak RSS +{grown:.0f} MB{ratio}; {outcome}"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=FULL_ROWS)
     parser.add_argument("--astropy-rows", type=int, default=20_000,
                         help="rows timed with astropy (extrapolated linearly to --rows)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hostile", action="store_true", help="also measure a junk CSV and a gzip bomb")
+    parser.add_argument("--junk-mb", type=int, default=199)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -114,10 +168,7 @@ def main() -> int:
         size_mb = path.stat().st_size / 2**20
         print(f"generated {args.rows:,} rows ({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s", flush=True)
 
-        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        done = subprocess.run([sys.executable, __file__, "--child", str(path), "--repeats", str(args.repeats)],
-                              capture_output=True, text=True, env=env, check=True)
-        stats = json.loads(done.stdout.strip().splitlines()[-1])
+        stats = _measure_in_child(path, args.repeats)
         first, best = stats["times"][0], min(stats["times"])
         assert stats["n_clean"] == args.rows, stats
 
@@ -146,6 +197,7 @@ def main() -> int:
         sky_payload = payload_bytes(sky) / 2**20
         sky_all = build_sky_map(table, max_points=None)
         sky_all_payload = payload_bytes(sky_all) / 2**20
+        hostile = hostile_rows(Path(tmp), args.junk_mb) if args.hostile else []
 
     rows += [
         ("machine", f"{os.cpu_count()} CPU cores, Python {sys.version.split()[0]}, "
@@ -168,6 +220,7 @@ def main() -> int:
         ("sky map build (default cap)", f"{sky_s:.2f} s, {sky.n_shown:,} of {sky.n_total:,} points drawn"),
         ("sky map payload (default cap)", f"{sky_payload:.1f} MB  ('{sky.title}')"),
         ("sky map payload if all points drawn", f"{sky_all_payload:.1f} MB"),
+        *hostile,
     ]
     width = max(len(k) for k, _ in rows)
     print()
