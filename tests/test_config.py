@@ -38,3 +38,14 @@ def test_a_bad_number_names_the_variable(monkeypatch):
     monkeypatch.setenv("GZ_TORCH_THREADS", "many")
     with pytest.raises(ValueError, match="GZ_TORCH_THREADS"):
         get_settings()
+
+
+def test_mode_and_catalogue_cap(monkeypatch):
+    assert get_settings().mode == "local" and not get_settings().public
+    monkeypatch.setenv("GZ_MODE", " Public ")
+    assert get_settings().public and get_settings().max_catalog_mb == 50
+    monkeypatch.setenv("GZ_MAX_CATALOG_MB", "7")
+    assert get_settings().max_catalog_bytes == 7 * 2**20
+    monkeypatch.setenv("GZ_MODE", "open")
+    with pytest.raises(ValueError, match="GZ_MODE must be one of local, public"):
+        get_settings()
