@@ -109,8 +109,8 @@ def ends_early(grey: np.ndarray, full_size: tuple[int, int]) -> bool:
     """
     height, width = grey.shape[:2]
     full_w, full_h = full_size
-    if width == 0 or height == 0:
-        return False
+    if width == 0 or height == 0 or float(np.std(grey)) < BLANK_STD_THRESHOLD:
+        return False  # a flat image is blank, not cut short
     # The visible part of the last block (an image need not be a multiple of 8 wide), scaled like grey.
     cols = max(1, -(-((full_w - 1) % 8 + 1) * width // full_w))
     rows = max(1, -(-((full_h - 1) % 8 + 1) * height // full_h))
@@ -122,7 +122,7 @@ def jpeg_ends_early(data: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
             size = img.size
-            img.draft("L", size)
+            img.draft("L", (max(1, size[0] // 4), max(1, size[1] // 4)))  # libjpeg's DCT scaling: fast
             img.load()
             return ends_early(np.asarray(img.convert("L")), size)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
