@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.support.browser import open_app
+from tests.support.browser import open_app, wait_for_app_idle
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +19,10 @@ def test_deep_link_as_first_request_still_uses_app_navigation(app_url, page):
     """
     open_app(page, app_url, "catalog")
     nav = page.locator("[data-testid='stSidebarNav']")
-    nav.wait_for()
+    # The legacy first run may show briefly before ensure_app_navigation's rerun: wait for the app's
+    # own navigation (without the fix it never comes and this times out).
+    expect(nav).to_contain_text("Compare models", timeout=30_000)
+    wait_for_app_idle(page)
     labels = nav.inner_text()
     assert "Compare models" in labels
     assert "Home" in labels
