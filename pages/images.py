@@ -41,22 +41,20 @@ from core.images.imageset import read_imageset
 from core.images.importer import import_folder, import_zip
 from core.images.selection import choose_galaxies, class_filters, describe_selection
 from core.jobs import JobState, JobStatus
-from core.paths import PathNotAllowed, confine, display_path
-from core.schema import RAW_COLUMNS, SHORT_LABELS
+from core.paths import PathNotAllowed, confine
+from core.schema import SHORT_LABELS
 from ui import state_keys
 from ui.catalog_state import current_catalog, current_selection
 from ui.credits import show_credit
+from ui.images_gallery import show_gallery
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
 POLL_IDLE_S = 5.0
-GALLERY_PAGE = 24
-GALLERY_COLUMNS = 4
 SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
 PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the settings form
 KEPT = "img_kept_choices"  # widget values saved each run: Streamlit drops widget state on navigation
-SHORT = {"P_EL": "EL", "P_CW": "CW", "P_ACW": "ACW", "P_EDGE": "EDGE", "P_DK": "DK", "P_MG": "MG"}
 #: Settings-form widget key -> DownloadConfig field it edits.
 FORM_FIELDS = {"img_source": "source", "img_scale": "scale", "img_size": "size", "img_base_url": "base_url",
                "img_workers": "workers", "img_interval": "min_interval", "img_timeout": "timeout",
@@ -343,44 +341,7 @@ if imageset:
 
 
 # --- gallery ----------------------------------------------------------------------------------
-def _caption(objid: str, votes: pd.DataFrame, have_votes: list[str]) -> str:
-    """Vote fractions under a thumbnail; always the same number of lines, so rows line up."""
-    if objid not in votes.index or not have_votes:
-        return "  \n".join(["no vote fractions", "in the current catalogue", "", ""])
-    row = votes.loc[objid]
-    row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
-    fr = {c: float(row[c]) for c in have_votes}
-    top = max(fr, key=fr.get)
-    cells = [f"{SHORT[c]} {v:.2f}" if c != top else f"**{SHORT[c]} {v:.2f}**" for c, v in fr.items()]
-    lines = [" · ".join(cells[j:j + 2]) for j in range(0, len(cells), 2)]
-    lines.append(f"{int(row['NVOTE'])} votes" if "NVOTE" in votes.columns else "")
-    return "  \n".join(lines)
-
-
-images = list_cutouts(folder)
-st.subheader(f"Gallery ({len(images):,} image{'' if len(images) == 1 else 's'})")
-st.caption(f"Folder: {md_escape(display_path(folder))}")
-if not images:
-    st.caption("No images in this folder yet.")
-else:
-    votes = table.set_index(table["OBJID"].astype(str)) if "OBJID" in table.columns else pd.DataFrame()
-    if st.toggle("Only galaxies of the current catalogue", value=False, key="img_only_catalog"):
-        images = [p for p in images if p.stem in votes.index]
-    pages = max(1, -(-len(images) // GALLERY_PAGE))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="img_page") if pages > 1 else 1
-    shown = images[(page - 1) * GALLERY_PAGE: page * GALLERY_PAGE]
-    have_votes = [c for c in RAW_COLUMNS if c in votes.columns]
-    for start in range(0, len(shown), GALLERY_COLUMNS):  # one st.columns per row keeps rows aligned
-        for col, path in zip(st.columns(GALLERY_COLUMNS), shown[start:start + GALLERY_COLUMNS], strict=False):
-            with col:
-                st.image(str(path), width="stretch")
-                # OBJIDs are digits only (list_cutouts), so this HTML carries nothing from a user.
-                st.markdown(f"<div style='white-space:nowrap;font-size:0.8rem;font-weight:600'>{path.stem}</div>",
-                            unsafe_allow_html=True)
-                st.caption(_caption(path.stem, votes, have_votes))
-    st.caption("Under each image: the share of Galaxy Zoo volunteers who chose each answer "
-               "(EL elliptical, CW/ACW clockwise/anticlockwise spiral, EDGE edge-on, DK don't know, "
-               "MG merger); the most popular answer in bold.")
+show_gallery(folder, table)
 
 st.session_state[KEPT] = {k: st.session_state[k] for k in (*FORM_FIELDS, "img_only_catalog") if k in st.session_state}
 show_credit()
