@@ -10,6 +10,7 @@ import streamlit as st
 from core.config import get_settings
 from core.inference.galaxy_sets import GalaxySet
 from ui import state_keys
+from ui.catalog_state import current_catalog
 from ui.model_cache import catalog_set, demo_set, folder_set
 from ui.plain_text import md_escape
 
@@ -78,13 +79,13 @@ def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
         if gset is None:
             st.warning(f"The built-in demo set is missing ({md_escape(settings.demo_dir)}).")
     elif source == SET_CATALOG:
-        result = st.session_state.get(state_keys.CATALOG)
-        if result is None:
-            st.info("No catalogue loaded yet: open the **Catalog** page first (the built-in sample works).")
+        catalog = current_catalog()  # the Catalog page's upload, else the built-in sample
+        if catalog is None:
+            st.warning("The built-in sample catalogue cannot be read; load one on the **Catalog** page.")
         else:
-            name = str(st.session_state.get(state_keys.CATALOG_SOURCE) or "catalogue")
+            name = catalog.name
             try:
-                gset = catalog_set(result.table, str(images_dir), name)
+                gset = catalog_set(catalog.table, str(images_dir), name)
             except (ValueError, FileNotFoundError) as exc:
                 st.info(f"{md_escape(exc)}. Download images on the **Images** page first.")
             if gset is not None and gset.missing:

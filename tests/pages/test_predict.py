@@ -103,11 +103,14 @@ def test_upload_shows_nine_bars_and_bad_upload_an_error(with_demo: Path, tmp_pat
     assert any(md_escape("galaxy.jpg: is not a JPEG or PNG") in e.value for e in at.error)
 
 
-def test_catalogue_choice_without_a_catalogue_explains(with_demo: Path):
+def test_catalogue_choice_without_an_upload_uses_the_builtin_sample_and_explains(with_demo: Path):
+    # One catalogue state for every page (ui.catalog_state): with no upload it is the built-in
+    # sample, as on the Catalog, Images and Train pages; here no images are downloaded yet.
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.radio(key="predict_set_source").set_value("Catalogue + downloaded images").run()
     assert not at.exception
-    assert any("No catalogue loaded yet" in i.value for i in at.info)
+    assert not any("No catalogue loaded yet" in i.value for i in at.info)
+    assert any("Download images on the **Images** page first" in i.value for i in at.info)
 
 
 def test_loaded_catalogue_is_joined_to_downloaded_images(with_demo: Path, tmp_path: Path):
