@@ -164,7 +164,7 @@ def _build(table: pa.Table, bad_lines: list[BadLine], layout: Layout, names: lis
         form_label += f", {'sexagesimal' if positions.coordinates == 'sexagesimal' else 'decimal-degree'} RA/DEC"
     report = ValidationReport(
         source=name, form_label=form_label, n_rows=table.num_rows + len(bad_lines), n_clean=int(keep.sum()),
-        problems=_problems(checks, bad_lines), notes=notes,
+        problems=_problems(checks, bad_lines), notes=notes, position_disagreement_arcsec=disagreement,
     )
     return CatalogResult(
         table=clean, rejected=_rejected(table, names, rows, checks, bad_lines), report=report, form=layout.form,

@@ -60,6 +60,8 @@ class ValidationReport:
     n_clean: int
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: zooSpec: largest distance (arcsec) between the converted strings and the decimal columns.
+    position_disagreement_arcsec: float | None = None
 
     @property
     def n_rejected(self) -> int:
@@ -85,6 +87,7 @@ class ValidationReport:
                 for p in self.problems
             ],
             "notes": list(self.notes),
+            "position_disagreement_arcsec": self.position_disagreement_arcsec,
         }
 
     def to_text(self) -> str:

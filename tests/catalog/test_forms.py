@@ -127,6 +127,7 @@ def test_zoospec_export_maps_lower_case_names_and_uses_dr7objid() -> None:
     decimal_ra = np.array([float(r["ra"]) for r in raw])
     assert np.abs(result.table["RA"].to_numpy() - decimal_ra).max() <= 0.5e-4 + 1e-12
     assert any(f"{result.position_disagreement_arcsec:.2f}″" in note for note in result.report.notes)
+    assert result.report.to_dict()["position_disagreement_arcsec"] == result.position_disagreement_arcsec
     assert set(TABLE2_COLUMNS) <= set(result.table.columns)
     np.testing.assert_array_equal(result.table["P_EL"], [float(r["p_el"]) for r in raw])
     assert any("DR8" in note for note in result.report.notes)
@@ -187,3 +188,15 @@ def test_select_rows_by_objid() -> None:
     assert list(picked["OBJID"]) == [table["OBJID"].iloc[2], table["OBJID"].iloc[5]]  # table order
     assert select_rows(table, None) is table
     assert len(select_rows(table, [])) == 0
+
+
+def test_zoospec_disagreement_reports_the_worst_row() -> None:
+    lines = (CAT / "zoospec_export.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[3].split(",")
+    dec_col = header.index("dec")
+    fields[dec_col] = f"{float(fields[dec_col]) + 10 / 3600:.6f}"  # 10 arcsec off in declination
+    lines[3] = ",".join(fields)
+    result = load_catalog("\n".join(lines).encode(), name="tampered.csv")
+    assert result.report.ok  # a disagreement is reported, the row is not rejected
+    assert 9.6 < result.position_disagreement_arcsec < 10.4
