@@ -19,18 +19,24 @@ from core.catalog.exports import (
     training_csv_bytes,
 )
 from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, select_rows
-from core.catalog.sky import build_sky_map, color_choices, selected_objids
 from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
 from core.config import get_settings
-from core.schema import CLEAN_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
+from core.schema import CLEAN_COLUMNS, VOTE_COLUMNS
 from ui import state_keys
-from ui.catalog_state import load_sample_catalog, sample_digest, set_catalog, set_selection
+from ui.catalog_state import (
+    current_catalog,
+    forget_catalog,
+    load_sample_catalog,
+    sample_digest,
+    set_catalog,
+    set_selection,
+)
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
+from ui.sky_map_view import show_sky_map
 
 PREVIEW_ROWS = 1_000
-UPLOAD_GENERATION = "catalog_upload_generation"
 PREVIEW_ORDER = ["OBJID", "RA_STR", "RA", "DEC_STR", "DEC", "NVOTE", *VOTE_COLUMNS, "SPIRAL", "ELLIPTICAL", "UNCERTAIN"]
 
 
@@ -55,19 +61,35 @@ def _digest(data: bytes) -> str:
 
 
 def _load_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
-    """(result, digest, error message) for the uploaded file, or the built-in sample."""
+    """(result, digest, error message) for the uploaded file, or the built-in sample.
+
+    Streamlit forgets an uploader's file when the user visits another page, so a catalogue
+    uploaded earlier in the session is kept until the user removes it or picks the sample.
+    """
     # A new uploader key empties the uploader: that is how "use the built-in sample" resets it.
-    generation = st.session_state.get(UPLOAD_GENERATION, 0)
+    generation = st.session_state.get(state_keys.CATALOG_UPLOAD_GENERATION, 0)
+    key = f"catalog_upload_{generation}"
+    returning = key not in st.session_state  # first run of this page since another page was shown
     limit_mb = get_settings().max_catalog_mb
     uploaded = st.file_uploader(
         "Upload a GZ1 catalogue (.csv or .csv.gz): Table 2 (16 or 13 columns), a zooSpec export, "
         "the 10-column training form or an OBJID,RA,DEC list",
-        type=["csv", "gz"], key=f"catalog_upload_{generation}",
+        type=["csv", "gz"], key=key,
         help=f"Up to {limit_mb:,} MB, also after decompression (the full Table 2 is about 90 MB).",
     )
-    if uploaded is not None and st.button("Use the built-in sample instead", icon=":material/restart_alt:"):
-        st.session_state[UPLOAD_GENERATION] = generation + 1
+    earlier = current_catalog() if uploaded is None and (returning or st.session_state.get(state_keys.CATALOG_KEEP_EARLIER)) else None
+    keep_earlier = earlier is not None and not earlier.is_sample
+    st.session_state[state_keys.CATALOG_KEEP_EARLIER] = keep_earlier
+    if keep_earlier:
+        st.caption(f"Using **{md_escape(earlier.name)}**, uploaded earlier in this session.")
+    if (uploaded is not None or keep_earlier) and st.button("Use the built-in sample instead",
+                                                            icon=":material/restart_alt:", key="catalog_use_sample"):
+        st.session_state[state_keys.CATALOG_UPLOAD_GENERATION] = generation + 1
+        st.session_state[state_keys.CATALOG_KEEP_EARLIER] = False
+        forget_catalog()
         st.rerun()
+    if keep_earlier:
+        return earlier.result, earlier.digest, None
     if uploaded is None:
         try:
             sample = load_sample_catalog()
@@ -122,47 +144,6 @@ def _show_report(result: CatalogResult) -> None:
         )
 
 
-def _show_sky_map(result: CatalogResult, digest: str) -> list[str]:
-    """Controls above, the map at full width (it stays readable at 1024 px), the selection below."""
-    st.subheader("Sky map")
-    choices = color_choices(result.table)
-    control, explain = st.columns([1, 2], vertical_alignment="bottom")
-    with control:
-        color_by = None
-        if choices:
-            color_by = st.selectbox(
-                "Colour by", choices, key="sky_color_by",
-                format_func=lambda c: f"{c} ({SHORT_LABELS.get(c, 'votes')})",
-            )
-        else:
-            st.caption("One colour: this catalogue has no vote fractions to colour the galaxies by.")
-    explain.caption(
-        "Mollweide projection, RA increasing to the left (0h at the edges). Drag a box or a lasso "
-        "to select galaxies; double-click to clear."
-    )
-    cache = st.session_state.get(state_keys.SKY_MAP_CACHE)
-    if cache and cache[0] == digest and cache[1] == color_by:
-        sky = cache[2]
-    else:
-        sky = build_sky_map(result.table, color_by=color_by)
-        st.session_state[state_keys.SKY_MAP_CACHE] = (digest, color_by, sky)
-    event = st.plotly_chart(
-        sky.figure, key=f"sky_map_{digest[:12]}", on_select="rerun",
-        selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
-    )
-    selection = selected_objids(sky, event.selection if event else None)
-    if sky.subsampled:
-        st.caption(
-            f"The map draws a random {sky.n_shown:,} of {sky.n_total:,} galaxies to stay responsive; "
-            "a box or lasso selects every galaxy inside it, drawn or not."
-        )
-    if selection:
-        st.metric("Selected", f"{len(selection):,}")
-    else:
-        st.caption("Nothing selected: downloads use all clean rows.")
-    return selection
-
-
 def _show_table(result: CatalogResult, selection: list[str]) -> None:
     table = result.table
     tab_table, tab_summary, tab_hist = st.tabs(["Table", "Summary statistics", "Fraction histograms"])
@@ -204,7 +185,7 @@ def _show_downloads(result: CatalogResult, selection: list[str]) -> None:
     scope = "all"
     if selection:
         scope = st.radio(
-            "Rows to export", ["selection", "all"], horizontal=True, key="export_scope",
+            "Rows to export", ["selection", "all"], horizontal=True, key="export_scope", persist_state="session",
             format_func=lambda s: f"sky-map selection ({len(selection):,})" if s == "selection"
             else f"all clean rows ({len(result.table):,})",
         )
@@ -266,7 +247,7 @@ if result.report.n_clean == 0:
 
 selection: list[str] = []
 if result.has_positions:
-    selection = _show_sky_map(result, digest)
+    selection = show_sky_map(result, digest)
 else:
     st.info("This catalogue has no RA/DEC columns, so there is no sky map.")
 set_selection(selection)

@@ -14,7 +14,7 @@ API (use these instead of reading ``st.session_state`` keys directly)::
     selected_table(catalog)          # clean rows in the selection (all rows when nothing is selected)
 
 Only the Catalog page writes: ``set_catalog(result, digest, is_sample)`` (which clears the selection
-when the catalogue changes) and ``set_selection(objids)``. Names shown in the page are user-supplied:
+when the catalogue changes), ``set_selection(objids)`` and ``forget_catalog()``. Names shown in the page are user-supplied:
 pass them through ``ui.plain_text.md_escape`` wherever Markdown renders.
 """
 
@@ -85,6 +85,13 @@ def set_catalog(result: CatalogResult, digest: str, is_sample: bool) -> None:
     st.session_state[state_keys.CATALOG_SOURCE] = result.name
     st.session_state[state_keys.CATALOG_DIGEST] = digest
     st.session_state[state_keys.CATALOG_IS_SAMPLE] = is_sample
+
+
+def forget_catalog() -> None:
+    """Drop the session's catalogue and selection: every page falls back to the built-in sample."""
+    for key in (state_keys.CATALOG, state_keys.CATALOG_SOURCE, state_keys.CATALOG_DIGEST,
+                state_keys.CATALOG_IS_SAMPLE, state_keys.SKY_SELECTION):
+        st.session_state.pop(key, None)
 
 
 def current_selection() -> list[str]:

@@ -14,6 +14,12 @@ SKY_SELECTION = "sky_selection_objids"
 CATALOG_DIGEST = "catalog_digest"
 #: bool: CATALOG is the built-in sample (no upload replaced it). Read all four through ui.catalog_state.
 CATALOG_IS_SAMPLE = "catalog_is_sample"
+#: int: bumped to empty the Catalog page's uploader ("Use the built-in sample instead").
+CATALOG_UPLOAD_GENERATION = "catalog_upload_generation"
+#: bool: the Catalog page shows a catalogue uploaded earlier in the session (its uploader is empty).
+CATALOG_KEEP_EARLIER = "catalog_keep_earlier_upload"
+#: bool: the selection in use was made before a visit to another page (the map's own state is gone).
+CATALOG_KEEP_SELECTION = "catalog_keep_earlier_selection"
 #: (digest, colour column, SkyMap) of the last sky map drawn on the Catalog page.
 SKY_MAP_CACHE = "catalog_sky_map_cache"
 #: Path (str) of the image folder the user is working with.

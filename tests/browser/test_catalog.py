@@ -67,6 +67,14 @@ def test_catalog_page_upload_report_table_and_sky_map(tmp_path: Path, app_url: s
         page.locator("p:visible", has_text=f"Of the {selected:,} galaxies selected on the sky map").wait_for()
     page.get_by_role("tab", name="Table").click()
 
+    # The upload and the selection outlive a visit to another page (Images uses both).
+    open_from_sidebar(page, "Images")
+    page.get_by_text(f"Sky-map selection ({selected})").wait_for()
+    open_from_sidebar(page, "Catalog")
+    page.get_by_text("uploaded earlier in this session", exact=False).wait_for()
+    page.get_by_text(f"selection of {selected:,} galaxies is still in use", exact=False).wait_for()
+    assert _metric(page, "Selected") == f"{selected:,}"
+
     # A file with bad rows: the report lists them instead of failing.
     page.locator("input[type='file']").first.set_input_files(str(CATALOG_FIXTURES / "bad_rows.csv"))
     page.get_by_text("15 row(s) were excluded", exact=False).wait_for()

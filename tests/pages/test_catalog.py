@@ -149,3 +149,30 @@ def test_user_supplied_text_is_shown_literally_never_as_markdown() -> None:
     for text in rendered:
         assert "![x](" not in text and "[click](" not in text
     assert any("**[click](http://127.0.0.1:9/).csv**" in _shown(c.value) for c in at.caption)
+
+
+def test_an_upload_survives_a_visit_to_another_page(app_test) -> None:
+    at = app_test(None).run()
+    at.switch_page("pages/catalog.py").run()
+    _upload(at, "bad_rows.csv", (CAT / "bad_rows.csv").read_bytes())
+    at.switch_page("pages/images.py").run()
+    assert not at.exception
+    assert any("bad\\_rows\\.csv" in c.value for c in at.caption)  # Images uses the same catalogue
+    at.switch_page("pages/catalog.py").run()
+    assert _metrics(at)["Rows read"] == "17"  # Streamlit emptied the uploader; the catalogue stayed
+    assert any("uploaded earlier in this session" in c.value for c in at.caption)
+
+
+def test_a_kept_upload_gives_way_to_the_sample_on_request() -> None:
+    at = _open()
+    _upload(at, "bad_rows.csv", (CAT / "bad_rows.csv").read_bytes())
+    # What a visit to another page does: Streamlit forgets the uploader's widget state.
+    at.session_state[state_keys.CATALOG_UPLOAD_GENERATION] = 7
+    at.run()
+    assert _metrics(at)["Rows read"] == "17" and at.file_uploader[0].value is None
+    at.button(key="catalog_use_sample").click()
+    at.run()
+    assert _metrics(at)["Rows read"] == "695"
+    assert "built-in sample" in at.session_state[state_keys.CATALOG_SOURCE]
+    at.run()  # and it stays the sample
+    assert _metrics(at)["Rows read"] == "695"

@@ -1,0 +1,76 @@
+"""The Catalog page's sky map: colour choice, the Mollweide map, and the box/lasso selection.
+
+The selection is stored in :mod:`ui.catalog_state`; it outlives a visit to another page,
+although the map itself forgets it (Streamlit drops a chart's state when its page is not shown).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.catalog.reader import CatalogResult
+from core.catalog.sky import build_sky_map, color_choices, selected_objids
+from core.schema import SHORT_LABELS
+from ui import state_keys
+from ui.catalog_state import current_selection, set_selection
+
+
+def show_sky_map(result: CatalogResult, digest: str) -> list[str]:
+    """Controls above, the map at full width (it stays readable at 1024 px), the selection below."""
+    st.subheader("Sky map")
+    choices = color_choices(result.table)
+    control, explain = st.columns([1, 2], vertical_alignment="bottom")
+    with control:
+        color_by = None
+        if choices:
+            color_by = st.selectbox(
+                "Colour by", choices, key="sky_color_by", persist_state="session",
+                format_func=lambda c: f"{c} ({SHORT_LABELS.get(c, 'votes')})",
+            )
+        else:
+            st.caption("One colour: this catalogue has no vote fractions to colour the galaxies by.")
+    explain.caption(
+        "Mollweide projection, RA increasing to the left (0h at the edges). Drag a box or a lasso "
+        "to select galaxies; double-click to clear."
+    )
+    cache = st.session_state.get(state_keys.SKY_MAP_CACHE)
+    if cache and cache[0] == digest and cache[1] == color_by:
+        sky = cache[2]
+    else:
+        sky = build_sky_map(result.table, color_by=color_by)
+        st.session_state[state_keys.SKY_MAP_CACHE] = (digest, color_by, sky)
+    chart_key = f"sky_map_{digest[:12]}"
+    returning = chart_key not in st.session_state  # first run since another page was shown
+    event = st.plotly_chart(
+        sky.figure, key=chart_key, on_select="rerun",
+        selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
+    )
+    selection = selected_objids(sky, event.selection if event else None)
+    if selection:  # a new box or lasso replaces any kept selection
+        st.session_state[state_keys.CATALOG_KEEP_SELECTION] = False
+    else:
+        selection = kept_selection(returning)
+    if sky.subsampled:
+        st.caption(
+            f"The map draws a random {sky.n_shown:,} of {sky.n_total:,} galaxies to stay responsive; "
+            "a box or lasso selects every galaxy inside it, drawn or not."
+        )
+    if selection:
+        st.metric("Selected", f"{len(selection):,}")
+    else:
+        st.caption("Nothing selected: downloads use all clean rows.")
+    return selection
+
+
+def kept_selection(returning: bool) -> list[str]:
+    """The selection made before a visit to another page (the map forgets it; the session does not)."""
+    kept = current_selection() if returning or st.session_state.get(state_keys.CATALOG_KEEP_SELECTION) else []
+    st.session_state[state_keys.CATALOG_KEEP_SELECTION] = bool(kept)
+    if kept:
+        st.caption(f"Your earlier box/lasso selection of {len(kept):,} galaxies is still in use (the map does "
+                   "not redraw it); draw a new one to replace it.")
+        if st.button("Clear the selection", key="catalog_clear_selection", icon=":material/deselect:"):
+            st.session_state[state_keys.CATALOG_KEEP_SELECTION] = False
+            set_selection([])
+            st.rerun()
+    return kept
