@@ -101,7 +101,7 @@ def _load(args: argparse.Namespace, folder: Path):
         return _error(str(exc), folder)
     if not result.has_positions:
         return _error(
-            f"{args.catalog} has no RA/DEC columns (detected form: {result.form}); a download needs "
+            f"{args.catalog} has no RA/DEC columns (detected form: {result.form_label}); a download needs "
             "OBJID, RA and DEC: use GZ1 Table 2, the 13-column form or an OBJID,RA,DEC list", folder)
     targets = targets_from_table(result.table, limit=args.limit)
     rejected = [] if args.limit is not None else _rejected_outcomes(result)

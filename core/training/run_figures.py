@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Fewer validation images than this and a figure is shown with a warning.
-SMALL_N = 50
-#: Top-answer accuracy of guessing one of the six answers at random.
-CHANCE = 1 / 6
+from core.inference.metrics import CHANCE_ACCURACY as CHANCE
+from core.inference.metrics import MIN_RELIABLE_N as SMALL_N
 
 
 @dataclass

@@ -65,12 +65,11 @@ def test_eighteen_digit_id_round_trips_exactly(run_dir: Path, tmp_path: Path):
 
 def test_real_command_line(run_dir: Path, tmp_path: Path):
     out = tmp_path / "cli.csv"
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "core", "predict", OBJID, str(IMAGE), "--model", str(run_dir),
-                           "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert _rows(out)[1][0] == OBJID
-    helptext = subprocess.run([sys.executable, "-m", "core", "predict", "--help"], cwd=REPO, env=env,
+    helptext = subprocess.run([sys.executable, "-m", "core", "predict", "--help"], cwd=REPO,
                               capture_output=True, text=True, timeout=120).stdout
     assert "--catalog" in helptext and "--tta" in helptext
     assert "exit codes:" in helptext and f"  {int(ExitCode.FAILED)}  " in helptext

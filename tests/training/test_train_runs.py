@@ -202,22 +202,21 @@ def test_preprocess_cache_reused_and_invalidated(tmp_path, monkeypatch):
 
 
 def test_cli_train_and_evaluate(small_sources, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     out = tmp_path / "models" / "cli"
     cmd = [sys.executable, "-m", "core", "train"]
     for s in small_sources:
         cmd += ["--catalog", s.catalog, "--images", s.images, "--crop", str(s.crop)]
     cmd += ["--size", "32", "--width", "8", "--epochs", "1", "--out", str(out), "--no-progress"]
-    p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "finished" in p.stdout
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["command"].startswith("python -m core train --catalog")
-    p2 = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    p2 = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p2.returncode == 2 and "already holds a finished run" in p2.stderr
     ev = subprocess.run([sys.executable, "-m", "core", "evaluate", "--model", str(out), "--catalog",
                          small_sources[1].catalog, "--images", small_sources[1].images, "--json"],
-                        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert ev.returncode == 0, ev.stderr
     result = json.loads(ev.stdout)
     assert result["n"] == 16 and result["accuracy"] is None and result["macro_recall"] is None
@@ -225,5 +224,5 @@ def test_cli_train_and_evaluate(small_sources, tmp_path):
     assert result["crop_fraction"] == 1.0
     table = subprocess.run([sys.executable, "-m", "core", "evaluate", "--model", str(out), "--catalog",
                             small_sources[0].catalog, "--images", small_sources[0].images],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert "top-answer accuracy" in table.stdout and "class-derived" in table.stdout
