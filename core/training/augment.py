@@ -7,6 +7,12 @@ and P_ACW targets (and their masks); P_CS = CW + ACW + EDGE is unchanged. (The
 original tool flipped images without swapping and so taught its network that
 spin direction is noise.)
 
+Framing by the galaxy (core.images.framing) leaves two kinds of variation,
+which augmentation covers: a frame a little larger or smaller and off-centre
+(zoom, shift), and a galaxy cut tighter than its frame, which arrives padded
+with sky (``max_cut``: the view outside a random centred box is replaced by
+the image's border sky colour).
+
 Images are float tensors (N, 3, H, W). Targets and masks are (N, 9) in
 ``VOTE_COLUMNS`` order. Angles are in degrees; shifts are fractions of the
 image side; zoom is a scale factor (>1 magnifies).
@@ -55,9 +61,27 @@ class AugmentSettings:
     flip: bool = True            # mirror half the images (and swap P_CW/P_ACW)
     max_shift: float = 0.05      # fraction of the side, each axis
     max_zoom: float = 0.10       # scale drawn from [1 - z, 1 + z]
+    max_cut: float = 0.0         # half the images keep a centred box of side in [1 - c, 1]; sky outside
 
     def as_dict(self) -> dict:
-        return {"rotate": self.rotate, "flip": self.flip, "max_shift": self.max_shift, "max_zoom": self.max_zoom}
+        return {"rotate": self.rotate, "flip": self.flip, "max_shift": self.max_shift, "max_zoom": self.max_zoom,
+                "max_cut": self.max_cut}
+
+
+def cut_to_box(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Replace what lies outside a centred square of side ``keep`` (N,) (fraction of the side) by sky.
+
+    The sky colour of each image is the per-channel median of its one-pixel border, as
+    core.images.framing pads a frame that runs off a tightly cut picture.
+    """
+    n, _, h, w = x.shape
+    border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, :, 0], x[:, :, :, -1]], dim=2)
+    sky = border.median(dim=2).values[:, :, None, None]
+    ys = (torch.arange(h, dtype=x.dtype) + 0.5) / h - 0.5
+    xs = (torch.arange(w, dtype=x.dtype) + 0.5) / w - 0.5
+    half = (keep / 2)[:, None, None]
+    inside = (ys.abs()[None, :, None] <= half) & (xs.abs()[None, None, :] <= half)
+    return torch.where(inside[:, None], x, sky)
 
 
 def augment_batch(x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
@@ -90,4 +114,8 @@ def augment_batch(x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         # Reflection padding keeps sky-like borders instead of black corners.
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if settings.max_cut > 0:
+        keep = 1 - torch.rand(n, generator=generator) * settings.max_cut
+        keep = torch.where(torch.rand(n, generator=generator) < 0.5, keep, torch.ones(n))
+        x = cut_to_box(x, keep)
     return x, target, mask
