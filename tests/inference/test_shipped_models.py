@@ -55,7 +55,7 @@ def test_heldout_run_beats_chance_on_demo_galaxies_it_never_saw():
 def test_demo_model_tells_clockwise_from_anticlockwise_and_mirroring_flips_it():
     run = load_run(RUNS["demo"])
     result = evaluate_labelled_set(run, DEMO_DATA / "spin" / "labels.csv", DEMO_DATA / "spin")
-    assert result["crop_fraction"] == 1.0  # declared by data/demo/spin/imageset.json
+    assert result["crop_fraction"] is None  # no crop declared anywhere: framed by the galaxy
     assert result["spin_accuracy"] > 0.9
     # A mirrored spiral turns the other way: the model's CW/ACW preference must swap.
     from PIL import Image, ImageOps
@@ -63,7 +63,7 @@ def test_demo_model_tells_clockwise_from_anticlockwise_and_mirroring_flips_it():
     files = sorted((DEMO_DATA / "spin").glob("*.jpg"))[:20]
     images = [Image.open(f).convert("RGB") for f in files]
     mirrored = [ImageOps.mirror(im) for im in images]
-    p, q = run.predict(images, crop_fraction=1.0), run.predict(mirrored, crop_fraction=1.0)
+    p, q = run.predict(images), run.predict(mirrored)  # each framed by its galaxy, as a user's file is
     cw, acw = RAW_COLUMNS.index("P_CW"), RAW_COLUMNS.index("P_ACW")
     spiral = (p[:, cw] + p[:, acw]) > 0.5
     assert spiral.sum() >= 10
