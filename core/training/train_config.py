@@ -124,6 +124,8 @@ AUGMENT_HELP = {
             "P_ACW swap",
     "max_shift": "largest random shift, fraction of the side",
     "max_zoom": "largest random zoom, fraction of the scale",
+    "max_cut": "largest share of the side cut away around half the training images (sky outside), as a galaxy "
+               "cut tighter than its frame arrives",
 }
 
 
