@@ -41,10 +41,20 @@ def is_validation(ids, seed: int, val_fraction: float) -> np.ndarray:
     return out
 
 
+#: A column with fewer training labels than this is not reported as learned: a handful of
+#: labels among thousands of images moves an output head too little to mean anything.
+MIN_LABELS_TO_LEARN = 50
+
+
+def label_counts(targets: np.ndarray) -> dict[str, int]:
+    """Known (non-NaN) training labels per VOTE_COLUMN of ``targets`` (N, 9)."""
+    known = (~np.isnan(targets)).sum(axis=0) if len(targets) else np.zeros(len(VOTE_COLUMNS), dtype=int)
+    return {col: int(n) for col, n in zip(VOTE_COLUMNS, known, strict=True)}
+
+
 def learned_columns(targets: np.ndarray) -> list[str]:
-    """The VOTE_COLUMNS with at least one known value in ``targets`` (N, 9): what a model can learn."""
-    known = ~np.isnan(targets).all(axis=0) if len(targets) else np.zeros(len(VOTE_COLUMNS), dtype=bool)
-    return [col for col, k in zip(VOTE_COLUMNS, known, strict=True) if k]
+    """The VOTE_COLUMNS with at least MIN_LABELS_TO_LEARN known values in ``targets`` (N, 9)."""
+    return [col for col, n in label_counts(targets).items() if n >= MIN_LABELS_TO_LEARN]
 
 
 def _unreadable(join: JoinResult, size: int, crop: float) -> dict[int, str]:

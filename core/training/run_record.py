@@ -23,7 +23,7 @@ import torch
 from core.jobs import JobState, JobStatus, write_state
 from core.training.epochs import label_baseline
 from core.training.model import GalaxyNet, count_parameters
-from core.training.prepare import PreparedData, learned_columns
+from core.training.prepare import PreparedData, label_counts, learned_columns
 from core.training.train_config import TrainConfig, config_json
 
 
@@ -81,6 +81,7 @@ def config_record(config: TrainConfig, data: PreparedData, command: str, run_dir
         "split": "validation if SHA-256('seed:ID')/2^64 < val_fraction",
         "torch_threads_used": torch.get_num_threads(),
         "learned_columns": learned_columns(data.targets[train_idx]),
+        "label_counts": label_counts(data.targets[train_idx]),
         "baseline": label_baseline(data.targets[val_idx]),
         "data": {
             "hash": hashlib.sha256("|".join(j.data_hash() for j in data.joins).encode()).hexdigest()[:16],

@@ -6,9 +6,11 @@ import argparse
 import json
 from dataclasses import fields
 
+import numpy as np
 import pytest
 
 from core.exit_codes import ExitCode
+from core.schema import VOTE_COLUMNS
 from core.training.augment import AugmentSettings
 from core.training.checkpoint import read_config
 from core.training.train_config import (
@@ -69,6 +71,17 @@ def test_bounds_are_checked_with_the_flag_named():
         config_from_args(argparse.Namespace(**{**_defaults(), "epochs": 0}), [])
 
 
+def test_a_handful_of_labels_is_not_learning():
+    """Columns with fewer than MIN_LABELS_TO_LEARN labels (e.g. 6 debiased values among thousands) are not learned."""
+    from core.training.prepare import MIN_LABELS_TO_LEARN, learned_columns
+
+    targets = np.full((200, len(VOTE_COLUMNS)), np.nan)
+    targets[:, 1] = 0.5  # P_CW known for all 200
+    targets[: MIN_LABELS_TO_LEARN - 1, 7] = 0.3  # P_EL_DEBIASED for just under the threshold
+    targets[:MIN_LABELS_TO_LEARN, 8] = 0.3  # P_CS_DEBIASED exactly at it
+    assert learned_columns(targets) == ["P_CW", "P_CS_DEBIASED"]
+
+
 def _defaults() -> dict:
     p = argparse.ArgumentParser()
     add_config_arguments(p)
@@ -82,12 +95,15 @@ def test_config_json_records_learned_columns_and_baseline(tmp_path):
 
     spin = REPO_ROOT / "data" / "demo" / "spin"
     labels = tmp_path / "spin.csv"
-    labels.write_text("\n".join((spin / "labels.csv").read_text().splitlines()[:21]) + "\n")
+    labels.write_text("\n".join((spin / "labels.csv").read_text().splitlines()[:91]) + "\n")
     config = TrainConfig(sources=[Source(str(labels), str(spin), 1.0)], width=8, image_size=24, epochs=1,
                          batch_size=8, val_fraction=0.3, threads=1)
     run_training(config, tmp_path / "run", command="t")
     cfg = read_config(tmp_path / "run")
     assert cfg["learned_columns"] == ["P_CW", "P_ACW"]
+    counts = cfg["label_counts"]
+    assert counts["P_CW"] == counts["P_ACW"] == cfg["data"]["n_train"] >= 50
+    assert all(counts[c] == 0 for c in counts if c not in ("P_CW", "P_ACW"))
     assert cfg["baseline"]["n"] == cfg["data"]["n_val"] and cfg["baseline"]["chance_accuracy"] == pytest.approx(1 / 6)
     assert cfg["baseline"]["majority_accuracy"] is None  # no row with all six answers: no top-answer baseline
     assert cfg["epochs"] == 1 and cfg["model"]["width"] == 8 and cfg["augment"] == AugmentSettings().as_dict()
