@@ -58,7 +58,9 @@ class TrainConfig:
 
     sources: list[Source] = field(default_factory=list, metadata={"help": "labelled image sets", "cli": False,
                                                                     "resume": "same"})
-    arch: str = setting("small", "architecture: small is a compact CNN sized for 2 CPU cores; resnet18 is "
+    arch: str = setting("small", "architecture: small is a compact CNN sized for 2 CPU cores; effnet_lite0 is "
+                        "EfficientNet-Lite0 started from ImageNet weights installed with the app (the shipped "
+                        "models: about 3x slower per image, far better in few epochs); resnet18 is "
                         "torchvision's ResNet-18 (slower, more capacity)", flag="--model", choices=ARCHITECTURES,
                         model=True)
     width: int = setting(32, "channels of the small CNN's first layer: more learns finer detail, but costs time",
