@@ -1,0 +1,153 @@
+"""One training-recipe trial on an inner validation split of the training part (issue 10, models/README.md).
+
+Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
+       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--threads 1]
+
+DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
+to the repository). The held-out fifth of the shipped twin (SHA-256("0:ID") < 0.2) is never
+used: of the remaining IDs, those with SHA-256("1:ID") < 0.2 are scored and the rest trained on,
+with the same pieces as ``python -m core train`` (framed pixels from the disk cache,
+augment_batch, vote_loss, AdamW with a one-cycle schedule). Scores: top-answer accuracy, macro
+recall and GZ1 spin accuracy on the inner GZ1 images re-cut to their central 100/60/30 %
+(framed by the galaxy, no crop given), and spin accuracy on the inner spin cutouts; each with
+and without TTA. Prints one JSON line (and appends it to --log if given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.images.preprocess import cached_arrays, prepare_image
+from core.inference.metrics import score
+from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
+from core.training.dataset import load_labelled_set
+from core.training.losses import class_weights, vote_loss, vote_weights
+from core.training.model import GalaxyNet, fractions_from_logits, uint8_to_input
+from core.training.train import is_validation
+
+REPO = Path(__file__).resolve().parent.parent
+SETS = (("gz1_images_423px", "labels.csv"), ("sdss_dr12_cutouts_120px_0p2arcsec", "index.csv"))
+
+
+def load(data: Path, size: int) -> dict:
+    """Framed pixels, targets and split masks of both labelled sets, concatenated."""
+    joins = [load_labelled_set(data / folder / csv, data / folder) for folder, csv in SETS]
+    ids = np.concatenate([j.labels.ids.astype(str) for j in joins])
+    held = is_validation(ids, 0, 0.2)
+    inner = ~held & is_validation(ids, 1, 0.2)
+    return {"x": np.concatenate([cached_arrays(j.files, size, None) for j in joins]),
+            "t": np.concatenate([j.labels.targets for j in joins]),
+            "cd": np.concatenate([j.labels.class_derived for j in joins]),
+            "nvote": np.concatenate([j.labels.nvote for j in joins]),
+            "src": np.concatenate([np.full(len(j), k) for k, j in enumerate(joins)]),
+            "files": [f for j in joins for f in j.files], "train": ~held & ~inner, "inner": inner}
+
+
+def train(model: GalaxyNet, d: dict, args) -> None:
+    tr = np.flatnonzero(d["train"])
+    images = d["x"][tr]
+    targets = torch.as_tensor(d["t"][tr], dtype=torch.float32)
+    masks = ~torch.isnan(targets)
+    weights = torch.as_tensor(vote_weights(d["nvote"][tr]) * class_weights(d["t"][tr], args.balance),
+                              dtype=torch.float32)
+    steps = math.ceil(len(tr) / 64)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps,
+                                                pct_start=0.3)
+    aug = AugmentSettings(max_shift=args.shift, max_zoom=args.zoom, max_cut=args.cut)
+    for epoch in range(args.epochs):
+        gen = torch.Generator().manual_seed(epoch)
+        order = torch.randperm(len(tr), generator=gen)
+        model.train()
+        for b in range(steps):
+            idx = order[b * 64:(b + 1) * 64]
+            x, t, m = augment_batch(uint8_to_input(images[idx.numpy()]), targets[idx], masks[idx], aug, gen)
+            loss = vote_loss(*model(x), t, m, weights[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+
+
+@torch.inference_mode()
+def predict(model: GalaxyNet, images: np.ndarray, tta: bool) -> np.ndarray:
+    model.eval()
+    views = DIHEDRAL_GROUP if tta else ((0, False),)
+    out = []
+    for s in range(0, len(images), 256):
+        x = uint8_to_input(images[s:s + 256])
+        acc = sum(swap_spin(f) if flip else f
+                  for k, flip in views for f in [fractions_from_logits(*model(dihedral(x, k, flip)))])
+        out.append((acc / len(views)).numpy())
+    return np.concatenate(out)
+
+
+def recut(files: list[Path], fraction: float, size: int) -> np.ndarray:
+    """Each file cut to its central ``fraction`` in memory, then framed by the galaxy."""
+    out = np.empty((len(files), size, size, 3), np.uint8)
+    for n, path in enumerate(files):
+        with Image.open(path) as raw:
+            img = raw.convert("RGB")
+        w, h = img.size
+        s = min(w, h) * fraction
+        out[n] = prepare_image(img.crop((round((w - s) / 2), round((h - s) / 2), round((w + s) / 2),
+                                         round((h + s) / 2))), size)
+    return out
+
+
+def evaluate(model: GalaxyNet, d: dict, size: int) -> dict:
+    gz = np.flatnonzero(d["inner"] & (d["src"] == 0))
+    sp = np.flatnonzero(d["inner"] & (d["src"] == 1))
+    res: dict = {"n": {"gz1": len(gz), "cutouts": len(sp), "train": int(d["train"].sum())}}
+    for cut in (1.0, 0.6, 0.3):
+        images = d["x"][gz] if cut == 1.0 else recut([d["files"][i] for i in gz], cut, size)
+        for tta in (False, True):
+            r = score(predict(model, images, tta), d["t"][gz], d["cd"][gz])
+            res[f"gz{cut}{'tta' if tta else ''}"] = [round(r["accuracy"], 4), round(r["macro_recall"], 4),
+                                                    round(r["spin_accuracy"] or 0, 4)]
+            res["n"]["gz1_spin"] = r["n_spin"]
+    for tta in (False, True):
+        r = score(predict(model, d["x"][sp], tta), d["t"][sp], d["cd"][sp])
+        res["spin" + ("tta" if tta else "")] = round(r["spin_accuracy"], 4)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name")
+    ap.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--arch", default="effnet_lite0")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--balance", type=float, default=0.5)
+    ap.add_argument("--zoom", type=float, default=0.15)
+    ap.add_argument("--shift", type=float, default=0.05)
+    ap.add_argument("--cut", type=float, default=0.4)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log", default=None, help="append the JSON line to this file")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    d = load(Path(args.data), args.size)
+    model = GalaxyNet(args.arch, pretrained=True)
+    t0 = time.time()
+    train(model, d, args)
+    res = {"name": args.name, "args": vars(args), "train_min": round((time.time() - t0) / 60, 1),
+           **evaluate(model, d, args.size)}
+    print(json.dumps(res), flush=True)
+    if args.log:
+        with open(args.log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(res) + "\n")
+
+
+if __name__ == "__main__":
+    main()
