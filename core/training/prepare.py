@@ -41,9 +41,11 @@ def is_validation(ids, seed: int, val_fraction: float) -> np.ndarray:
     return out
 
 
-#: A column with fewer training labels than this is not reported as learned: a handful of
-#: labels among thousands of images moves an output head too little to mean anything.
+#: A column is learned with at least this many training labels, or with labels on at least
+#: LEARN_SHARE of the training rows (so a 16-image test run still learns its columns); a handful
+#: of labels among thousands of images (6 debiased values in the demo set) moves a head too little.
 MIN_LABELS_TO_LEARN = 50
+LEARN_SHARE = 0.05
 
 
 def label_counts(targets: np.ndarray) -> dict[str, int]:
@@ -53,8 +55,9 @@ def label_counts(targets: np.ndarray) -> dict[str, int]:
 
 
 def learned_columns(targets: np.ndarray) -> list[str]:
-    """The VOTE_COLUMNS with at least MIN_LABELS_TO_LEARN known values in ``targets`` (N, 9)."""
-    return [col for col, n in label_counts(targets).items() if n >= MIN_LABELS_TO_LEARN]
+    """The VOTE_COLUMNS of ``targets`` (N, 9) with enough known values to count as learned (see above)."""
+    needed = max(1.0, min(MIN_LABELS_TO_LEARN, LEARN_SHARE * len(targets)))
+    return [col for col, n in label_counts(targets).items() if n >= needed]
 
 
 def _unreadable(join: JoinResult, size: int, crop: float) -> dict[int, str]:

@@ -72,14 +72,19 @@ def test_bounds_are_checked_with_the_flag_named():
 
 
 def test_a_handful_of_labels_is_not_learning():
-    """Columns with fewer than MIN_LABELS_TO_LEARN labels (e.g. 6 debiased values among thousands) are not learned."""
-    from core.training.prepare import MIN_LABELS_TO_LEARN, learned_columns
+    """Among thousands of rows, a column needs MIN_LABELS_TO_LEARN labels; a tiny run needs LEARN_SHARE of its rows."""
+    from core.training.prepare import LEARN_SHARE, MIN_LABELS_TO_LEARN, learned_columns
 
-    targets = np.full((200, len(VOTE_COLUMNS)), np.nan)
-    targets[:, 1] = 0.5  # P_CW known for all 200
-    targets[: MIN_LABELS_TO_LEARN - 1, 7] = 0.3  # P_EL_DEBIASED for just under the threshold
+    targets = np.full((2000, len(VOTE_COLUMNS)), np.nan)
+    targets[:, 1] = 0.5  # P_CW known for all rows
+    targets[: MIN_LABELS_TO_LEARN - 1, 7] = 0.3  # P_EL_DEBIASED just under the threshold
     targets[:MIN_LABELS_TO_LEARN, 8] = 0.3  # P_CS_DEBIASED exactly at it
     assert learned_columns(targets) == ["P_CW", "P_CS_DEBIASED"]
+    tiny = np.full((16, len(VOTE_COLUMNS)), np.nan)
+    tiny[:, 2] = 0.5  # P_ACW on every row of a 16-image run
+    tiny[:1, 0] = 1.0  # P_EL on one row: 1/16 >= LEARN_SHARE
+    assert LEARN_SHARE * 16 <= 1 and learned_columns(tiny) == ["P_EL", "P_ACW"]
+    assert learned_columns(tiny[:0]) == []
 
 
 def _defaults() -> dict:
