@@ -22,6 +22,7 @@ from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, s
 from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
 from core.config import get_settings
 from core.schema import CLEAN_COLUMNS, VOTE_COLUMNS
+from core.wording import count
 from ui import state_keys
 from ui.catalog_state import (
     current_catalog,
@@ -49,11 +50,6 @@ def _parse_upload(digest: str, _data: bytes, name: str) -> CatalogResult:
 def _fit_height(n_rows: int) -> int:
     """Pixel height that shows ``n_rows`` dataframe rows and the header without scrolling."""
     return 35 * (n_rows + 1) + 3
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 kind``, ``3 kinds``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _digest(data: bytes) -> str:
@@ -121,7 +117,7 @@ def _show_report(result: CatalogResult) -> None:
         st.success("No problems found: every row passed every check.", icon=":material/check_circle:")
         return
     st.warning(
-        f"{_count(len(report.problems), 'kind')} of problem found; {report.n_rejected:,} row(s) were excluded "
+        f"{count(len(report.problems), 'kind')} of problem found; {count(report.n_rejected, 'row')} {'was' if report.n_rejected == 1 else 'were'} excluded "
         "and are listed below. Row numbers count data rows from 1 (row n is line n+1 of the file).",
         icon=":material/warning:",
     )
@@ -150,7 +146,7 @@ def _show_table(result: CatalogResult, selection: list[str]) -> None:
     shown = select_rows(table, selection) if selection else table
     what = "selected rows" if selection else "clean rows"
     scope = (f"Of the {len(shown):,} galaxies selected on the sky map (clear the selection for all "
-             f"{len(table):,})." if selection else f"Of all {_count(len(table), 'clean row')} (select on the sky map "
+             f"{len(table):,})." if selection else f"Of all {count(len(table), 'clean row')} (select on the sky map "
              "to narrow).")
     with tab_table:
         ordered = [c for c in PREVIEW_ORDER if c in shown.columns]
@@ -207,7 +203,7 @@ def _show_downloads(result: CatalogResult, selection: list[str]) -> None:
             mime="text/plain" if n_files == 1 else "application/zip", on_click="ignore",
             icon=":material/download:", key="download_image_list",
         )
-        c2.caption(f"`name ra dec`, at most {IMAGE_LIST_LIMIT:,} per file ({_count(n_files, 'file')}).")
+        c2.caption(f"`name ra dec`, at most {IMAGE_LIST_LIMIT:,} per file ({count(n_files, 'file')}).")
     else:
         c2.button("SDSS Image List input", disabled=True, key="download_image_list_off")
         c2.caption("Needs RA and DEC.")

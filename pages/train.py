@@ -24,6 +24,7 @@ from core.training.resume import ResumePoint, resume_argv, resume_point
 from core.training.run_figures import estimate_seconds, run_figures
 from core.training.train import active_run, training_busy
 from core.training.train_config import TrainConfig, config_argv, default_of, help_of
+from core.wording import count
 from ui import state_keys
 from ui.credits import show_credit
 from ui.framing_view import show_framing
@@ -130,7 +131,7 @@ def run_panel() -> None:
         if isinstance(command, str) and command:
             with st.expander("The same resume from a terminal"):
                 st.code(command, language="bash")
-    st.caption(f"{len(rows)} epoch(s) finished" + (f" of {state.total}" if state.total else ""))
+    st.caption(f"{count(len(rows), 'epoch')} finished" + (f" of {state.total}" if state.total else ""))
     if rows:
         _draw_rows(run_dir, rows)
     elif state.status.active:

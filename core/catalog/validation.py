@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from core.wording import count
+
 #: How many offending row numbers a problem keeps for the report.
 FIRST_ROWS = 10
 
@@ -104,9 +106,9 @@ class ValidationReport:
         for p in self.problems:
             if p.first_rows:
                 more = ", ..." if p.count > len(p.first_rows) else ""
-                where = f"{p.count:,} row(s), first: {', '.join(map(str, p.first_rows))}{more}"
+                where = f"{count(p.count, 'row')}, first: {', '.join(map(str, p.first_rows))}{more}"
             else:
-                where = f"{p.count:,} column(s)"
+                where = f"{count(p.count, 'column')}"
             lines.append(f"  - [{p.code}] {p.message}: {where}")
         return "\n".join(lines)
 

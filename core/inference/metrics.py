@@ -38,6 +38,7 @@ from core.schema import (
     SHORT_LABELS,
     VOTE_COLUMNS,
 )
+from core.wording import count
 
 _RAW = list(RAW_INDEX)
 
@@ -144,7 +145,7 @@ def score_warnings(scores: dict) -> list[str]:
     out = []
     n, acc, base = scores.get("n_top_answer", 0), scores.get("accuracy"), scores.get("baseline_accuracy")
     if acc is not None and n < MIN_RELIABLE_N:
-        out.append(f"Only {_count(n, 'galaxy', 'galaxies')} with a top answer: a figure from fewer than "
+        out.append(f"Only {count(n, 'galaxy', 'galaxies')} with a top answer: a figure from fewer than "
                    f"{MIN_RELIABLE_N} means little.")
     if acc is not None and acc < CHANCE_ACCURACY:
         out.append(f"Accuracy {acc:.1%} is below chance ({CHANCE_ACCURACY:.1%}, one answer in six at random).")
@@ -153,9 +154,5 @@ def score_warnings(scores: dict) -> list[str]:
                    f"\"{scores.get('baseline_answer')}\" scores {base:.1%} on these galaxies.")
     spin_n = scores.get("n_spin", 0)
     if scores.get("spin_accuracy") is not None and spin_n < MIN_RELIABLE_N:
-        out.append(f"Spin accuracy rests on only {_count(spin_n, 'spiral', 'spirals')} with a spin vote.")
+        out.append(f"Spin accuracy rests on only {count(spin_n, 'spiral', 'spirals')} with a spin vote.")
     return out
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"

@@ -15,6 +15,7 @@ from core.training.model import GalaxyNet
 from core.training.prepare import PreparedData
 from core.training.run_record import RunState
 from core.training.train_config import TrainConfig
+from core.wording import count
 
 
 def _checkpoint(run: RunState, model: GalaxyNet, optimizer, scheduler, rows: list[dict], best: float,
@@ -77,7 +78,7 @@ def epoch_loop(run: RunState, config: TrainConfig, model: GalaxyNet, optimizer, 
         if config.max_minutes is not None and (time.time() - started) / 60 > config.max_minutes:
             ending = (JobStatus.FINISHED, f"stopped after epoch {epoch}: time limit of {config.max_minutes} min")
             break
-    status, message = ending or (JobStatus.FINISHED, f"finished {len(rows)} epochs")
+    status, message = ending or (JobStatus.FINISHED, f"finished {count(len(rows), 'epoch')}")
     clear_cancel(run.run_dir)
     run.state.progress["final_metrics"] = rows[-1] if rows else None
     return run.end(status, message)

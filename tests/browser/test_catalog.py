@@ -77,7 +77,7 @@ def test_catalog_page_upload_report_table_and_sky_map(tmp_path: Path, app_url: s
 
     # A file with bad rows: the report lists them instead of failing.
     page.locator("input[type='file']").first.set_input_files(str(CATALOG_FIXTURES / "bad_rows.csv"))
-    page.get_by_text("15 row(s) were excluded", exact=False).wait_for()
+    page.get_by_text("15 rows were excluded", exact=False).wait_for()
     wait_for_app_idle(page)
     assert _metric(page, "Rejected rows") == "15"
     page.get_by_text("Download rejected rows", exact=False).wait_for()

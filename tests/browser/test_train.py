@@ -31,7 +31,7 @@ def test_start_training_and_see_curves_update(tmp_path, app_url, page, browser_h
         wait_for_app_idle(page)
     page.get_by_role("button", name="Start training").click()
     # The page polls the run every 2 s, so it may skip epochs: wait for *some* finished epoch.
-    progress = page.get_by_text(re.compile(rf"[1-9]\d* epoch\(s\) finished of {EPOCHS}"))
+    progress = page.get_by_text(re.compile(rf"[1-9]\d* epochs? finished of {EPOCHS}"))
     try:
         progress.wait_for(timeout=300_000)
     except Exception as exc:

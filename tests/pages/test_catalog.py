@@ -77,7 +77,7 @@ def test_upload_with_bad_rows_lists_problems_and_rejected_rows() -> None:
     at = _open()
     _upload(at, "bad_rows.csv", (CAT / "bad_rows.csv").read_bytes())
     assert _metrics(at) == {"Rows read": "17", "Clean rows": "2", "Rejected rows": "15", "Problems": "13"}
-    assert any("15 row(s) were excluded" in w.value for w in at.warning)
+    assert any("15 rows were excluded" in w.value for w in at.warning)
     problems = at.dataframe[0].value
     assert "raw_sum" in set(problems["problem"])
     assert problems.set_index("problem").loc["nvote_invalid", "first rows"] == "8, 9"
