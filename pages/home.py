@@ -47,13 +47,14 @@ if settings.public:
 intro, picture = st.columns([3, 2])
 intro.markdown(
     """
-Turn the **Galaxy Zoo 1** catalogue into a galaxy-morphology model, in four steps:
+Turn the **Galaxy Zoo 1** catalogue into a galaxy-morphology model, in five steps:
 
 1. **Catalog** – upload the GZ1 *Table 2* CSV (or use the built-in 695-row sample), check it,
    convert RA/DEC to degrees and see the galaxies on the sky.
 2. **Images** – download one SDSS cutout per galaxy in the background, with live progress.
 3. **Train** – train a CNN on the CPU to predict the nine vote fractions.
 4. **Predict / Compare models** – see the model's fractions next to the human vote, and rank models.
+5. **Classify** – vote on galaxies as the Galaxy Zoo volunteers did; the votes can train a model.
 
 Galaxy Zoo fractions are *how people voted*: the model learns to emulate the human vote,
 not a ground truth.
