@@ -25,6 +25,7 @@ from ui import state_keys
 from ui.catalog_state import current_catalog
 from ui.plain_text import md_escape
 from ui.train_run_view import code_span
+from ui.visitor_votes_input import VISITOR_VOTES, choose_visitor_vote_sources
 
 DEMO, CATALOGUE, UPLOAD, SERVER_PATH = ("Built-in demo set", "Current catalogue", "Upload a labels CSV",
                                         "Labels CSV on this computer")
@@ -90,7 +91,8 @@ def _labels_path(settings: Settings, choice: str) -> str | None:
 
 def choose_sources(settings: Settings) -> list[Source]:
     """Draw the label and image-folder inputs; the labelled sets chosen ([] until they are usable)."""
-    choice = st.radio("Labels", (DEMO, CATALOGUE, UPLOAD, SERVER_PATH), horizontal=True, key="train_data_choice",
+    choice = st.radio("Labels", (DEMO, CATALOGUE, UPLOAD, SERVER_PATH, VISITOR_VOTES), horizontal=True,
+                      key="train_data_choice",
                       help="The demo set is a class-balanced subset of GZ1 images plus spin-labelled SDSS "
                            "cutouts, shipped with the app. " + LABELS_HELP)
     if choice == DEMO:
@@ -98,6 +100,8 @@ def choose_sources(settings: Settings) -> list[Source]:
         st.caption(f"Demo set in {code_span(display_path(settings.demo_dir))}: GZ1 subject images (class "
                    "labels) + spin-labelled 0.2″/px cutouts (P_CW, P_ACW, NVOTE).")
         return sources
+    if choice == VISITOR_VOTES:  # votes cast on the Classify page, exported as GZ1 vote fractions
+        return choose_visitor_vote_sources(settings)
     catalog_path = _labels_path(settings, choice)
     default_images = str(st.session_state.get(state_keys.IMAGES_DIR) or settings.images_dir)
     c1, c2 = st.columns([3, 1])
