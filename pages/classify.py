@@ -11,6 +11,7 @@ from core.votes.aggregate import export_csv_bytes, summary, vote_counts
 from core.votes.answers import ANSWERS, answer_for
 from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
 from core.votes.store import session_votes
+from core.wording import count
 from ui import state_keys
 from ui.classify_charts import VISITOR_COLOUR, answer_bars, votes_per_galaxy_figure
 from ui.classify_state import (
@@ -78,42 +79,20 @@ notice = st.session_state.pop(state_keys.VOTE_NOTICE, None)
 if notice:
     st.warning(md_escape(notice))
 
-left, right = st.columns([3, 2], gap="large")
+my_votes = session_votes(engine(), session_id())
+left, right = st.columns([3, 2], gap="medium")
 with left:
     position = current_galaxy(pool)
     if position is None:
         st.success(f"You have classified every galaxy of this set ({len(pool)}). Thank you! Pick another set above.")
     else:
         galaxy_id = pool.ids[position]
-        st.image(str(pool.files[position]), width=480, caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
-        rows = st.columns(3) + st.columns(3)  # keys 1-3 above 4-6
+        st.image(str(pool.files[position]), width="stretch", caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
+        rows = [col for _ in range(3) for col in st.columns(2)]  # keys 1-2, 3-4, 5-6: labels never break mid-word
         for k, answer in enumerate(ANSWERS):
             rows[k].button(answer.wording, key=f"vote_{answer.code}", shortcut=answer.key, width="stretch",
                            wrap=True, on_click=cast, args=(galaxy_id, answer.code, pool.sources[position]))
         st.button("Skip this galaxy", on_click=skip, args=(galaxy_id,), type="tertiary")
-
-my_votes = session_votes(engine(), session_id())
-with right:
-    last = st.session_state.get(state_keys.VOTE_LAST)
-    if last is not None:
-        reveal = galaxy_reveal(engine(), pool, last.galaxy_id)
-        st.subheader(f"You said: {answer_for(last.answer).wording}")
-        shown_at = pool.position(last.galaxy_id)
-        if shown_at is not None:
-            st.image(str(pool.files[shown_at]), width=110, caption=f"OBJID {last.galaxy_id}")
-        series = [("model", reveal["model"], MODEL_COLOUR)]
-        gz1_name = None
-        if reveal["gz1_kind"] == LabelKind.VOTES:
-            gz1_name = "GZ1 volunteers (vote fractions)"
-        elif reveal["gz1_kind"] == LabelKind.CLASS:
-            gz1_name = "GZ1 class (class-derived, not vote fractions)"
-        if gz1_name:
-            series.append((gz1_name, reveal["gz1"], HUMAN_COLOUR))
-        series.append((f"visitors here ({reveal['nvote']} votes)", reveal["visitors"], VISITOR_COLOUR))
-        st.plotly_chart(answer_bars(series, hatched=[n for n in [gz1_name] if n and "class" in n]),
-                        key="reveal_chart")
-        if gz1_name is None:
-            st.caption("The catalogue has no GZ1 answer for this galaxy.")
     score = session_score(my_votes, pool)
     m = st.columns(3)
     m[0].metric("Your votes", len(my_votes))
@@ -122,6 +101,29 @@ with right:
         col.metric(label, "–" if s["share"] is None else f"{s['share']:.0%}", help=f"{s['agree']} of {s['compared']} "
                    "votes match the top answer (GZ1: the largest vote fraction, or the class where only a class is known)")
     st.button("Undo my last vote", on_click=undo, disabled=not my_votes)
+
+with right:
+    last = st.session_state.get(state_keys.VOTE_LAST)
+    if last is not None:
+        reveal = galaxy_reveal(engine(), pool, last.galaxy_id)
+        st.subheader(f"You said: {answer_for(last.answer).wording}")
+        shown_at = pool.position(last.galaxy_id)
+        if shown_at is not None:
+            st.image(str(pool.files[shown_at]), width=110)
+        st.caption(f"OBJID {last.galaxy_id}")
+        series = [("model", reveal["model"], MODEL_COLOUR)]
+        gz1_name = None
+        if reveal["gz1_kind"] == LabelKind.VOTES:
+            gz1_name = "GZ1 volunteers (vote fractions)"
+        elif reveal["gz1_kind"] == LabelKind.CLASS:
+            gz1_name = "GZ1 class (class-derived, not vote fractions)"
+        if gz1_name:
+            series.append((gz1_name, reveal["gz1"], HUMAN_COLOUR))
+        series.append((f"visitors here ({count(reveal['nvote'], 'vote')})", reveal["visitors"], VISITOR_COLOUR))
+        st.plotly_chart(answer_bars(series, hatched=[n for n in [gz1_name] if n and "class" in n]),
+                        key="reveal_chart")
+        if gz1_name is None:
+            st.caption("The catalogue has no GZ1 answer for this galaxy.")
 
 st.divider()
 st.header("The crowd")
@@ -145,7 +147,7 @@ if stats["votes"]:
     st.dataframe(disagreements(engine(), pool, counts=counts), hide_index=True)
     k = st.number_input("Export galaxies with at least K votes", min_value=1, value=1, step=1)
     data, n = export_csv_bytes(engine(), int(k), counts)
-    st.download_button(f"Download {n} galaxies as GZ1 Table-2 vote fractions (CSV)", data, "visitor_votes.csv",
+    st.download_button(f"Download {count(n, 'galaxy', 'galaxies')} as GZ1 Table-2 vote fractions (CSV)", data, "visitor_votes.csv",
                        "text/csv", disabled=n == 0)
     st.caption("Train on them on the Train page (label source \u201cVisitor votes\u201d) or with "
                "`python -m core votes export OUT.csv` and `python -m core train --catalog OUT.csv`.")

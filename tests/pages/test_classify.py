@@ -64,8 +64,8 @@ def test_vote_reveal_score_and_undo(showing):
     # one fixture galaxy carries all six GZ1 vote fractions; the others only a GZ1 class
     gz1 = ("GZ1 volunteers (vote fractions)" if first == WITH_GZ1_VOTES
            else "GZ1 class (class-derived, not vote fractions)")
-    assert set(series) == {"model", gz1, "visitors here (1 votes)"}
-    assert series["visitors here (1 votes)"] == [1, 0, 0, 0, 0, 0]
+    assert set(series) == {"model", gz1, "visitors here (1 vote)"}
+    assert series["visitors here (1 vote)"] == [1, 0, 0, 0, 0, 0]
     assert sum(series["model"]) == pytest.approx(1, abs=1e-4)
     assert sum(series[gz1]) == pytest.approx(1, abs=0.01)
     if first == CLASS_ONLY:
