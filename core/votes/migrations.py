@@ -24,14 +24,21 @@ CURRENT_VERSION = 2
 
 metadata = sa.MetaData()
 
+
+def _vote_columns(indexed: bool) -> list[sa.Column]:
+    """The columns of version 1's ``votes``; ``indexed`` adds version 2's per-session/time indexes."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("galaxy_id", sa.String(18), nullable=False, index=True),
+        sa.Column("answer", sa.String(24), nullable=False),
+        sa.Column("session_id", sa.String(64), nullable=False, index=indexed),
+        sa.Column("created_at", sa.Float, nullable=False, index=indexed),
+    ]
+
+
 #: One vote per row. ``created_at``: seconds since the Unix epoch (UTC), float.
 votes = sa.Table(
-    "votes", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("galaxy_id", sa.String(18), nullable=False, index=True),
-    sa.Column("answer", sa.String(24), nullable=False),
-    sa.Column("session_id", sa.String(64), nullable=False, index=True),
-    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    "votes", metadata, *_vote_columns(indexed=True),
     sa.Column("source", sa.String(200), nullable=False, server_default="unknown"),
 )
 
@@ -42,14 +49,7 @@ schema_version = sa.Table(
 
 
 _metadata_v1 = sa.MetaData()
-_votes_v1 = sa.Table(
-    "votes", _metadata_v1,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("galaxy_id", sa.String(18), nullable=False, index=True),
-    sa.Column("answer", sa.String(24), nullable=False),
-    sa.Column("session_id", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
+_votes_v1 = sa.Table("votes", _metadata_v1, *_vote_columns(indexed=False))
 sa.Table("schema_version", _metadata_v1, sa.Column("version", sa.Integer, nullable=False))
 
 

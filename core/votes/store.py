@@ -41,18 +41,6 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-class VoteRejected(ValueError):
-    """A vote that cannot be recorded; the message says which field and why."""
-
-
-class RateLimited(VoteRejected):
-    """The session has cast its votes for this minute; ``retry_after_s`` seconds until the next one."""
-
-    def __init__(self, message: str, retry_after_s: float):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
 @dataclass(frozen=True)
 class Vote:
     """One stored vote; ``created_at`` in seconds since the Unix epoch (UTC)."""
@@ -63,6 +51,18 @@ class Vote:
     session_id: str
     created_at: float
     source: str
+
+
+class VoteRejected(ValueError):
+    """A vote that cannot be recorded; the message says which field and why."""
+
+
+class RateLimited(VoteRejected):
+    """The session has cast its votes for this minute; ``retry_after_s`` seconds until the next one."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
