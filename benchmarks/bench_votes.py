@@ -23,6 +23,7 @@ Usage: python benchmarks/bench_votes.py [--votes N] [--repeats N]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -32,16 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from core.votes.aggregate import export_csv_bytes, summary, vote_counts  # noqa: E402
-from core.votes.answers import ANSWERS  # noqa: E402
-from core.votes.choose import next_galaxy, parse_mix  # noqa: E402
-from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score  # noqa: E402
-from core.votes.migrations import votes as votes_table  # noqa: E402
-from core.votes.pool import build_pool, demo_image_sets  # noqa: E402
-from core.votes.store import make_engine, new_session_id, record_vote, session_votes  # noqa: E402
+from core.config import REPO_ROOT
+from core.votes.aggregate import export_csv_bytes, summary, vote_counts
+from core.votes.answers import ANSWERS
+from core.votes.choose import next_galaxy, parse_mix
+from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
+from core.votes.migrations import votes as votes_table
+from core.votes.pool import build_pool, demo_image_sets
+from core.votes.store import make_engine, new_session_id, record_vote, session_votes
 
 
 def fill(engine, pool, n_votes: int, rng: np.random.Generator) -> None:
@@ -87,7 +86,7 @@ def time_core(engine, pool, repeats: int, rng: np.random.Generator) -> dict[str,
 def time_apptest(repeats: int) -> list[float]:
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(REPO / "pages" / "classify.py"), default_timeout=300).run()
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "classify.py"), default_timeout=300).run()
     ms = []
     for k in range(repeats):
         button = next(b for b in at.button if b.key == f"vote_{ANSWERS[k % 6].code}")
@@ -103,10 +102,15 @@ def time_apptest(repeats: int) -> list[float]:
 def start_postgres(url: str | None):
     if url:
         return url, None, ""
+    path = REPO_ROOT / "tests" / "support" / "postgres.py"  # the tests' throw-away server, loaded by path
     try:
-        from tests.support.postgres import start_server
-    except ImportError as exc:
-        return None, None, f"tests/support/postgres.py not importable ({exc})"
+        spec = importlib.util.spec_from_file_location("bench_postgres_support", path)
+        support = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = support  # dataclasses look their module up there
+        spec.loader.exec_module(support)
+    except (ImportError, OSError) as exc:
+        return None, None, f"{path.name} not importable ({exc})"
+    start_server = support.start_server
     server, why = start_server()
     return (server.create_database("bench_votes"), server, "") if server else (None, None, why)
 
