@@ -42,7 +42,7 @@ def test_start_training_and_see_curves_update(tmp_path, app_url, page, browser_h
     page.locator("[data-testid='stPlotlyChart']").first.locator(".scatterlayer .point").first.wait_for()
     first_epochs = int(progress.inner_text().split()[0])
     first_points = _points(page)
-    page.get_by_text(f"{EPOCHS} epoch(s) finished of {EPOCHS}").wait_for(timeout=180_000)
+    page.get_by_text(f"{EPOCHS} epochs finished of {EPOCHS}").wait_for(timeout=180_000)
     deadline = time.monotonic() + 20
     while _points(page) < 2 * EPOCHS and time.monotonic() < deadline:
         time.sleep(0.5)
