@@ -38,6 +38,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from core.catalog.reader import load_catalog
 from core.schema import (
     CS_INDEX,
     CS_PART_INDEX,
@@ -107,8 +108,9 @@ class LabelTable:
         return df
 
 
-def _read_csv(source: str | Path | bytes | BinaryIO) -> tuple[pd.DataFrame, str]:
-    name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "uploaded labels")
+def _read_csv(source: str | Path | bytes | BinaryIO, name: str | None = None) -> tuple[pd.DataFrame, str]:
+    if name is None:
+        name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "uploaded labels")
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -116,7 +118,7 @@ def _read_csv(source: str | Path | bytes | BinaryIO) -> tuple[pd.DataFrame, str]
     except FileNotFoundError as exc:
         raise LabelError(f"{name}: file not found") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise LabelError(f"{name}: cannot read as CSV ({exc})") from exc
+        raise LabelError(f"{name}: cannot read as CSV ({' '.join(str(exc).split())})") from exc
     return df, name
 
 
@@ -216,7 +218,7 @@ def read_labels(source: str | Path | bytes | BinaryIO, name: str | None = None) 
         data, label = bytes(source), name or "uploaded labels"
     else:
         data, label = source.read(), name or getattr(source, "name", "uploaded labels")
-    df, _ = _read_csv(data)
+    df, _ = _read_csv(data, label)
     if not _needs_own_reader(list(df.columns)):
         table = _via_catalog(data, label)
         if table is not None:
@@ -225,11 +227,7 @@ def read_labels(source: str | Path | bytes | BinaryIO, name: str | None = None) 
 
 
 def _via_catalog(data: bytes, label: str) -> LabelTable | None:
-    """Read a catalogue form with engineer A's loader; None if it is not available or cannot read it."""
-    try:
-        from core.catalog.reader import load_catalog
-    except ImportError:
-        return None
+    """Read a catalogue form with :func:`core.catalog.reader.load_catalog`; None if it cannot read it."""
     try:
         result = load_catalog(io.BytesIO(data), name=label)
     except ValueError:
