@@ -1,6 +1,6 @@
 """Quality of a trained run on the seeded held-out fifth of the GZ1 images (and of the spin cutouts).
 
-Usage: python benchmarks/evaluate_gz1.py [--model models/gz1-heldout] [--shared /work/shared/data] [--tta]
+Usage: python benchmarks/evaluate_gz1.py [--model models/gz1-heldout] [--shared ../shared/data] [--tta]
 
 The held-out IDs are the run's own validation IDs: those with
 SHA-256("seed:ID") / 2^64 < val_fraction (core.training.train.is_validation), using
@@ -19,10 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from core.inference.predict import evaluate_labelled_set, load_run  # noqa: E402
-from core.schema import CLASS_NAMES  # noqa: E402
-from core.training.targets import read_labels  # noqa: E402
-from core.training.train import is_validation  # noqa: E402
+from core.config import REPO_ROOT
+from core.inference.predict import evaluate_labelled_set, load_run
+from core.schema import CLASS_NAMES
+from core.training.targets import read_labels
+from core.training.train import is_validation
 
 TARGETS = {"accuracy": 0.90, "macro_recall": 0.78, "spin_accuracy": 0.98}
 MAJORITY_BASELINE = "ELLIPTICAL"
@@ -54,7 +55,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "gz1-heldout"),
                     help="a run trained with a held-out fraction (models/demo uses every image)")
-    ap.add_argument("--shared", default="/work/shared/data", help="folder holding gz1_images_423px etc.")
+    ap.add_argument("--shared", default=str(REPO_ROOT.parent / "shared" / "data"),
+                    help="folder holding gz1_images_423px etc. (default ../shared/data next to the repository)")
     ap.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
     args = ap.parse_args()
     shared = Path(args.shared)

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from core.images.imageset import IMAGESET_NAME  # noqa: E402
+from core.config import REPO_ROOT
+from core.images.imageset import IMAGESET_NAME
 
 SEED = 0
 PER_CLASS = 60
@@ -77,4 +78,4 @@ def main(shared: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT.parent / "shared" / "data")
