@@ -30,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from core.atomic import write_json_atomic  # noqa: F401  (re-exported: callers use jobs.write_json_atomic)
+from core.atomic import write_json_atomic
 from core.config import REPO_ROOT
 
 LOCK_NAME = "job.lock"

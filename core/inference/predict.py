@@ -26,7 +26,6 @@ from PIL import Image
 
 from core.images.preprocess import prepare_image
 from core.inference.learned import learned_mask
-from core.inference.runs import list_runs  # noqa: F401  (callers' import path; defined in core.inference.runs)
 from core.training.augment import DIHEDRAL_GROUP, dihedral, swap_spin
 from core.training.checkpoint import (
     CONFIG_NAME,

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from core.atomic import write_bytes_atomic
-from core.jobs import read_json, write_json_atomic
+from core.atomic import write_bytes_atomic, write_json_atomic
+from core.jobs import read_json
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.csv"

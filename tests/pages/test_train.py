@@ -9,8 +9,9 @@ import time
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from core.atomic import write_json_atomic
 from core.config import get_settings
-from core.jobs import JobLock, JobState, JobStatus, read_state, write_json_atomic, write_state
+from core.jobs import JobLock, JobState, JobStatus, read_state, write_state
 from core.training.checkpoint import read_metrics, write_config, write_metrics
 from core.training.train import ACTIVE_RUN_FILE, TRAINING_LOCK, Source, TrainConfig, run_training
 from core.training.train_config import config_json

@@ -17,7 +17,8 @@ from PIL import Image
 
 from core.config import get_settings
 from core.images.preprocess import cache_path, cached_arrays
-from core.inference.predict import evaluate_labelled_set, list_runs, load_run
+from core.inference.predict import evaluate_labelled_set, load_run
+from core.inference.runs import list_runs
 from core.jobs import JobLock, read_state, request_cancel
 from core.training.augment import AugmentSettings
 from core.training.checkpoint import CheckpointError, load_resume, load_state_dict, read_metrics

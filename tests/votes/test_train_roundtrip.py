@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.inference.predict import list_runs, load_run
+from core.inference.predict import load_run
+from core.inference.runs import list_runs
 from core.schema import LabelKind
 from core.training.losses import vote_weights
 from core.training.prepare import prepare_data
