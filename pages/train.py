@@ -17,7 +17,7 @@ from PIL import Image
 from core.config import get_settings
 from core.images.preprocess import prepare_file
 from core.inference.runs import scan_runs, skipped_note
-from core.jobs import LOG_NAME, JobState, JobStatus, read_state, request_cancel, start_detached
+from core.jobs import LOG_NAME, JobState, JobStatus, read_job, request_cancel, start_detached
 from core.training.checkpoint import read_config, read_metrics
 from core.training.model import ARCHITECTURES
 from core.training.resume import ResumePoint, resume_argv, resume_point
@@ -89,21 +89,21 @@ def resume_controls(point: ResumePoint, key: str) -> None:
 
 def _panel_state(run_dir: Path) -> tuple[JobState, bool]:
     """The run's state as a JobState, and whether its worker is alive; a worker that died early reads as failed."""
-    raw = read_state(run_dir)
+    job = read_job(run_dir)
     log_path = run_dir / LOG_NAME
-    state = JobState.from_dict(raw)
+    state = job
     if state is None and log_path.exists() and "error" in log_path.read_text(errors="replace").lower():
         state = JobState(kind="training", status=JobStatus.FAILED,
                          message="the training process stopped before it started")
     state = state or JobState(kind="training", status=JobStatus.STARTING, message="starting the training process…")
-    return state, bool(raw and raw.get("running"))
+    return state, bool(job and job.running)
 
 
 @st.fragment(run_every=POLL_SECONDS)
 def run_panel() -> None:
     run_dir = active_run()
     mine = st.session_state.get(state_keys.TRAIN_RUN)
-    if mine and (run_dir is None or Path(mine) != run_dir) and not read_state(Path(mine)):
+    if mine and (run_dir is None or Path(mine) != run_dir) and read_job(Path(mine)) is None:
         run_dir = Path(mine)  # just started: the worker has not announced itself yet
     if run_dir is None:
         st.info("No training run yet. Choose data and settings below and press **Start training**.")

@@ -109,7 +109,7 @@ def _reporters(args: argparse.Namespace, epochs: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.jobs import read_state
+    from core.jobs import JobStatus, read_job
     from core.training.train import TrainingBusy, TrainingError, run_training
 
     settings = get_settings()
@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    prev = read_state(out)
-    if prev and prev.get("status") == "finished" and (prev.get("total") or 0) >= config.epochs:
+    prev = read_job(out)
+    if prev and prev.status == JobStatus.FINISHED and prev.total >= config.epochs:
         print(f"error: {out} already holds a finished run; choose another --out (or raise --epochs to extend it)",
               file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -56,13 +56,14 @@ def read_json_object(path: Path) -> dict:
 def _run_entry(path: Path) -> dict:
     """One usable run as a dict; CheckpointError with the reason when the folder is odd."""
     from core.inference.run_config import check_run_config
-    from core.jobs import read_state
+    from core.jobs import read_job
 
     config = check_run_config(read_json_object(path / CONFIG_NAME), path / CONFIG_NAME)
     status = None
     if (path / STATE_NAME).exists():
         read_json_object(path / STATE_NAME)  # refuse a list, non-UTF-8 or truncated state.json
-        status = (read_state(path) or {}).get("status")
+        job = read_job(path)
+        status = None if job is None else str(job.status)
     try:
         metrics = read_metrics(path)
     except (UnicodeDecodeError, ValueError) as exc:

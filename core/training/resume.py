@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.jobs import JobStatus, read_state
+from core.jobs import JobStatus, read_job
 from core.training.checkpoint import RESUME_NAME, read_config, read_metrics
 from core.training.train_config import TrainConfig, config_argv, config_from_json
 
@@ -32,13 +32,10 @@ class ResumePoint:
 def resume_point(run_dir: str | Path) -> ResumePoint | None:
     """The run's resume point when it stopped early (interrupted or cancelled) with a checkpoint, else None."""
     run_dir = Path(run_dir)
-    state = read_state(run_dir)
-    if not isinstance(state, dict) or state.get("running") or not (run_dir / RESUME_NAME).exists():
+    state = read_job(run_dir)
+    if state is None or state.running or not (run_dir / RESUME_NAME).exists():
         return None
-    try:
-        status = JobStatus(state.get("status"))
-    except ValueError:
-        return None
+    status = state.status
     stored = read_config(run_dir)
     if status not in RESUMABLE or not isinstance(stored, dict):
         return None
