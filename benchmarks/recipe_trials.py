@@ -1,7 +1,8 @@
 """One training-recipe trial on an inner validation split of the training part (issue 10, models/README.md).
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
-       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--threads 1]
+       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--threads 1]
+       [--log FILE] [--save-preds FILE.npz]
 
 DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
 to the repository). The held-out fifth of the shipped twin (SHA-256("0:ID") < 0.2) is never
@@ -10,7 +11,9 @@ with the same pieces as ``python -m core train`` (framed pixels from the disk ca
 augment_batch, vote_loss, AdamW with a one-cycle schedule). Scores: top-answer accuracy, macro
 recall and GZ1 spin accuracy on the inner GZ1 images re-cut to their central 100/60/30 %
 (framed by the galaxy, no crop given), and spin accuracy on the inner spin cutouts; each with
-and without TTA. Prints one JSON line (and appends it to --log if given).
+and without TTA, plus the per-class recall at 100 %. Prints one JSON line (and appends it to
+--log if given); --save-preds keeps every inner prediction and target for later analysis
+(ensembles, confusion matrices) without retraining. Epoch progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from PIL import Image
 
 from core.images.preprocess import cached_arrays, prepare_image
 from core.inference.metrics import score
+from core.training import model as model_module
 from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
 from core.training.dataset import load_labelled_set
 from core.training.losses import class_weights, vote_loss, vote_weights
@@ -75,6 +80,7 @@ def train(model: GalaxyNet, d: dict, args) -> None:
             loss.backward()
             opt.step()
             sched.step()
+        print(f"{args.name}: epoch {epoch + 1}/{args.epochs} done, loss {loss.item():.4f}", file=sys.stderr, flush=True)
 
 
 @torch.inference_mode()
@@ -103,20 +109,27 @@ def recut(files: list[Path], fraction: float, size: int) -> np.ndarray:
     return out
 
 
-def evaluate(model: GalaxyNet, d: dict, size: int) -> dict:
+def evaluate(model: GalaxyNet, d: dict, size: int, preds: dict) -> dict:
+    """Scores on the inner split; every prediction is also stored in ``preds`` (key -> (N, 9) array)."""
     gz = np.flatnonzero(d["inner"] & (d["src"] == 0))
     sp = np.flatnonzero(d["inner"] & (d["src"] == 1))
     res: dict = {"n": {"gz1": len(gz), "cutouts": len(sp), "train": int(d["train"].sum())}}
+    preds.update(target_gz=d["t"][gz], cd_gz=d["cd"][gz], target_spin=d["t"][sp], cd_spin=d["cd"][sp])
     for cut in (1.0, 0.6, 0.3):
         images = d["x"][gz] if cut == 1.0 else recut([d["files"][i] for i in gz], cut, size)
         for tta in (False, True):
-            r = score(predict(model, images, tta), d["t"][gz], d["cd"][gz])
-            res[f"gz{cut}{'tta' if tta else ''}"] = [round(r["accuracy"], 4), round(r["macro_recall"], 4),
-                                                    round(r["spin_accuracy"] or 0, 4)]
+            key = f"gz{cut}{'tta' if tta else ''}"
+            preds[key] = predict(model, images, tta)
+            r = score(preds[key], d["t"][gz], d["cd"][gz])
+            res[key] = [round(r["accuracy"], 4), round(r["macro_recall"], 4), round(r["spin_accuracy"] or 0, 4)]
             res["n"]["gz1_spin"] = r["n_spin"]
+            if cut == 1.0 and not tta:
+                res["per_class_recall"] = {k: (round(v, 3) if v is not None else None)
+                                           for k, v in r["per_class_recall"].items()}
     for tta in (False, True):
-        r = score(predict(model, d["x"][sp], tta), d["t"][sp], d["cd"][sp])
-        res["spin" + ("tta" if tta else "")] = round(r["spin_accuracy"], 4)
+        key = "spin" + ("tta" if tta else "")
+        preds[key] = predict(model, d["x"][sp], tta)
+        res[key] = round(score(preds[key], d["t"][sp], d["cd"][sp])["spin_accuracy"], 4)
     return res
 
 
@@ -132,17 +145,25 @@ def main() -> None:
     ap.add_argument("--zoom", type=float, default=0.15)
     ap.add_argument("--shift", type=float, default=0.05)
     ap.add_argument("--cut", type=float, default=0.4)
+    ap.add_argument("--blocks", type=int, default=None,
+                    help="EfficientNet-Lite0 blocks to keep (default: the shipped EFFNET_BLOCKS; 16 = all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
+    ap.add_argument("--save-preds", default=None, help="write every inner prediction and target to this .npz")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     d = load(Path(args.data), args.size)
+    if args.blocks is not None:
+        model_module.EFFNET_BLOCKS = args.blocks  # read by GalaxyNet when it builds the encoder
     model = GalaxyNet(args.arch, pretrained=True)
     t0 = time.time()
     train(model, d, args)
-    res = {"name": args.name, "args": vars(args), "train_min": round((time.time() - t0) / 60, 1),
-           **evaluate(model, d, args.size)}
+    train_min = round((time.time() - t0) / 60, 1)
+    preds: dict = {}
+    res = {"name": args.name, "args": vars(args), "train_min": train_min, **evaluate(model, d, args.size, preds)}
+    if args.save_preds:
+        np.savez_compressed(args.save_preds, **preds)
     print(json.dumps(res), flush=True)
     if args.log:
         with open(args.log, "a", encoding="utf-8") as fh:
