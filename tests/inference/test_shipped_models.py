@@ -68,3 +68,50 @@ def test_demo_model_tells_clockwise_from_anticlockwise_and_mirroring_flips_it():
     spiral = (p[:, cw] + p[:, acw]) > 0.5
     assert spiral.sum() >= 10
     assert np.mean(np.sign(p[spiral, cw] - p[spiral, acw]) != np.sign(q[spiral, cw] - q[spiral, acw])) > 0.8
+
+
+def _ship_run_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_run", REPO / "models" / "ship_run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_shipped_runs_record_data_paths_relative_to_the_repository(name):
+    """No committed run names a path of the machine it was trained on (models/ship_run.py was applied)."""
+    ship_run = _ship_run_module()
+    for file in ("config.json", "state.json"):
+        record = json.loads((RUNS[name] / file).read_text())
+        assert ship_run.relative_record(record) == record, f"{name}/{file} holds an absolute data path"
+    sources = json.loads((RUNS[name] / "config.json").read_text())["sources"]
+    assert [s["images"] for s in sources] == ["../shared/data/gz1_images_423px",
+                                              "../shared/data/sdss_dr12_cutouts_120px_0p2arcsec"]
+
+
+def test_ship_run_rewrites_only_the_data_paths(tmp_path):
+    ship_run = _ship_run_module()
+    repo = tmp_path / "repo"
+    run = repo / "models" / "mine"
+    run.mkdir(parents=True)
+    data = tmp_path / "shared" / "gz1"
+    config = {"command": "python -m core train --catalog ../shared/gz1/labels.csv --images ../shared/gz1",
+              "sources": [{"catalog": str(data / "labels.csv"), "images": str(data), "crop": None}],
+              "data": {"hash": "ab", "sources": [{"labels_source": str(data / "labels.csv"),
+                                                  "images_dir": str(data), "matched": 3}]},
+              "epochs": 2}
+    state = {"status": "finished", "settings": {"sources": [{"catalog": "uploaded", "images": str(data)}]}}
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "state.json").write_text(json.dumps(state))
+    assert [p.name for p in ship_run.ship(run, repo)] == ["config.json", "state.json"]
+    new = json.loads((run / "config.json").read_text())
+    assert new["sources"] == [{"catalog": "../shared/gz1/labels.csv", "images": "../shared/gz1", "crop": None}]
+    assert new["data"] == {"hash": "ab", "sources": [{"labels_source": "../shared/gz1/labels.csv",
+                                                      "images_dir": "../shared/gz1", "matched": 3}]}
+    assert {k: v for k, v in new.items() if k not in ("sources", "data")} == {
+        k: v for k, v in config.items() if k not in ("sources", "data")}
+    assert json.loads((run / "state.json").read_text())["settings"]["sources"] == [
+        {"catalog": "uploaded", "images": "../shared/gz1"}]
+    assert ship_run.ship(run, repo) == []  # a second pass finds nothing to change
