@@ -1,7 +1,7 @@
 """One training-recipe trial on an inner validation split of the training part (issue 10, models/README.md).
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
-       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--threads 1]
+       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--seed 0] [--threads 1]
        [--log FILE] [--save-preds FILE.npz]
 
 DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
@@ -69,7 +69,7 @@ def train(model: GalaxyNet, d: dict, args) -> None:
                                                 pct_start=0.3)
     aug = AugmentSettings(max_shift=args.shift, max_zoom=args.zoom, max_cut=args.cut)
     for epoch in range(args.epochs):
-        gen = torch.Generator().manual_seed(epoch)
+        gen = torch.Generator().manual_seed(1000 * args.seed + epoch)
         order = torch.randperm(len(tr), generator=gen)
         model.train()
         for b in range(steps):
@@ -147,12 +147,13 @@ def main() -> None:
     ap.add_argument("--cut", type=float, default=0.4)
     ap.add_argument("--blocks", type=int, default=None,
                     help="EfficientNet-Lite0 blocks to keep (default: the shipped EFFNET_BLOCKS; 16 = all)")
+    ap.add_argument("--seed", type=int, default=0, help="first weights, shuffling and augmentation (not the split)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
     ap.add_argument("--save-preds", default=None, help="write every inner prediction and target to this .npz")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     d = load(Path(args.data), args.size)
     if args.blocks is not None:
         model_module.EFFNET_BLOCKS = args.blocks  # read by GalaxyNet when it builds the encoder
