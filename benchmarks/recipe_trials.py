@@ -31,11 +31,10 @@ from PIL import Image
 
 from core.images.preprocess import cached_arrays, prepare_image
 from core.inference.metrics import score
-from core.training import model as model_module
 from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
 from core.training.dataset import load_labelled_set
 from core.training.losses import class_weights, vote_loss, vote_weights
-from core.training.model import GalaxyNet, fractions_from_logits, uint8_to_input
+from core.training.model import EFFNET_BLOCKS, GalaxyNet, fractions_from_logits, uint8_to_input
 from core.training.train import is_validation
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,8 +144,8 @@ def main() -> None:
     ap.add_argument("--zoom", type=float, default=0.15)
     ap.add_argument("--shift", type=float, default=0.05)
     ap.add_argument("--cut", type=float, default=0.4)
-    ap.add_argument("--blocks", type=int, default=None,
-                    help="EfficientNet-Lite0 blocks to keep (default: the shipped EFFNET_BLOCKS; 16 = all)")
+    ap.add_argument("--blocks", type=int, default=EFFNET_BLOCKS,
+                    help="EfficientNet-Lite0 blocks to keep (default: the shipped %(default)s; 16 = all)")
     ap.add_argument("--seed", type=int, default=0, help="first weights, shuffling and augmentation (not the split)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
@@ -155,9 +154,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     d = load(Path(args.data), args.size)
-    if args.blocks is not None:
-        model_module.EFFNET_BLOCKS = args.blocks  # read by GalaxyNet when it builds the encoder
-    model = GalaxyNet(args.arch, pretrained=True)
+    model = GalaxyNet(args.arch, pretrained=True, effnet_blocks=args.blocks)
     t0 = time.time()
     train(model, d, args)
     train_min = round((time.time() - t0) / 60, 1)

@@ -50,6 +50,8 @@ def relative_record(record: dict, repo: Path = REPO) -> dict:
 
 def ship(run_dir: Path, repo: Path = REPO) -> list[Path]:
     """Rewrite ``run_dir``'s config.json and state.json in place; returns the files changed."""
+    if not (run_dir / "config.json").is_file():
+        raise SystemExit(f"{run_dir}: not a run folder (no config.json)")
     job = read_job(run_dir)
     if job is not None and job.running:
         raise SystemExit(f"{run_dir}: the run is still {job.status.value}; ship it once it has finished")

@@ -107,7 +107,7 @@ class GalaxyNet(nn.Module):
     """Backbone + softmax head over the six raw answers + sigmoid head for the two debiased columns."""
 
     def __init__(self, arch: str = DEFAULT_ARCH, width: int = 32, dropout: float = 0.2,
-                 pretrained: bool = False):
+                 pretrained: bool = False, effnet_blocks: int = EFFNET_BLOCKS):
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown model architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -120,7 +120,7 @@ class GalaxyNet(nn.Module):
         elif arch == "effnet_lite0":
             from core.training import encoders
 
-            self.backbone = encoders.EfficientNetLite0(EFFNET_BLOCKS, dropout=dropout)
+            self.backbone = encoders.EfficientNetLite0(effnet_blocks, dropout=dropout)
             n = self.backbone.n_features
             mean, std = encoders.INPUT_MEAN, encoders.INPUT_STD
             self.init_note = (encoders.load_imagenet(self.backbone) if pretrained
