@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def fresh_default_run(folder: Path) -> Path:
-    """A run folder holding an untrained default model (TrainConfig defaults: small CNN, 64 px)."""
+    """A run folder holding an untrained default model (TrainConfig defaults: EfficientNet-Lite0, 64 px)."""
     from core.training import checkpoint as ckpt
     from core.training.model import build_model, count_parameters
     from core.training.train import TrainConfig

@@ -177,7 +177,7 @@ if not settings.public:
     n_matched = sum(len(j) for _, j in joins)
 
     st.subheader("2. Model and settings")
-    c = st.columns(5)
+    c = st.columns([1.5, 1.3, 1, 1.2, 1])  # room for the longest model name at 1024 px
     arch = c[0].selectbox("Model", ARCHITECTURES, index=ARCHITECTURES.index(default_of("arch")), key="train_arch",
                           help=help_of("arch"))
     size = c[1].select_slider("Image size (px)", SIZES, value=default_of("image_size"), key="train_size",

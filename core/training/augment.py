@@ -21,7 +21,7 @@ image side; zoom is a scale factor (>1 magnifies).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -55,17 +55,32 @@ DIHEDRAL_GROUP: tuple[tuple[int, bool], ...] = tuple((k, f) for f in (False, Tru
 
 @dataclass(frozen=True)
 class AugmentSettings:
-    """What :func:`augment_batch` does; stored in a run's config.json."""
+    """What :func:`augment_batch` does; stored in a run's config.json.
+
+    The defaults are the shipped recipe (trial T7 in models/README.md). A run recorded before a
+    switch existed reads back with :data:`ABSENT_SWITCH` for it (see ``from_recorded``).
+    """
 
     rotate: bool = True          # any angle: a random 90-degree multiple plus a uniform angle in [-45, 45)
     flip: bool = True            # mirror half the images (and swap P_CW/P_ACW)
     max_shift: float = 0.05      # fraction of the side, each axis
-    max_zoom: float = 0.10       # scale drawn from [1 - z, 1 + z]
-    max_cut: float = 0.0         # half the images keep a centred box of side in [1 - c, 1]; sky outside
+    max_zoom: float = 0.15       # scale drawn from [1 - z, 1 + z]
+    max_cut: float = 0.4         # half the images keep a centred box of side in [1 - c, 1]; sky outside
 
     def as_dict(self) -> dict:
         return {"rotate": self.rotate, "flip": self.flip, "max_shift": self.max_shift, "max_zoom": self.max_zoom,
                 "max_cut": self.max_cut}
+
+    @classmethod
+    def from_recorded(cls, recorded: dict) -> AugmentSettings:
+        """Settings a run's config.json records; a switch it does not name gets :data:`ABSENT_SWITCH`."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**ABSENT_SWITCH, **{k: v for k, v in recorded.items() if k in known}})
+
+
+#: What a switch that a run's config.json does not record was set to: runs from before
+#: ``max_cut`` existed trained without it (a resume must not switch it on).
+ABSENT_SWITCH = {"max_cut": 0.0}
 
 
 def cut_to_box(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

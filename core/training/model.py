@@ -30,7 +30,9 @@ from core.schema import RAW_COLUMNS
 ARCHITECTURES: tuple[str, ...] = ("small", "effnet_lite0", "resnet18")
 #: EfficientNet-Lite0 blocks kept by ``effnet_lite0`` (11 of 16: up to the 112-channel stage, stride 16).
 EFFNET_BLOCKS = 11
-DEFAULT_ARCH = "small"
+#: What a run whose config.json records no architecture was trained with (runs from before the
+#: choice existed). New runs take TrainConfig.arch.
+UNRECORDED_ARCH = "small"
 
 _IDX = {c: i for i, c in enumerate(RAW_COLUMNS)}
 #: Indices (into the six raw answers) summed to give P_CS.
@@ -106,7 +108,7 @@ def _resnet18_features(pretrained: bool) -> tuple[nn.Module, int, str]:
 class GalaxyNet(nn.Module):
     """Backbone + softmax head over the six raw answers + sigmoid head for the two debiased columns."""
 
-    def __init__(self, arch: str = DEFAULT_ARCH, width: int = 32, dropout: float = 0.2,
+    def __init__(self, arch: str, width: int = 32, dropout: float = 0.2,
                  pretrained: bool = False, effnet_blocks: int = EFFNET_BLOCKS):
         super().__init__()
         if arch not in ARCHITECTURES:
@@ -148,7 +150,7 @@ def fractions_from_logits(raw_logits: torch.Tensor, debiased_logits: torch.Tenso
 def build_model(model_config: dict) -> GalaxyNet:
     """Model from the ``model`` section of a run's config.json (arch, width, dropout, pretrained)."""
     return GalaxyNet(
-        arch=model_config.get("arch", DEFAULT_ARCH),
+        arch=model_config.get("arch", UNRECORDED_ARCH),
         width=int(model_config.get("width", 32)),
         dropout=float(model_config.get("dropout", 0.2)),
         pretrained=bool(model_config.get("pretrained", False)),

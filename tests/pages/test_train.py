@@ -158,7 +158,7 @@ def test_running_run_is_shown_and_second_start_refused():
 def test_cancelled_run_resumes_from_the_page_with_more_epochs():
     labels, folder = _labelled_folder(12)
     run_dir = get_settings().models_dir / "stopped"
-    config = TrainConfig(sources=[Source(str(labels), str(folder), 1.0)], width=8, image_size=24, epochs=3,
+    config = TrainConfig(sources=[Source(str(labels), str(folder), 1.0)], arch="small", width=8, image_size=24, epochs=3,
                          batch_size=4, val_fraction=0.25, threads=1)
 
     def cancel_in_epoch_two(epoch, b, n, loss):

@@ -38,12 +38,12 @@ def test_every_flip_swaps_spin_targets_and_masks():
     x0, t0 = _chiral_image(), _target()
     m0 = ~torch.isnan(t0)
     m0[0, ACW] = False  # asymmetric mask, so a mask that is not swapped is caught too
-    settings = AugmentSettings(rotate=True, flip=True, max_shift=0.0, max_zoom=0.0)
+    settings = AugmentSettings(rotate=True, flip=True, max_shift=0.0, max_zoom=0.0, max_cut=0.0)
     seen = set()
     for seed in range(40):
         g = torch.Generator().manual_seed(seed)
         # rotate=True adds a small continuous angle; use the dihedral part only for the exact check
-        x, t, m = augment_batch(x0, t0, m0, AugmentSettings(rotate=False, flip=True, max_shift=0, max_zoom=0), g)
+        x, t, m = augment_batch(x0, t0, m0, AugmentSettings(rotate=False, flip=True, max_shift=0, max_zoom=0, max_cut=0), g)
         mirrored = _is_mirrored(x0, x)
         seen.add(mirrored)
         if mirrored:
@@ -76,7 +76,7 @@ def _spin_consistent(augment) -> bool:
 def test_flip_without_swap_is_caught():
     """The check above passes our augmentation and fails the original tool's rule (flip, keep targets)."""
     def ours(x, t, m, g):
-        return augment_batch(x, t, m, AugmentSettings(rotate=False, max_shift=0, max_zoom=0), g)
+        return augment_batch(x, t, m, AugmentSettings(rotate=False, max_shift=0, max_zoom=0, max_cut=0), g)
 
     def flip_without_swap(x, t, m, g):
         return (torch.flip(x, dims=[3]) if torch.rand(1, generator=g) < 0.5 else x), t, m

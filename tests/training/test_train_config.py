@@ -49,6 +49,23 @@ def test_page_defaults_come_from_the_dataclass():
     assert "%%" not in help_of("lr") and "30% warm-up" in help_of("lr")
 
 
+def test_defaults_are_the_recipe_of_the_shipped_model(repo_root):
+    """A run started with no options trains what models/demo records (its data and split aside)."""
+    shipped = json.loads((repo_root / "models" / "demo" / "config.json").read_text())
+    ours = config_json(TrainConfig())
+    per_run = {"sources", "val_fraction", "threads", "max_minutes"}  # the data, the split and the machine
+    assert {k: v for k, v in ours.items() if k not in per_run} == \
+        {k: shipped[k] for k in ours if k not in per_run}
+    assert ours["model"]["arch"] == "effnet_lite0"
+
+
+def test_a_run_recorded_before_cut_augmentation_resumes_without_it():
+    stored = config_json(TrainConfig(sources=[Source("a.csv", "imgs")]))
+    del stored["augment"]["max_cut"]
+    assert config_from_json(stored).augment.max_cut == 0.0
+    assert AugmentSettings().max_cut > 0  # while new runs use it
+
+
 def test_detached_argv_round_trips_to_the_same_config(tmp_path):
     config = TrainConfig(sources=[Source("a.csv", "imgs", 0.45), Source("b.csv", "spin", 1.0)], epochs=7,
                          lr=0.01, image_size=48, val_fraction=0.0, threads=2, max_minutes=1.5,
@@ -101,7 +118,7 @@ def test_config_json_records_learned_columns_and_baseline(tmp_path):
     spin = REPO_ROOT / "data" / "demo" / "spin"
     labels = tmp_path / "spin.csv"
     labels.write_text("\n".join((spin / "labels.csv").read_text().splitlines()[:91]) + "\n")
-    config = TrainConfig(sources=[Source(str(labels), str(spin), 1.0)], width=8, image_size=24, epochs=1,
+    config = TrainConfig(sources=[Source(str(labels), str(spin), 1.0)], arch="small", width=8, image_size=24, epochs=1,
                          batch_size=8, val_fraction=0.3, threads=1)
     run_training(config, tmp_path / "run", command="t")
     cfg = read_config(tmp_path / "run")

@@ -29,7 +29,7 @@ def gz1_copy(tmp_path) -> Source:
 
 
 def _config(source: Source, **kw) -> TrainConfig:
-    base = dict(sources=[source], width=8, image_size=24, epochs=2, batch_size=4, val_fraction=0.25, seed=3,
+    base = dict(sources=[source], arch="small", width=8, image_size=24, epochs=2, batch_size=4, val_fraction=0.25, seed=3,
                 threads=1)
     return TrainConfig(**{**base, **kw})
 

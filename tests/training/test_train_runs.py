@@ -50,7 +50,7 @@ def small_sources(tmp_path) -> list[Source]:
 
 
 def _config(sources, **kw) -> TrainConfig:
-    base = dict(sources=sources, width=8, image_size=32, epochs=2, batch_size=16, lr=5e-3, val_fraction=0.25,
+    base = dict(sources=sources, arch="small", width=8, image_size=32, epochs=2, batch_size=16, lr=5e-3, val_fraction=0.25,
                 seed=1, threads=2, augment=AugmentSettings())
     base.update(kw)
     return TrainConfig(**base)
@@ -58,7 +58,7 @@ def _config(sources, **kw) -> TrainConfig:
 
 def test_loss_decreases_on_real_subset(small_sources, tmp_path):
     config = _config(small_sources, epochs=6, augment=AugmentSettings(rotate=False, flip=False, max_shift=0,
-                                                                       max_zoom=0), val_fraction=0.0, lr=1e-2)
+                                                                       max_zoom=0, max_cut=0), val_fraction=0.0, lr=1e-2)
     state = run_training(config, tmp_path / "run", command="test")
     assert state["status"] == "finished"
     losses = [r["train_loss"] for r in read_metrics(tmp_path / "run")]
@@ -207,7 +207,7 @@ def test_cli_train_and_evaluate(small_sources, tmp_path):
     cmd = [sys.executable, "-m", "core", "train"]
     for s in small_sources:
         cmd += ["--catalog", s.catalog, "--images", s.images, "--crop", str(s.crop)]
-    cmd += ["--size", "32", "--width", "8", "--epochs", "1", "--out", str(out), "--no-progress"]
+    cmd += ["--model", "small", "--size", "32", "--width", "8", "--epochs", "1", "--out", str(out), "--no-progress"]
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "finished" in p.stdout

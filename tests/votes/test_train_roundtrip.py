@@ -41,7 +41,7 @@ def test_exported_votes_train_a_run(tmp_path: Path):
     assert sorted(np.unique(labels.nvote).tolist()) == [2.0, 3.0]
 
     run_dir = tmp_path / "models" / "visitor-votes"
-    config = TrainConfig(sources=[Source(str(export), str(DEMO_GZ1))], width=8, image_size=32, epochs=2,
+    config = TrainConfig(sources=[Source(str(export), str(DEMO_GZ1))], arch="small", width=8, image_size=32, epochs=2,
                          batch_size=8, val_fraction=0.0, threads=2, seed=0)
     data = prepare_data(config)  # what the trainer sees: vote fractions, weighted by NVOTE
     assert len(data.ids) == 12 and not data.class_derived.any()
