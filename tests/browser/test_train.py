@@ -26,8 +26,11 @@ def test_start_training_and_see_curves_update(tmp_path, app_url, page, browser_h
     open_app(page, app_url, "train")
     page.get_by_text("No training run yet").wait_for()
     # The small CNN keeps epochs at about a second on 2 cores (the default encoder is ~3x slower).
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
-    page.get_by_role("option", name="small", exact=True).click()
+    wait_for_app_idle(page)  # the whole form drawn, not just the run panel
+    model = page.locator("[data-testid='stSelectbox']").filter(has_text="Model").locator("input")
+    model.click()
+    model.fill("small")  # filters the options to the one named
+    model.press("Enter")
     wait_for_app_idle(page)
     for label, value in (("Epochs", str(EPOCHS)), ("Batch size", "8")):
         box = page.get_by_label(label, exact=True)
