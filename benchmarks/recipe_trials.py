@@ -1,7 +1,8 @@
 """One training-recipe trial on an inner validation split of the training part (issue 10, models/README.md).
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
-       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--seed 0] [--threads 1]
+       [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--spin-weight 1]
+       [--encoder-lr 1] [--mirror-pair] [--seed 0] [--threads 1]
        [--log FILE] [--save-preds FILE.npz]
 
 DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
@@ -31,6 +32,7 @@ from PIL import Image
 
 from core.images.preprocess import cached_arrays, prepare_image
 from core.inference.metrics import score
+from core.schema import RAW_COLUMNS
 from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
 from core.training.dataset import load_labelled_set
 from core.training.losses import class_weights, vote_loss, vote_weights
@@ -55,6 +57,26 @@ def load(data: Path, size: int) -> dict:
             "files": [f for j in joins for f in j.files], "train": ~held & ~inner, "inner": inner}
 
 
+class MirrorPair(torch.nn.Module):
+    """A net made exactly mirror-equivariant: logits of x and of its mirror (CW/ACW swapped back), averaged.
+
+    The clockwise-minus-anticlockwise logit is then antisymmetric under a flip by construction
+    (trial T15); it costs two encoder passes per image.
+    """
+
+    def __init__(self, net: GalaxyNet):
+        super().__init__()
+        self.net = net
+        self.backbone = net.backbone
+        mirrored = {"P_CW": "P_ACW", "P_ACW": "P_CW"}
+        self.swap = [RAW_COLUMNS.index(mirrored.get(c, c)) for c in RAW_COLUMNS]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raw, deb = self.net(torch.cat([x, torch.flip(x, dims=[3])]))
+        n = len(x)
+        return (raw[:n] + raw[n:][:, self.swap]) / 2, (deb[:n] + deb[n:]) / 2
+
+
 def train(model: GalaxyNet, d: dict, args) -> None:
     tr = np.flatnonzero(d["train"])
     images = d["x"][tr]
@@ -63,8 +85,12 @@ def train(model: GalaxyNet, d: dict, args) -> None:
     weights = torch.as_tensor(vote_weights(d["nvote"][tr]) * class_weights(d["t"][tr], args.balance),
                               dtype=torch.float32)
     steps = math.ceil(len(tr) / 64)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps,
+    encoder = list(model.backbone.parameters())
+    heads = [p for n, p in model.named_parameters() if "backbone." not in n]
+    peaks = [args.lr * args.encoder_lr, args.lr]
+    opt = torch.optim.AdamW([{"params": encoder, "lr": peaks[0]}, {"params": heads, "lr": peaks[1]}],
+                            weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, epochs=args.epochs, steps_per_epoch=steps,
                                                 pct_start=0.3)
     aug = AugmentSettings(max_shift=args.shift, max_zoom=args.zoom, max_cut=args.cut)
     for epoch in range(args.epochs):
@@ -74,7 +100,7 @@ def train(model: GalaxyNet, d: dict, args) -> None:
         for b in range(steps):
             idx = order[b * 64:(b + 1) * 64]
             x, t, m = augment_batch(uint8_to_input(images[idx.numpy()]), targets[idx], masks[idx], aug, gen)
-            loss = vote_loss(*model(x), t, m, weights[idx])
+            loss = vote_loss(*model(x), t, m, weights[idx], spin_weight=args.spin_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -146,6 +172,11 @@ def main() -> None:
     ap.add_argument("--cut", type=float, default=0.4)
     ap.add_argument("--blocks", type=int, default=EFFNET_BLOCKS,
                     help="EfficientNet-Lite0 blocks to keep (default: the shipped %(default)s; 16 = all)")
+    ap.add_argument("--spin-weight", type=float, default=1.0, help="weight of the spin-share term of the loss")
+    ap.add_argument("--encoder-lr", type=float, default=1.0,
+                    help="encoder's peak learning rate as a multiple of --lr (heads keep --lr)")
+    ap.add_argument("--mirror-pair", action="store_true",
+                    help="average each image's logits with its mirror's (CW/ACW swapped): exact mirror symmetry")
     ap.add_argument("--seed", type=int, default=0, help="first weights, shuffling and augmentation (not the split)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
@@ -155,6 +186,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     d = load(Path(args.data), args.size)
     model = GalaxyNet(args.arch, pretrained=True, effnet_blocks=args.blocks)
+    if args.mirror_pair:
+        model = MirrorPair(model)
     t0 = time.time()
     train(model, d, args)
     train_min = round((time.time() - t0) / 60, 1)
