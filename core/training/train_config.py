@@ -18,7 +18,7 @@ from typing import Any
 
 from core.config import get_settings
 from core.training.augment import AugmentSettings
-from core.training.model import ARCHITECTURES
+from core.training.model import ARCHITECTURES, UNRECORDED_ARCH
 
 
 class TrainingError(ValueError):
@@ -221,7 +221,7 @@ def config_from_json(stored: dict) -> TrainConfig:
     if not isinstance(stored, dict) or not isinstance(stored.get("sources"), list) or not stored["sources"]:
         raise TrainingError("the run's config.json records no labelled sets; it cannot be resumed")
     model = stored.get("model") if isinstance(stored.get("model"), dict) else {}
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"arch": UNRECORDED_ARCH}  # as build_model reads a run that names none
     for f in fields(TrainConfig):
         where = model if f.metadata.get("model") else stored
         if f.name in where and f.name not in ("sources", "augment"):

@@ -59,11 +59,13 @@ def test_defaults_are_the_recipe_of_the_shipped_model(repo_root):
     assert ours["model"]["arch"] == "effnet_lite0"
 
 
-def test_a_run_recorded_before_cut_augmentation_resumes_without_it():
+def test_a_run_recorded_before_a_setting_existed_resumes_as_it_trained():
     stored = config_json(TrainConfig(sources=[Source("a.csv", "imgs")]))
     del stored["augment"]["max_cut"]
     assert config_from_json(stored).augment.max_cut == 0.0
     assert AugmentSettings().max_cut > 0  # while new runs use it
+    del stored["model"]["arch"]
+    assert config_from_json(stored).arch == "small" != TrainConfig().arch  # as build_model reads such a run
 
 
 def test_detached_argv_round_trips_to_the_same_config(tmp_path):
