@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
        [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--spin-weight 1]
-       [--encoder-lr 1] [--mirror-pair] [--seed 0] [--threads 1]
+       [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--seed 0] [--threads 1]
        [--log FILE] [--save-preds FILE.npz]
 
 DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
@@ -177,6 +177,9 @@ def main() -> None:
                     help="encoder's peak learning rate as a multiple of --lr (heads keep --lr)")
     ap.add_argument("--mirror-pair", action="store_true",
                     help="average each image's logits with its mirror's (CW/ACW swapped): exact mirror symmetry")
+    ap.add_argument("--frame-multiple", type=float, default=None,
+                    help="frame side in galaxy semi-major axes (default: core's FRAME_MULTIPLE); trial only: "
+                         "it replaces the constant in this process, and the framed-pixel cache is keyed by it")
     ap.add_argument("--seed", type=int, default=0, help="first weights, shuffling and augmentation (not the split)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
@@ -184,6 +187,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.frame_multiple is not None:
+        from core.images import framing, preprocess
+
+        framing.FRAME_MULTIPLE = preprocess.FRAME_MULTIPLE = args.frame_multiple
     d = load(Path(args.data), args.size)
     model = GalaxyNet(args.arch, pretrained=True, effnet_blocks=args.blocks)
     if args.mirror_pair:
