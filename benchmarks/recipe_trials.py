@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
        [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--spin-weight 1]
-       [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--seed 0] [--threads 1]
+       [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--max-frame 3] [--crops GZ1,CUTOUTS]
+       [--seed 0] [--threads 1]
        [--log FILE] [--save-preds FILE.npz]
 
 DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
@@ -43,18 +44,29 @@ REPO = Path(__file__).resolve().parent.parent
 SETS = (("gz1_images_423px", "labels.csv"), ("sdss_dr12_cutouts_120px_0p2arcsec", "index.csv"))
 
 
-def load(data: Path, size: int) -> dict:
-    """Framed pixels, targets and split masks of both labelled sets, concatenated."""
+def load(data: Path, size: int, crops: tuple[float | None, float | None] = (None, None)) -> dict:
+    """Framed pixels (or declared centre crops, one per set), targets and split masks of both sets, concatenated."""
     joins = [load_labelled_set(data / folder / csv, data / folder) for folder, csv in SETS]
     ids = np.concatenate([j.labels.ids.astype(str) for j in joins])
     held = is_validation(ids, 0, 0.2)
     inner = ~held & is_validation(ids, 1, 0.2)
-    return {"x": np.concatenate([cached_arrays(j.files, size, None) for j in joins]),
+    return {"x": np.concatenate([cached_arrays(j.files, size, crop) for j, crop in zip(joins, crops, strict=True)]),
             "t": np.concatenate([j.labels.targets for j in joins]),
             "cd": np.concatenate([j.labels.class_derived for j in joins]),
             "nvote": np.concatenate([j.labels.nvote for j in joins]),
             "src": np.concatenate([np.full(len(j), k) for k, j in enumerate(joins)]),
             "files": [f for j in joins for f in j.files], "train": ~held & ~inner, "inner": inner}
+
+
+def crop_pair(text: str) -> tuple[float, float]:
+    """argparse type of --crops: two centre-crop fractions in (0, 1], GZ1 images first, then cutouts."""
+    try:
+        pair = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        pair = ()
+    if len(pair) != 2 or not all(0 < v <= 1 for v in pair):
+        raise argparse.ArgumentTypeError(f"expected two fractions in (0, 1] such as 0.45,1.0, got {text!r}")
+    return pair
 
 
 class MirrorPair(torch.nn.Module):
@@ -121,8 +133,8 @@ def predict(model: GalaxyNet, images: np.ndarray, tta: bool) -> np.ndarray:
     return np.concatenate(out)
 
 
-def recut(files: list[Path], fraction: float, size: int) -> np.ndarray:
-    """Each file cut to its central ``fraction`` in memory, then framed by the galaxy."""
+def recut(files: list[Path], fraction: float, size: int, crop: float | None = None) -> np.ndarray:
+    """Each file cut to its central ``fraction`` in memory, then framed by the galaxy (or given ``crop``)."""
     out = np.empty((len(files), size, size, 3), np.uint8)
     for n, path in enumerate(files):
         with Image.open(path) as raw:
@@ -130,18 +142,18 @@ def recut(files: list[Path], fraction: float, size: int) -> np.ndarray:
         w, h = img.size
         s = min(w, h) * fraction
         out[n] = prepare_image(img.crop((round((w - s) / 2), round((h - s) / 2), round((w + s) / 2),
-                                         round((h + s) / 2))), size)
+                                         round((h + s) / 2))), size, crop)
     return out
 
 
-def evaluate(model: GalaxyNet, d: dict, size: int, preds: dict) -> dict:
+def evaluate(model: GalaxyNet, d: dict, size: int, preds: dict, crop: float | None = None) -> dict:
     """Scores on the inner split; every prediction is also stored in ``preds`` (key -> (N, 9) array)."""
     gz = np.flatnonzero(d["inner"] & (d["src"] == 0))
     sp = np.flatnonzero(d["inner"] & (d["src"] == 1))
     res: dict = {"n": {"gz1": len(gz), "cutouts": len(sp), "train": int(d["train"].sum())}}
     preds.update(target_gz=d["t"][gz], cd_gz=d["cd"][gz], target_spin=d["t"][sp], cd_spin=d["cd"][sp])
     for cut in (1.0, 0.6, 0.3):
-        images = d["x"][gz] if cut == 1.0 else recut([d["files"][i] for i in gz], cut, size)
+        images = d["x"][gz] if cut == 1.0 else recut([d["files"][i] for i in gz], cut, size, crop)
         for tta in (False, True):
             key = f"gz{cut}{'tta' if tta else ''}"
             preds[key] = predict(model, images, tta)
@@ -180,6 +192,12 @@ def main() -> None:
     ap.add_argument("--frame-multiple", type=float, default=None,
                     help="frame side in galaxy semi-major axes (default: core's FRAME_MULTIPLE); trial only: "
                          "it replaces the constant in this process, and the framed-pixel cache is keyed by it")
+    ap.add_argument("--max-frame", type=float, default=None,
+                    help="largest frame side in units of the image's shorter side (default: core's "
+                         "MAX_FRAME_TO_IMAGE); trial only, and it needs its own GZ_CACHE_DIR")
+    ap.add_argument("--crops", type=crop_pair, default=(None, None), metavar="GZ1,CUTOUTS",
+                    help="declared centre crops instead of framing, e.g. 0.45,1.0 (the pre-framing recipe); "
+                         "the GZ1 re-cuts then get the same declared crop, as a folder constant would")
     ap.add_argument("--seed", type=int, default=0, help="first weights, shuffling and augmentation (not the split)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
@@ -191,7 +209,12 @@ def main() -> None:
         from core.images import framing, preprocess
 
         framing.FRAME_MULTIPLE = preprocess.FRAME_MULTIPLE = args.frame_multiple
-    d = load(Path(args.data), args.size)
+    if args.max_frame is not None:
+        from core.images import framing
+
+        framing.MAX_FRAME_TO_IMAGE = args.max_frame
+    crops = args.crops
+    d = load(Path(args.data), args.size, crops)
     model = GalaxyNet(args.arch, pretrained=True, effnet_blocks=args.blocks)
     if args.mirror_pair:
         model = MirrorPair(model)
@@ -199,7 +222,7 @@ def main() -> None:
     train(model, d, args)
     train_min = round((time.time() - t0) / 60, 1)
     preds: dict = {}
-    res = {"name": args.name, "args": vars(args), "train_min": train_min, **evaluate(model, d, args.size, preds)}
+    res = {"name": args.name, "args": vars(args), "train_min": train_min, **evaluate(model, d, args.size, preds, crops[0])}
     if args.save_preds:
         np.savez_compressed(args.save_preds, **preds)
     print(json.dumps(res), flush=True)
