@@ -194,7 +194,8 @@ def main() -> None:
                          "it replaces the constant in this process, and the framed-pixel cache is keyed by it")
     ap.add_argument("--max-frame", type=float, default=None,
                     help="largest frame side in units of the image's shorter side (default: core's "
-                         "MAX_FRAME_TO_IMAGE); trial only, and it needs its own GZ_CACHE_DIR")
+                         "MAX_FRAME_TO_IMAGE); trial only: it replaces the constant in this process, and the "
+                         "framed-pixel cache is keyed by it")
     ap.add_argument("--crops", type=crop_pair, default=(None, None), metavar="GZ1,CUTOUTS",
                     help="declared centre crops instead of framing, e.g. 0.45,1.0 (the pre-framing recipe); "
                          "the GZ1 re-cuts then get the same declared crop, as a folder constant would")
@@ -206,9 +207,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     if args.frame_multiple is not None:
-        from core.images import framing, preprocess
+        from core.images import framing
 
-        framing.FRAME_MULTIPLE = preprocess.FRAME_MULTIPLE = args.frame_multiple
+        framing.FRAME_MULTIPLE = args.frame_multiple
     if args.max_frame is not None:
         from core.images import framing
 

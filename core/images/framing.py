@@ -55,6 +55,15 @@ MIN_AREA = 6
 MAX_FRAME_TO_IMAGE = 3.0
 
 
+def framing_key() -> str:
+    """Every setting that shapes a frame, as one string (part of the framed-pixel cache key).
+
+    Read at call time, so a trial that replaces a constant in its process gets its own cache.
+    """
+    return (f"v{FRAMING_VERSION}-work{WORK_SIDE}-iso{ISOPHOTE:g}-frame{FRAME_MULTIPLE:g}-contrast{MIN_CONTRAST:g}"
+            f"-sig{MIN_SIGNIFICANCE:g}-area{MIN_AREA}-max{MAX_FRAME_TO_IMAGE:g}")
+
+
 @dataclass(frozen=True)
 class FrameInfo:
     """Where the frame came from, in pixels of the *original* image.

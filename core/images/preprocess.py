@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import get_settings
-from core.images.framing import FRAME_MULTIPLE, FrameInfo, frame_image
+from core.images.framing import FrameInfo, frame_image, framing_key
 
 #: Bumped whenever prepare_image changes, so old caches are not reused.
 PREPROCESS_VERSION = 1
@@ -113,11 +113,7 @@ def prepare_file(path: Path, size: int, crop_fraction: float | None = None) -> n
 
 
 def _framing_key(crop_fraction: float | None) -> str:
-    if crop_fraction is None:
-        from core.images import framing
-
-        return f"frame{FRAME_MULTIPLE:g}-iso{framing.ISOPHOTE:g}-v{framing.FRAMING_VERSION}"
-    return f"{crop_fraction:.6f}"
+    return framing_key() if crop_fraction is None else f"{crop_fraction:.6f}"
 
 
 def files_key(files: Sequence[Path], size: int, crop_fraction: float | None) -> str:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from core.images.framing import FRAME_MULTIPLE, find_galaxy, frame_image
-from core.images.preprocess import cached_arrays, cached_fallbacks, prepare_image, prepare_with_info
+from core.images.preprocess import cache_path, cached_arrays, cached_fallbacks, prepare_image, prepare_with_info
 
 REPO = Path(__file__).resolve().parents[2]
 GZ1 = sorted((REPO / "data" / "demo" / "gz1").glob("*.jpg"))
@@ -135,3 +135,16 @@ def test_cache_records_fallbacks(tmp_path):
     assert arr.shape == (3, 24, 24, 3)
     assert cached_fallbacks(files, 24, None, cache_dir=tmp_path / "c").tolist() == [False, False, True]
     assert cached_fallbacks(files, 24, 0.5, cache_dir=tmp_path / "c").tolist() == [False, False, False]
+
+
+@pytest.mark.parametrize("constant, value", [("FRAME_MULTIPLE", 3.0), ("ISOPHOTE", 0.3), ("MAX_FRAME_TO_IMAGE", 1.5),
+                                             ("MIN_CONTRAST", 0.1), ("FRAMING_VERSION", 99)])
+def test_framed_cache_is_keyed_by_every_framing_constant(tmp_path, monkeypatch, constant, value):
+    from core.images import framing
+
+    files = [tmp_path / "g.jpg"]
+    files[0].write_bytes(GZ1[0].read_bytes())
+    framed, cropped = cache_path(files, 24, None, cache_dir=tmp_path), cache_path(files, 24, 0.5, cache_dir=tmp_path)
+    monkeypatch.setattr(framing, constant, value)
+    assert cache_path(files, 24, None, cache_dir=tmp_path) != framed  # frames from other settings never reused
+    assert cache_path(files, 24, 0.5, cache_dir=tmp_path) == cropped  # a declared crop does not frame
