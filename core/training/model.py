@@ -109,7 +109,7 @@ class GalaxyNet(nn.Module):
     """Backbone + softmax head over the six raw answers + sigmoid head for the two debiased columns."""
 
     def __init__(self, arch: str, width: int = 32, dropout: float = 0.2,
-                 pretrained: bool = False, effnet_blocks: int = EFFNET_BLOCKS):
+                 pretrained: bool = False, effnet_blocks: int = EFFNET_BLOCKS, effnet_variant: str = "lite0"):
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown model architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -122,11 +122,12 @@ class GalaxyNet(nn.Module):
         elif arch == "effnet_lite0":
             from core.training import encoders
 
-            self.backbone = encoders.EfficientNetLite0(effnet_blocks, dropout=dropout)
+            self.backbone = encoders.EfficientNetLite(effnet_blocks, dropout=dropout, variant=effnet_variant)
             n = self.backbone.n_features
             mean, std = encoders.INPUT_MEAN, encoders.INPUT_STD
             self.init_note = (encoders.load_imagenet(self.backbone) if pretrained
-                              else "EfficientNet-Lite0 without ImageNet weights (weights come from the run).")
+                              else f"EfficientNet-Lite{effnet_variant[-1]} without ImageNet weights (weights come "
+                                   "from the run).")
         else:
             self.backbone, n, self.init_note = _resnet18_features(pretrained)
         self.raw_head = nn.Linear(n, len(RAW_COLUMNS))

