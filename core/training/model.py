@@ -126,8 +126,8 @@ class GalaxyNet(nn.Module):
             n = self.backbone.n_features
             mean, std = encoders.INPUT_MEAN, encoders.INPUT_STD
             self.init_note = (encoders.load_imagenet(self.backbone) if pretrained
-                              else f"EfficientNet-Lite{effnet_variant[-1]} without ImageNet weights (weights come "
-                                   "from the run).")
+                              else f"{encoders.VARIANTS[effnet_variant].name} without ImageNet weights (weights "
+                                   "come from the run).")
         else:
             self.backbone, n, self.init_note = _resnet18_features(pretrained)
         self.raw_head = nn.Linear(n, len(RAW_COLUMNS))
