@@ -26,10 +26,11 @@ import torch
 from torch import nn
 
 from core.schema import RAW_COLUMNS
+from core.training import encoders
 
 ARCHITECTURES: tuple[str, ...] = ("small", "effnet_lite0", "resnet18")
 #: EfficientNet-Lite0 blocks kept by ``effnet_lite0`` (11 of 16: up to the 112-channel stage, stride 16).
-EFFNET_BLOCKS = 11
+EFFNET_BLOCKS = encoders.VARIANTS["lite0"].blocks_through(5)
 #: What a run whose config.json records no architecture was trained with (runs from before the
 #: choice existed). New runs take TrainConfig.arch.
 UNRECORDED_ARCH = "small"
@@ -120,8 +121,6 @@ class GalaxyNet(nn.Module):
             n = self.backbone.n_features
             self.init_note = "Small CNN trained from scratch."
         elif arch == "effnet_lite0":
-            from core.training import encoders
-
             self.backbone = encoders.EfficientNetLite(effnet_blocks, dropout=dropout, variant=effnet_variant)
             n = self.backbone.n_features
             mean, std = encoders.INPUT_MEAN, encoders.INPUT_STD
