@@ -73,6 +73,12 @@ class Settings:
     * ``votes_mix`` [GZ_VOTES_MIX]: how the next galaxy is chosen, weights of
       ``uncertain`` (model least sure), ``random`` and ``few`` (fewest votes), default
       ``uncertain=0.6,random=0.2,few=0.2``.
+
+    Cluster (``core.cluster``):
+
+    * ``dask_scheduler`` [GZ_DASK_SCHEDULER]: address of a running Dask scheduler
+      (``tcp://host:8786``) that ``predict``/``download`` join when neither ``--cluster``
+      nor ``--scheduler`` is given; empty means the single-process path.
     """
 
     home: Path
@@ -93,6 +99,7 @@ class Settings:
     votes_url: str = ""
     votes_per_minute: int = 30
     votes_mix: str = "uncertain=0.6,random=0.2,few=0.2"
+    dask_scheduler: str = ""
 
     @property
     def public(self) -> bool:
@@ -155,4 +162,5 @@ def get_settings() -> Settings:
         votes_url=os.environ.get("GZ_VOTES_URL") or f"sqlite:///{home / 'votes.sqlite'}",
         votes_per_minute=_env_int("GZ_VOTES_PER_MINUTE", 30),
         votes_mix=os.environ.get("GZ_VOTES_MIX") or "uncertain=0.6,random=0.2,few=0.2",
+        dask_scheduler=(os.environ.get("GZ_DASK_SCHEDULER") or "").strip(),
     )

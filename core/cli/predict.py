@@ -14,6 +14,15 @@ A set::
 
 streams one row per galaxy to FILE with a progress bar; IDs already in FILE
 are skipped, so an interrupted run continues where it stopped.
+
+A whole catalogue on Dask (same output, within 1e-5)::
+
+    python -m core predict --catalog CSV --images DIR --out FILE --cluster 2
+    python -m core predict --catalog CSV --images DIR --out FILE --scheduler tcp://HOST:8786
+
+splits the galaxies into partitions (--partition-rows), one task and one
+FILE.parts/part-NNNNN.csv each; a rerun keeps finished partitions; FILE is their
+merge in catalogue order. Images and FILE must be on paths every worker sees.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.cluster.engine import add_engine_arguments
+from core.cluster.predict import DEFAULT_PARTITION_ROWS
 from core.exit_codes import ExitCode, epilog
 
 
@@ -51,6 +62,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="centre crop, fraction of the shorter image side (default: the model's training crop)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per forward pass (default 64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_engine_arguments(p)
+    p.add_argument("--partition-rows", type=int, metavar="N", default=DEFAULT_PARTITION_ROWS,
+                   help=f"galaxies per Dask task, one part file each (default {DEFAULT_PARTITION_ROWS})")
     return p
 
 
@@ -95,6 +109,7 @@ def _run_single(args) -> int:
 
 
 def _run_set(args) -> int:
+    from core.cluster.engine import engine_from_args
     from core.inference.batch import predict_set
     from core.inference.galaxy_sets import set_from_catalog_file, set_from_folder
 
@@ -108,20 +123,48 @@ def _run_set(args) -> int:
               f"(first: {', '.join(gset.missing[:5])})", file=sys.stderr)
     if len(gset) == 0:
         raise ValueError(f"no images to predict in {args.images}")
+    engine = engine_from_args(args)
+    if engine.distributed:
+        return _run_on_cluster(args, engine, gset)
     model = _load(args)
     result = predict_set(model, gset, tta=args.tta, out_csv=args.out, batch_size=args.batch_size,
                          crop_fraction=args.crop, progress=not args.no_progress)
     n_done = int(result.ok.sum())
     print(f"{n_done} predicted, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
           f"model {model.run_dir.name}{' with TTA' if args.tta else ''}", file=sys.stderr)
-    for gid, msg in result.failed[:20]:
+    return _report_failures(result.failed)
+
+
+def _report_failures(failed: list[tuple[str, str]]) -> int:
+    for gid, msg in failed[:20]:
         print(f"  refused {gid}: {msg}", file=sys.stderr)
-    if len(result.failed) > 20:
-        print(f"  ... and {len(result.failed) - 20} more", file=sys.stderr)
-    return ExitCode.FAILED if result.failed else ExitCode.OK
+    if len(failed) > 20:
+        print(f"  ... and {len(failed) - 20} more", file=sys.stderr)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _run_on_cluster(args, engine, gset) -> int:
+    from core.cluster.predict import predict_on_cluster
+
+    model = _load(args)  # checks the run here, before any worker is asked to load it
+
+    def show(rows: int, total: int, parts: int, n_parts: int) -> None:
+        if not args.no_progress:
+            print(f"  {parts}/{n_parts} partitions, {rows}/{total} galaxies", file=sys.stderr)
+
+    print(f"predicting {len(gset)} galaxies on {engine.describe()}", file=sys.stderr)
+    result = predict_on_cluster(engine, model.run_dir, gset, args.out, tta=args.tta, crop_fraction=args.crop,
+                                batch_size=args.batch_size, partition_rows=args.partition_rows, progress=show)
+    if result.dashboard:
+        print(f"Dask dashboard was at {result.dashboard}", file=sys.stderr)
+    print(f"{result.predicted} predicted, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
+          f"{result.partitions} partitions ({result.partitions_reused} from an earlier run) on {engine.describe()}; "
+          f"model {model.run_dir.name}{' with TTA' if args.tta else ''}", file=sys.stderr)
+    return _report_failures(result.failed)
 
 
 def run(args) -> int:
+    from core.cluster.engine import EngineError
     from core.images.reading import ImageInputError
     from core.inference.predictions_csv import PredictionsFileError
     from core.training.checkpoint import CheckpointError
@@ -138,6 +181,6 @@ def run(args) -> int:
         if args.catalog or args.images:
             return _run_set(args)
         raise ValueError("nothing to predict: give ID IMAGE, or --images DIR [--catalog CSV] --out FILE")
-    except (ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
+    except (EngineError, ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -78,7 +78,7 @@ def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChoose
     return good, pred, failed
 
 
-def _still_to_do(gset: GalaxySet, out_csv: str | os.PathLike | None) -> np.ndarray:
+def still_to_do(gset: GalaxySet, out_csv: str | os.PathLike | None) -> np.ndarray:
     """Positions whose ID is not yet in ``out_csv`` (IDs are compared as written, formula-safe)."""
     todo = np.arange(len(gset))
     done_ids = existing_ids(out_csv) if out_csv is not None else set()
@@ -109,7 +109,7 @@ def predict_set(
     """
     fractions = np.full((len(gset), len(VOTE_COLUMNS)), np.nan, dtype=np.float32)
     failed: list[tuple[str, str]] = []
-    todo = _still_to_do(gset, out_csv)
+    todo = still_to_do(gset, out_csv)
     crop_of = _CropChooser(model, crop_fraction)
     report = _progress_reporter(progress, len(todo), gset.name)
     writer = PredictionWriter(out_csv, getattr(model, "learned", None)) if out_csv is not None else None

@@ -1,0 +1,192 @@
+"""Catalogue-wide prediction on Dask: one task per partition, one atomically written file per task.
+
+The galaxies still to predict (IDs not yet in ``FILE``) are cut into partitions of
+``partition_rows`` in catalogue order. Each partition is one task; its result is
+``FILE.parts/part-00042.csv`` (a predictions CSV, renamed into place only when whole)
+beside ``part-00042.failures.json`` (the images it refused). A rerun skips the
+partitions whose file exists, so a killed client or scheduler is recovered by running
+the same command again; a worker killed mid-task has its task rerun elsewhere by the
+scheduler. When every partition is done, ``FILE`` becomes the merge of its previous
+rows and the parts in catalogue order (written under a temporary name and renamed),
+each ID once, and ``FILE.parts`` is removed.
+
+Workers load the run once per process (:func:`_worker_model`), never per task, and
+read images from the paths the client gives: on a real cluster, a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.atomic import write_json_atomic
+from core.cluster.engine import Engine, dashboard_link, dask_client
+from core.inference.batch import predict_set, still_to_do
+from core.inference.galaxy_sets import GalaxySet
+from core.inference.predictions_csv import PREDICTION_HEADER, PredictionsFileError, existing_ids
+
+#: Galaxies per task by default: ~20-60 s of work for one worker process on the default model.
+DEFAULT_PARTITION_ROWS = 2000
+#: Records the partitioning, so a rerun with other settings cannot mix parts.
+MANIFEST_NAME = "manifest.json"
+
+#: ``progress(rows_done, rows_total, partitions_done, partitions_total)``.
+ClusterProgress = Callable[[int, int, int, int], None]
+
+
+@dataclass
+class ClusterPrediction:
+    """What :func:`predict_on_cluster` did; counts are galaxies unless named partitions."""
+
+    predicted: int
+    skipped: int                       #: IDs already in FILE before this run
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    partitions: int = 0
+    partitions_reused: int = 0         #: finished by an earlier, interrupted run
+    dashboard: str | None = None
+
+
+def parts_dir(out_csv: str | os.PathLike) -> Path:
+    """``FILE.parts``: where the partition files of ``FILE`` are kept until the merge."""
+    out_csv = Path(out_csv)
+    return out_csv.with_name(out_csv.name + ".parts")
+
+
+def part_path(parts: Path, index: int) -> Path:
+    return parts / f"part-{index:05d}.csv"
+
+
+def _failures_path(part: Path) -> Path:
+    return part.with_suffix(".failures.json")
+
+
+_MODELS: dict[tuple[str, int], object] = {}
+
+
+def _worker_model(run_dir: str):
+    """The run loaded once per worker process (keyed by folder and model.pt's mtime)."""
+    from core.inference.predict import MODEL_NAME, load_run
+
+    key = (run_dir, Path(run_dir, MODEL_NAME).stat().st_mtime_ns)
+    if key not in _MODELS:
+        import torch
+
+        try:
+            from distributed import get_worker
+
+            torch.set_num_threads(max(1, int(get_worker().state.nthreads)))
+        except (ImportError, ValueError, AttributeError):
+            pass
+        _MODELS.clear()
+        _MODELS[key] = load_run(run_dir)
+    return _MODELS[key]
+
+
+def predict_partition(run_dir: str, gset: GalaxySet, part: str, tta: bool, crop_fraction: float | None,
+                      batch_size: int) -> tuple[int, list[tuple[str, str]]]:
+    """Worker task: predict ``gset`` into ``part`` (whole or absent); (rows predicted, refused images)."""
+    part = Path(part)
+    tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    result = predict_set(_worker_model(run_dir), gset, tta=tta, out_csv=tmp, batch_size=batch_size,
+                         crop_fraction=crop_fraction)
+    if not tmp.exists():  # every image refused: an empty part, header only
+        tmp.write_text(",".join(PREDICTION_HEADER) + "\n", encoding="utf-8")
+    write_json_atomic(_failures_path(part), {"failed": [list(f) for f in result.failed]})
+    os.replace(tmp, part)
+    return int(result.ok.sum()), result.failed
+
+
+def _check_manifest(parts: Path, manifest: dict) -> None:
+    path = parts / MANIFEST_NAME
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old != manifest:
+            raise PredictionsFileError(
+                f"{parts} holds partitions of another run (rows {old.get('rows')}, --partition-rows "
+                f"{old.get('partition_rows')}, model {old.get('model')}, tta {old.get('tta')}); rerun with "
+                f"those settings to finish it, or delete {parts}")
+    else:
+        parts.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, manifest)
+
+
+def merge_parts(out_csv: Path, parts: Path, n_parts: int) -> int:
+    """Write ``out_csv`` = its previous rows + parts 0..n-1 in order (atomic); rows added."""
+    header = ",".join(PREDICTION_HEADER) + "\n"
+    tmp = out_csv.with_name(f".{out_csv.name}.merge.tmp")
+    added = 0
+    with open(tmp, "w", encoding="utf-8", newline="") as dst:
+        if out_csv.exists() and out_csv.stat().st_size:
+            existing_ids(out_csv)  # checks the header and drops a cut last line
+            with open(out_csv, encoding="utf-8", newline="") as src:
+                shutil.copyfileobj(src, dst)
+        else:
+            dst.write(header)
+        for i in range(n_parts):
+            with open(part_path(parts, i), encoding="utf-8", newline="") as src:
+                if src.readline() != header:
+                    raise PredictionsFileError(f"{part_path(parts, i)}: not a predictions part (header differs)")
+                for line in src:
+                    dst.write(line)
+                    added += 1
+    os.replace(tmp, out_csv)
+    return added
+
+
+def _stored_failures(part: Path) -> list[tuple[str, str]]:
+    path = _failures_path(part)
+    if not path.exists():
+        return []
+    return [tuple(f) for f in json.loads(path.read_text(encoding="utf-8"))["failed"]]
+
+
+def predict_on_cluster(engine: Engine, run_dir: str | os.PathLike, gset: GalaxySet, out_csv: str | os.PathLike, *,
+                       tta: bool = False, crop_fraction: float | None = None, batch_size: int = 64,
+                       partition_rows: int = DEFAULT_PARTITION_ROWS,
+                       progress: ClusterProgress | None = None) -> ClusterPrediction:
+    """Predict every galaxy of ``gset`` not yet in ``out_csv`` on ``engine``; merge into ``out_csv``."""
+    if partition_rows < 1:
+        raise ValueError(f"--partition-rows must be at least 1, got {partition_rows}")
+    out_csv, run_dir = Path(out_csv), str(Path(run_dir).resolve())
+    todo = still_to_do(gset, out_csv)
+    skipped = len(gset) - len(todo)
+    bounds = [(s, min(s + partition_rows, len(todo))) for s in range(0, len(todo), partition_rows)]
+    result = ClusterPrediction(predicted=0, skipped=skipped, partitions=len(bounds))
+    if not bounds:
+        return result
+    parts = parts_dir(out_csv)
+    _check_manifest(parts, {"rows": len(todo), "partition_rows": partition_rows, "model": run_dir,
+                            "tta": tta, "crop_fraction": crop_fraction, "first": gset.ids[todo[0]],
+                            "last": gset.ids[todo[-1]]})
+    pending = [i for i in range(len(bounds)) if not part_path(parts, i).exists()]
+    result.partitions_reused = len(bounds) - len(pending)
+    rows_done = sum(bounds[i][1] - bounds[i][0] for i in range(len(bounds)) if i not in set(pending))
+    for i in set(range(len(bounds))) - set(pending):
+        result.failed += _stored_failures(part_path(parts, i))
+    if progress:
+        progress(rows_done, len(todo), result.partitions_reused, len(bounds))
+    if pending:
+        from distributed import as_completed
+
+        with dask_client(engine) as client:
+            result.dashboard = dashboard_link(client)
+            futures = {client.submit(predict_partition, run_dir, gset.subset(todo[s:e]), str(part_path(parts, i)),
+                                     tta, crop_fraction, batch_size, key=f"gz-predict-part-{i:05d}-{os.getpid()}",
+                                     pure=False): i
+                       for i in pending for s, e in [bounds[i]]}
+            n_done = result.partitions_reused
+            for future in as_completed(futures):
+                _, failed = future.result()
+                s, e = bounds[futures[future]]
+                result.failed += failed
+                rows_done, n_done = rows_done + (e - s), n_done + 1
+                if progress:
+                    progress(rows_done, len(todo), n_done, len(bounds))
+    result.predicted = merge_parts(out_csv, parts, len(bounds))
+    shutil.rmtree(parts, ignore_errors=True)
+    return result
