@@ -11,7 +11,7 @@ Definitions used by the Predict and Compare pages:
   class-derived label this is the class itself.
 * Columns a run never learned (:mod:`core.inference.learned`) are blank on its side,
   so they take no part in a disagreement, a score or a comparison.
-* Scores are :func:`core.inference.metrics.score` (the same numbers as ``python -m core
+* Scores are :func:`core.scoring.score` (the same numbers as ``python -m core
   evaluate``): top-answer accuracy against the human majority, macro recall,
   clockwise-vs-anticlockwise accuracy, RMSE per column over vote-fraction labels.
 """
@@ -28,8 +28,8 @@ import pandas as pd
 from core.inference.batch import SetPrediction, predict_set
 from core.inference.galaxy_sets import GalaxySet
 from core.inference.learned import blank_unlearned
-from core.inference.metrics import score
 from core.schema import CLASS_NAMES, RAW_INDEX, VOTE_COLUMNS
+from core.scoring import score
 
 
 def disagreement(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +88,7 @@ def galaxy_table(gset: GalaxySet, pred: np.ndarray, learned: np.ndarray | None =
 
 @dataclass
 class RunEvaluation:
-    """A run's predictions on a set and their scores (core.inference.metrics.score over the usable images)."""
+    """A run's predictions on a set and their scores (core.scoring.score over the usable images)."""
 
     run_id: str
     prediction: SetPrediction

@@ -163,12 +163,12 @@ def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str
     Images are prepared with :func:`core.images.preprocess.prepare_image` (via the disk
     cache) and predicted with :meth:`LoadedModel.predict_prepared`. ``ids``
     restricts scoring to those IDs (e.g. a held-out split). Returns
-    :func:`core.inference.metrics.score`'s dict (no RMSE for columns the run never learned) plus
+    :func:`core.scoring.score`'s dict (no RMSE for columns the run never learned) plus
     ``join`` (the dataset summary),
     ``crop_fraction``, ``tta`` and ``label_kinds``.
     """
     from core.images.preprocess import cached_arrays
-    from core.inference.metrics import score
+    from core.scoring import score
     from core.training.dataset import load_labelled_set
 
     join = load_labelled_set(catalog, images_dir)

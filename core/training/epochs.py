@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.inference.metrics import score
+from core.scoring import score
 from core.training.augment import augment_batch
 from core.training.losses import vote_loss
 from core.training.model import GalaxyNet, fractions_from_logits, uint8_to_input

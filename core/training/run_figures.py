@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.inference.metrics import CHANCE_ACCURACY as CHANCE
-from core.inference.metrics import MIN_RELIABLE_N as SMALL_N
+from core.scoring import CHANCE_ACCURACY as CHANCE
+from core.scoring import MIN_RELIABLE_N as SMALL_N
 
 
 @dataclass

@@ -17,9 +17,9 @@ from core.inference.compare import (
     top_answer,
 )
 from core.inference.galaxy_sets import combine_sets, set_from_catalog_file
-from core.inference.metrics import score
 from core.inference.predict import load_run
 from core.schema import VOTE_COLUMNS
+from core.scoring import score
 from tests.support.tiny_runs import FIXTURES, make_run
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.inference.held_out import all_galaxies, common_held_out, held_out_mask
-from core.inference.metrics import CHANCE_ACCURACY, MIN_RELIABLE_N, score, score_warnings
+from core.scoring import CHANCE_ACCURACY, MIN_RELIABLE_N, score, score_warnings
 from core.training.prepare import is_validation
 
 IDS = [f"5877{i:014d}" for i in range(400)]

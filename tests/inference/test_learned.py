@@ -12,10 +12,10 @@ from core.__main__ import main
 from core.inference.compare import agreement_summary, galaxy_table, side_by_side
 from core.inference.galaxy_sets import set_from_catalog_file
 from core.inference.learned import blank_unlearned, learned_mask, not_learned_columns
-from core.inference.metrics import score
 from core.inference.predict import load_run
 from core.inference.predictions_csv import PredictionWriter, predictions_csv_bytes, read_predictions
 from core.schema import DEBIASED_COLUMNS, DEBIASED_INDEX, RAW_COLUMNS, VOTE_COLUMNS
+from core.scoring import score
 from tests.support.paths import REPO_ROOT
 from tests.support.tiny_runs import FIXTURES, make_run
 

@@ -1,11 +1,11 @@
-"""core.inference.metrics.score on small hand-made predictions."""
+"""core.scoring.score on small hand-made predictions."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.inference.metrics import score
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
+from core.scoring import score
 from core.training.targets import one_hot_targets
 
 COL = {c: i for i, c in enumerate(VOTE_COLUMNS)}
