@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 
 from core.images.preprocess import prepare_with_info
-from core.inference.metrics import score
 from core.inference.predict import load_run
+from core.scoring import score
 from core.training.dataset import load_labelled_set
 from core.training.train import is_validation
 

@@ -32,8 +32,8 @@ import torch
 from PIL import Image
 
 from core.images.preprocess import cached_arrays, prepare_image
-from core.inference.metrics import score
 from core.schema import RAW_COLUMNS
+from core.scoring import score
 from core.training import encoders
 from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
 from core.training.dataset import load_labelled_set

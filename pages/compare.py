@@ -9,8 +9,8 @@ from core.inference.batch import SetPrediction
 from core.inference.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
 from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
 from core.inference.learned import NOT_LEARNED, blank_unlearned
-from core.inference.metrics import score, score_warnings
 from core.schema import VOTE_COLUMNS
+from core.scoring import score, score_warnings
 from ui import state_keys
 from ui.credits import show_credit
 from ui.model_cache import loadable_runs, model_for, predictions_with_progress

@@ -11,9 +11,9 @@ from core.inference.batch import predict_one
 from core.inference.compare import galaxy_table, top_answer
 from core.inference.held_out import SAW_EVERYTHING, held_out_mask
 from core.inference.learned import NOT_LEARNED, blank_unlearned, not_learned_columns
-from core.inference.metrics import score
 from core.inference.predictions_csv import predictions_csv_bytes
 from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
+from core.scoring import score
 from ui import state_keys
 from ui.credits import show_credit
 from ui.framing_view import framing_caption, show_framing

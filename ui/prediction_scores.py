@@ -1,14 +1,14 @@
 """Scores drawn with their n, the majority-class baseline and chance, and cautions beside them.
 
 Shared by the Predict and Compare pages. Metrics sit three to a row so their labels and
-values are never truncated at 1024 px; the numbers come from :mod:`core.inference.metrics`.
+values are never truncated at 1024 px; the numbers come from :mod:`core.scoring`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.inference.metrics import CHANCE_ACCURACY, score_warnings
+from core.scoring import CHANCE_ACCURACY, score_warnings
 from ui.prediction_inputs import fmt
 
 ACCURACY_HELP = ("Share of galaxies whose model top answer equals the people's top answer (the recorded class "
@@ -19,7 +19,7 @@ MACRO_HELP = ("Recall averaged over the six answers, so rare answers (merger, do
 
 
 def baseline_caption(scores: dict) -> str:
-    """"n = ... · majority-class baseline ... · chance ..." for a core.inference.metrics.score result."""
+    """"n = ... · majority-class baseline ... · chance ..." for a core.scoring.score result."""
     parts = [f"n = {scores['n_top_answer']:,} galaxies with a top answer"]
     if scores.get("spin_accuracy") is not None:
         parts.append(f"spin: n = {scores['n_spin']:,} spirals")
