@@ -164,7 +164,6 @@ def _run_on_cluster(args, engine, gset) -> int:
 
 
 def run(args) -> int:
-    from core.cluster.engine import EngineError
     from core.images.reading import ImageInputError
     from core.inference.predictions_csv import PredictionsFileError
     from core.training.checkpoint import CheckpointError
@@ -181,6 +180,7 @@ def run(args) -> int:
         if args.catalog or args.images:
             return _run_set(args)
         raise ValueError("nothing to predict: give ID IMAGE, or --images DIR [--catalog CSV] --out FILE")
-    except (EngineError, ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
+    # ValueError covers the engine options too (core.cluster.engine.EngineError).
+    except (ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -27,7 +27,7 @@ from core.atomic import write_json_atomic
 from core.cluster.engine import Engine, dashboard_link, dask_client
 from core.inference.batch import predict_set, still_to_do
 from core.inference.galaxy_sets import GalaxySet
-from core.inference.predictions_csv import PREDICTION_HEADER, PredictionsFileError, existing_ids
+from core.inference.predictions_csv import PREDICTION_HEADER, PredictionsFileError
 
 #: Galaxies per task by default: ~20-60 s of work for one worker process on the default model.
 DEFAULT_PARTITION_ROWS = 2000
@@ -121,8 +121,7 @@ def merge_parts(out_csv: Path, parts: Path, n_parts: int) -> int:
     tmp = out_csv.with_name(f".{out_csv.name}.merge.tmp")
     added = 0
     with open(tmp, "w", encoding="utf-8", newline="") as dst:
-        if out_csv.exists() and out_csv.stat().st_size:
-            existing_ids(out_csv)  # checks the header and drops a cut last line
+        if out_csv.exists() and out_csv.stat().st_size:  # checked (header, cut last line) by still_to_do
             with open(out_csv, encoding="utf-8", newline="") as src:
                 shutil.copyfileobj(src, dst)
         else:
@@ -163,10 +162,11 @@ def predict_on_cluster(engine: Engine, run_dir: str | os.PathLike, gset: GalaxyS
     _check_manifest(parts, {"rows": len(todo), "partition_rows": partition_rows, "model": run_dir,
                             "tta": tta, "crop_fraction": crop_fraction, "first": gset.ids[todo[0]],
                             "last": gset.ids[todo[-1]]})
-    pending = [i for i in range(len(bounds)) if not part_path(parts, i).exists()]
-    result.partitions_reused = len(bounds) - len(pending)
-    rows_done = sum(bounds[i][1] - bounds[i][0] for i in range(len(bounds)) if i not in set(pending))
-    for i in set(range(len(bounds))) - set(pending):
+    finished = [i for i in range(len(bounds)) if part_path(parts, i).exists()]
+    pending = sorted(set(range(len(bounds))) - set(finished))
+    result.partitions_reused = len(finished)
+    rows_done = sum(bounds[i][1] - bounds[i][0] for i in finished)
+    for i in finished:
         result.failed += _stored_failures(part_path(parts, i))
     if progress:
         progress(rows_done, len(todo), result.partitions_reused, len(bounds))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def test_finished_partitions_are_kept_and_other_settings_refused(images: Path, r
     gset = set_from_catalog_file(images / "labels.csv", images)
     out = tmp_path / "p.csv"
     engine = Engine(local_workers=1)
-    # An interrupted earlier run left partition 0 (with a marker row) and its manifest.
+    # A finished three-row part to plant later, as an interrupted earlier run would leave it.
     first = predict_on_cluster(engine, run_dir, gset.head(3), tmp_path / "probe.csv", partition_rows=3)
     assert first.predicted == 3
     parts = parts_dir(out)
@@ -72,8 +73,6 @@ def test_finished_partitions_are_kept_and_other_settings_refused(images: Path, r
     # Leave a finished part behind, as a killed client would, and check it is reused, not recomputed.
     parts.mkdir()
     out.unlink()
-    import json
-
     manifest = {"rows": len(gset), "partition_rows": 3, "model": str(run_dir.resolve()), "tta": False,
                 "crop_fraction": None, "first": gset.ids[0], "last": gset.ids[-1]}
     (parts / "manifest.json").write_text(json.dumps(manifest))
