@@ -1,4 +1,4 @@
-"""One training-recipe trial on an inner validation split of the training part (issue 10, models/README.md).
+"""One training-recipe trial on an inner validation split of the training part (issue 10, docs/MODEL_TRIALS.md).
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
        [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--spin-weight 1]
