@@ -57,7 +57,7 @@ DIHEDRAL_GROUP: tuple[tuple[int, bool], ...] = tuple((k, f) for f in (False, Tru
 class AugmentSettings:
     """What :func:`augment_batch` does; stored in a run's config.json.
 
-    The defaults are the shipped recipe (trial T7 in models/README.md). A run recorded before a
+    The defaults are the shipped recipe (trial T7 in docs/MODEL_TRIALS.md). A run recorded before a
     switch existed reads back with :data:`ABSENT_SWITCH` for it (see ``from_recorded``).
     """
 

@@ -56,7 +56,7 @@ def setting(default: Any, help: str, *, flag: str | None = None, choices: tuple 
 class TrainConfig:
     """Every training setting; one line and a reason each.
 
-    The defaults are the recipe of the shipped models (trial T7 in models/README.md): a run
+    The defaults are the recipe of the shipped models (trial T7 in docs/MODEL_TRIALS.md): a run
     started with no options reproduces ``models/demo`` on the same data.
     """
 
