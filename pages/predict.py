@@ -22,6 +22,7 @@ from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.prediction_charts import confusion_figure, scatter_grid
 from ui.prediction_inputs import pick_galaxy_set, run_label, runs_or_stop
+from ui.prediction_job import show_catalogue_job
 from ui.prediction_scores import show_run_summary, show_scores
 from ui.prediction_views import show_galaxy, show_upload_bars
 
@@ -82,7 +83,7 @@ elif gset is not None:
     scored_note = f"This run {SAW_EVERYTHING}."
 
 progress_slot = st.empty()  # the progress bar sits at the top of the results it is computing
-tab_gal, tab_set, tab_own = st.tabs(["Galaxies", "Over the set", "Your own image"])
+tab_gal, tab_set, tab_own, tab_job = st.tabs(["Galaxies", "Over the set", "Your own image", "Whole catalogue"])
 
 fractions = failed = table = None
 if gset is not None and len(gset):
@@ -138,5 +139,8 @@ with tab_own:
             with st.expander("What the model sees after framing"):
                 show_framing(open_image(upload, upload.name), model.crop_fraction, model.image_size,
                              md_escape(upload.name))
+
+with tab_job:
+    show_catalogue_job(run)
 
 show_credit()

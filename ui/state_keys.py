@@ -34,6 +34,9 @@ TRAIN_RUN = "train_run"
 TRAIN_SEEN_ACTIVE = "train_seen_active"
 #: Anonymous random session ID (str) of this browser tab's visitor on the Classify page.
 VOTE_SESSION = "vote_session_id"
+#: Client key (str, core.votes.clients: a keyed hash of the visitor's address, never the address) the
+#: Classify page's votes are counted by; the same across this visitor's tabs and reloads.
+VOTE_CLIENT = "vote_client_key"
 #: OBJID (str) of the galaxy the Classify page is showing now.
 VOTE_CURRENT = "vote_current_galaxy"
 #: core.votes.store.Vote just cast (drives the reveal), or absent.
@@ -57,3 +60,18 @@ COMPARE_SET_SOURCE = "compare_set_source"
 COMPARE_HELD_OUT = "compare_held_out"
 COMPARE_A = "compare_a"
 COMPARE_B = "compare_b"
+#: Predict page, "Whole catalogue" tab (ui.prediction_job): galaxy source (radio label), demo labels name,
+#: catalogue CSV path, engine (radio label), worker count (int), scheduler address, galaxies per task (int);
+#: widget-key prefixes of the image folder and output CSV inputs; the start button; and whether the tab
+#: last saw a job active (bool, so it reruns once when the job ends).
+PREDICT_JOB_SOURCE = "predict_job_source"
+PREDICT_JOB_DEMO = "predict_job_demo"
+PREDICT_JOB_CSV = "predict_job_csv"
+PREDICT_JOB_ENGINE = "predict_job_engine"
+PREDICT_JOB_WORKERS = "predict_job_workers"
+PREDICT_JOB_SCHEDULER = "predict_job_scheduler"
+PREDICT_JOB_PARTITION = "predict_job_partition_rows"
+PREDICT_JOB_IMAGES = "predict_job_images"
+PREDICT_JOB_OUT = "predict_job_out"
+PREDICT_JOB_START = "predict_job_start"
+PREDICT_JOB_SEEN_ACTIVE = "predict_job_seen_active"

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from core import jobs
+from core.cluster.engine import EngineError, add_engine_arguments, engine_from_args
 from core.config import get_settings
 from core.exit_codes import ExitCode, epilog
 from core.images.cutouts import CutoutSettingsError, check_cutout_host
@@ -27,8 +28,15 @@ from core.jobs import JobState, JobStatus
 _STARTED_AT = time.time()
 
 
+def _default_partition_rows() -> int:
+    from core.cluster.download import DEFAULT_PARTITION_ROWS
+
+    return DEFAULT_PARTITION_ROWS
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     settings = get_settings()
+    defaults = DownloadConfig()
     p = subparsers.add_parser(
         "download",
         help="download SDSS cutouts, one <OBJID>.jpg per galaxy",
@@ -39,7 +47,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "The catalogue may be any form `catalog` reads that has positions (GZ1 Table 2, the\n"
             "13-column form, decimal degrees, zooSpec export) or a bare OBJID,RA,DEC list in decimal\n"
             "degrees or sexagesimal. Valid images already in the folder are skipped, so running the\n"
-            "same command again resumes an interrupted job and retries its failures."),
+            "same command again resumes an interrupted job and retries its failures.\n\n"
+            f"Time bound (defaults): {defaults.worst_case_text()}.\n"
+            "In general: (retries + 1) x max(deadline, connect-timeout) + the retry delays (backoff doubled\n"
+            f"per retry, at most {defaults.backoff_max:g} s each). Raise --deadline or --retries only for a slow service.\n\n"
+            "On Dask (--cluster N or --scheduler ADDRESS): the galaxies are split into partitions, one task\n"
+            "each, and --workers bounds the requests in flight across the WHOLE cluster (a Dask semaphore),\n"
+            "whatever the number of Dask workers; the image folder must be on a filesystem every worker sees."),
     )
     p.add_argument("catalog", type=Path, help="catalogue CSV (.csv or .csv.gz) with OBJID, RA and DEC")
     p.add_argument("--images", type=Path, default=None,
@@ -53,6 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="refuse cutout hosts other than SDSS's, $GZ_CUTOUT_BASE_URL's and $GZ_CUTOUT_HOSTS "
                         "(the dashboard starts its jobs this way)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    add_engine_arguments(p)
+    p.add_argument("--partition-rows", type=int, metavar="N", default=None,
+                   help=f"galaxies per Dask task (default {_default_partition_rows()})")
     return p
 
 
@@ -121,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
             check_cutout_host(config.cutout().resolved_base_url())
     except (CutoutSettingsError, ValueError) as exc:
         return _error(str(exc), folder)
+    try:
+        engine = engine_from_args(args)
+    except EngineError as exc:
+        return _error(str(exc), folder)
     loaded = _load(args, folder)
     if isinstance(loaded, int):
         return loaded
@@ -139,10 +160,18 @@ def run(args: argparse.Namespace) -> int:
 
     jobs.install_sigterm_as_cancel(folder)
     job_settings = {"catalog": str(args.catalog.expanduser().resolve()), "limit": args.limit,
-                    "selection": args.selection}
+                    "selection": args.selection, "engine_args": []}
+    if engine.distributed:
+        rows = _default_partition_rows() if args.partition_rows is None else args.partition_rows
+        job_settings["engine_args"] = [*engine.cli_args(), "--partition-rows", str(rows)]
     try:
-        summary = run_download(targets, folder, config, on_progress=on_progress, job_settings=job_settings,
-                               cancel_since=_STARTED_AT, rejected=rejected)
+        if engine.distributed:
+            summary = _run_on_cluster(args, engine, targets, folder, config, on_progress, job_settings, rejected)
+        else:
+            summary = run_download(targets, folder, config, on_progress=on_progress, job_settings=job_settings,
+                                   cancel_since=_STARTED_AT, rejected=rejected)
+    except EngineError as exc:
+        return _error(str(exc), folder)
     except jobs.JobBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(ExitCode.BUSY)
@@ -152,6 +181,18 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     return _report(summary, folder, args.failures)
+
+
+def _run_on_cluster(args, engine, targets, folder, config, on_progress, job_settings, rejected) -> DownloadSummary:
+    from core.cluster.download import describe_partitions, download_on_cluster
+
+    rows = _default_partition_rows() if args.partition_rows is None else args.partition_rows
+    if rows < 1:
+        raise EngineError(f"--partition-rows must be at least 1, got {rows}")
+    print(f"downloading {len(targets)} galaxies on {engine.describe()}, {describe_partitions(len(targets), rows)}, "
+          f"at most {config.workers} requests in flight", file=sys.stderr)
+    return download_on_cluster(engine, targets, folder, config, on_progress=on_progress, job_settings=job_settings,
+                               cancel_since=_STARTED_AT, rejected=rejected, partition_rows=rows)
 
 
 def _report(summary: DownloadSummary, folder: Path, copy_to: Path | None) -> int:

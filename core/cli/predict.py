@@ -23,17 +23,22 @@ A whole catalogue on Dask (same output, within 1e-5)::
 splits the galaxies into partitions (--partition-rows), one task and one
 FILE.parts/part-NNNNN.csv each; a rerun keeps finished partitions; FILE is their
 merge in catalogue order. Images and FILE must be on paths every worker sees.
+With ``--job-folder DIR`` (how the dashboard starts it) the run is a background job:
+progress in DIR/state.json, cancel with DIR/CANCEL or SIGTERM (core.cluster.predict_job).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from core.cluster.engine import add_engine_arguments
 from core.cluster.predict import DEFAULT_PARTITION_ROWS
 from core.exit_codes import ExitCode, epilog
+
+_STARTED_AT = time.time()  # a CANCEL file older than this process is a leftover of an earlier job
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -65,6 +70,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_engine_arguments(p)
     p.add_argument("--partition-rows", type=int, metavar="N", default=DEFAULT_PARTITION_ROWS,
                    help=f"galaxies per Dask task, one part file each (default {DEFAULT_PARTITION_ROWS})")
+    p.add_argument("--job-folder", metavar="DIR", default=None,
+                   help="run as a background job: hold DIR/job.lock, write progress to DIR/state.json, stop on "
+                        "DIR/CANCEL or SIGTERM (the dashboard starts its jobs this way; needs --cluster/--scheduler)")
     return p
 
 
@@ -124,6 +132,8 @@ def _run_set(args) -> int:
     if len(gset) == 0:
         raise ValueError(f"no images to predict in {args.images}")
     engine = engine_from_args(args)
+    if args.job_folder and not engine.distributed:
+        raise ValueError("--job-folder runs on Dask: give --cluster N or --scheduler ADDRESS")
     if engine.distributed:
         return _run_on_cluster(args, engine, gset)
     model = _load(args)
@@ -147,6 +157,8 @@ def _run_on_cluster(args, engine, gset) -> int:
     from core.cluster.predict import predict_on_cluster
 
     model = _load(args)  # checks the run here, before any worker is asked to load it
+    if args.job_folder:
+        return _run_job(args, engine, gset, model)
 
     def show(rows: int, total: int, parts: int, n_parts: int) -> None:
         if not args.no_progress:
@@ -160,6 +172,31 @@ def _run_on_cluster(args, engine, gset) -> int:
     print(f"{result.predicted} predicted, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
           f"{result.partitions} partitions ({result.partitions_reused} from an earlier run) on {engine.describe()}; "
           f"model {model.run_dir.name}{' with TTA' if args.tta else ''}", file=sys.stderr)
+    return _report_failures(result.failed)
+
+
+def _run_job(args, engine, gset, model) -> int:
+    """The cluster prediction as a job in --job-folder (core.cluster.predict_job)."""
+    from core import jobs
+    from core.cluster.predict_job import run_predict_job
+    from core.jobs import JobStatus
+
+    folder = Path(args.job_folder)
+    jobs.install_sigterm_as_cancel(folder)
+    print(f"predicting {len(gset)} galaxies on {engine.describe()} as a job in {folder}", file=sys.stderr)
+    try:
+        status, result = run_predict_job(folder, engine, model.run_dir, gset, args.out, tta=args.tta,
+                                         crop_fraction=args.crop, batch_size=args.batch_size,
+                                         partition_rows=args.partition_rows, cancel_since=_STARTED_AT)
+    except jobs.JobBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.BUSY
+    if status == JobStatus.CANCELLED:
+        print(f"cancelled; finished partitions are kept in {args.out}.parts (run again to continue)",
+              file=sys.stderr)
+        return ExitCode.CANCELLED
+    print(f"{result.predicted} predicted, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
+          f"{result.partitions} partitions ({result.partitions_reused} from an earlier run)", file=sys.stderr)
     return _report_failures(result.failed)
 
 
@@ -183,4 +220,8 @@ def run(args) -> int:
     # ValueError covers the engine options too (core.cluster.engine.EngineError).
     except (ImageInputError, CheckpointError, PredictionsFileError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if getattr(args, "job_folder", None):  # let the dashboard see why its job did not run
+            from core.cluster.predict_job import record_failure
+
+            record_failure(Path(args.job_folder), str(exc))
         return ExitCode.BAD_INPUT

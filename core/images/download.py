@@ -121,6 +121,23 @@ def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetc
     return outcome
 
 
+def process_target(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetcher) -> Outcome:
+    """One galaxy, start to end: skip a valid image, else fetch, check and save it atomically.
+
+    The per-galaxy step of every engine (this process's threads and Dask tasks alike).
+    Raises :class:`DiskFull`; any other error becomes a failed :class:`Outcome`, so no
+    galaxy is lost silently.
+    """
+    try:
+        return _process(target, folder, config, fetcher)
+    except DiskFull:
+        raise
+    except Exception as exc:  # a bug or a disk error must not lose the galaxy silently
+        return Outcome(target.objid, target.ra, target.dec, "failed",
+                       reason="internal error while saving the image",
+                       detail=f"{type(exc).__name__}: {exc}"[:300])
+
+
 def _stale_cancel(folder: Path, since: float | None) -> None:
     """Drop a CANCEL file written before ``since`` (a leftover of an earlier, killed job)."""
     path = Path(folder) / jobs.CANCEL_NAME
@@ -153,56 +170,38 @@ def run_download(targets: list[Target], folder: Path, config: DownloadConfig | N
     folder.mkdir(parents=True, exist_ok=True)
     with jobs.JobLock(folder):
         try:
-            _stale_cancel(folder, cancel_since)
-            _remove_stale_parts(folder)
-            try:
-                write_imageset(folder, config)
-            except OSError as exc:
-                raise (_disk_full(exc, folder) or exc) from exc
+            prepare_folder(folder, config, cancel_since)
             run = _Run(targets, folder, config, list(rejected), {**config.to_dict(), **(job_settings or {})})
             return run.execute(on_progress)
         finally:
             jobs.clear_cancel(folder)
 
 
-class _Run:
-    """One locked run: worker threads fetch, this thread counts, writes the state and stops them."""
+def prepare_folder(folder: Path, config: DownloadConfig, cancel_since: float | None) -> None:
+    """Before a run, holding the folder's lock: drop a stale CANCEL and temporary files, write
+    ``imageset.json``. Raises :class:`DiskFull` when the disk is full."""
+    _stale_cancel(folder, cancel_since)
+    _remove_stale_parts(folder)
+    try:
+        write_imageset(folder, config)
+    except OSError as exc:
+        raise (_disk_full(exc, folder) or exc) from exc
 
-    def __init__(self, targets: list[Target], folder: Path, config: DownloadConfig,
+
+class JobTally:
+    """The counts of one run and how they are published: ``state.json`` and ``failures.csv``.
+
+    Shared by this process's run and a run on Dask (:mod:`core.cluster.download`), so both
+    write the same state. ``failures`` is in catalogue order when the caller keeps it so.
+    """
+
+    def __init__(self, n_targets: int, folder: Path, config: DownloadConfig,
                  rejected: list[Outcome], settings: dict[str, Any]):
         self.folder, self.config, self.settings = folder, config, settings
-        self.total = len(targets) + len(rejected)
+        self.total = n_targets + len(rejected)
         self.counts = {"downloaded": 0, "skipped": 0, "failed": len(rejected)}
         self.failures: list[Outcome] = list(rejected)
-        self.cancel = threading.Event()
-        self.work: queue.Queue[Target] = queue.Queue()
-        self.results: queue.Queue[Outcome | BaseException | None] = queue.Queue()  # None: a worker ended
-        self.limiter = RateLimiter(config.min_interval)
-        for t in targets:
-            self.work.put(t)
         self.started, self.t0 = time.time(), time.monotonic()
-
-    def _worker(self) -> None:
-        fetcher = Fetcher(self.config, self.limiter, self.cancel)
-        try:
-            while not self.cancel.is_set():
-                try:
-                    target = self.work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    outcome: Outcome | BaseException = _process(target, self.folder, self.config, fetcher)
-                except DiskFull as exc:
-                    self.cancel.set()  # stop every worker now, not when the main thread sees this
-                    outcome = exc
-                except Exception as exc:  # a bug or a disk error must not lose the galaxy silently
-                    outcome = Outcome(target.objid, target.ra, target.dec, "failed",
-                                      reason="internal error while saving the image",
-                                      detail=f"{type(exc).__name__}: {exc}"[:300])
-                self.results.put(outcome)
-        finally:
-            fetcher.close()
-            self.results.put(None)
 
     def state(self, status: JobStatus, message: str = "") -> JobState:
         elapsed = time.monotonic() - self.t0
@@ -230,6 +229,49 @@ class _Run:
             if not tolerate_disk_full:
                 raise full from exc
         return st
+
+    def summary(self, status: JobStatus, message: str, final: JobState) -> DownloadSummary:
+        return DownloadSummary(status=status, total=self.total, downloaded=self.counts["downloaded"],
+                               skipped=self.counts["skipped"], failed=self.counts["failed"],
+                               elapsed_s=final.progress["elapsed_s"], throughput=final.progress["throughput"],
+                               failures=list(self.failures), message=message)
+
+    @staticmethod
+    def _report(state: JobState, on_progress) -> None:
+        if on_progress is not None:
+            on_progress(state)
+
+
+class _Run(JobTally):
+    """One locked run: worker threads fetch, this thread counts, writes the state and stops them."""
+
+    def __init__(self, targets: list[Target], folder: Path, config: DownloadConfig,
+                 rejected: list[Outcome], settings: dict[str, Any]):
+        super().__init__(len(targets), folder, config, rejected, settings)
+        self.cancel = threading.Event()
+        self.work: queue.Queue[Target] = queue.Queue()
+        self.results: queue.Queue[Outcome | BaseException | None] = queue.Queue()  # None: a worker ended
+        self.limiter = RateLimiter(config.min_interval)
+        for t in targets:
+            self.work.put(t)
+
+    def _worker(self) -> None:
+        fetcher = Fetcher(self.config, self.limiter, self.cancel)
+        try:
+            while not self.cancel.is_set():
+                try:
+                    target = self.work.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome: Outcome | BaseException = process_target(target, self.folder, self.config, fetcher)
+                except DiskFull as exc:
+                    self.cancel.set()  # stop every worker now, not when the main thread sees this
+                    outcome = exc
+                self.results.put(outcome)
+        finally:
+            fetcher.close()
+            self.results.put(None)
 
     def _take(self, item: Outcome | BaseException) -> None:
         if isinstance(item, BaseException):
@@ -259,10 +301,7 @@ class _Run:
             raise
         final = self.publish(status, message, tolerate_disk_full=status == JobStatus.DISK_FULL)
         self._report(final, on_progress)
-        return DownloadSummary(status=status, total=self.total, downloaded=self.counts["downloaded"],
-                               skipped=self.counts["skipped"], failed=self.counts["failed"],
-                               elapsed_s=final.progress["elapsed_s"], throughput=final.progress["throughput"],
-                               failures=list(self.failures), message=message)
+        return self.summary(status, message, final)
 
     def _collect(self, n_threads: int, on_progress) -> tuple[JobStatus, str]:
         status, message = JobStatus.FINISHED, ""
@@ -288,8 +327,3 @@ class _Run:
         if status == JobStatus.FINISHED and sum(self.counts.values()) < self.total:
             status = JobStatus.CANCELLED
         return status, message
-
-    @staticmethod
-    def _report(state: JobState, on_progress) -> None:
-        if on_progress is not None:
-            on_progress(state)

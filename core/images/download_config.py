@@ -7,6 +7,10 @@ defaults, the argv of a detached job (:meth:`DownloadConfig.to_argv`) and the
 settings stored with a job (:meth:`DownloadConfig.to_dict` /
 :meth:`DownloadConfig.from_dict`). Times are seconds; sizes are pixels; the
 scale is arcsec per pixel.
+
+The defaults bound one galaxy to :attr:`DownloadConfig.worst_case_s` (55 s: 3 tries of at
+most 15 s each, plus two retry delays of at most 5 s), however slowly a host trickles
+bytes; a 120-px cutout is a few KB, which SkyServer sends in well under a second.
 """
 
 from __future__ import annotations
@@ -55,18 +59,19 @@ class DownloadConfig:
     workers: int = field(default_factory=_default_workers, metadata=_opt(
         "parallel requests ($GZ_DOWNLOAD_WORKERS; please stay polite)"))
     connect_timeout: float = field(default=10.0, metadata=_opt("seconds to wait for a connection"))
-    timeout: float = field(default=30.0, metadata=_opt(
+    timeout: float = field(default=15.0, metadata=_opt(
         "read timeout: longest silence allowed while waiting for an answer, seconds"))
-    deadline: float = field(default=120.0, metadata=_opt(
+    deadline: float = field(default=15.0, metadata=_opt(
         "total seconds one request may take, connection to last byte, however slowly bytes arrive"))
-    retries: int = field(default=3, metadata=_opt(
+    retries: int = field(default=2, metadata=_opt(
         "extra tries after timeouts, connection errors, 5xx and damaged answers, with backoff"))
     backoff: float = field(default=1.0, metadata=_opt(
         "first retry delay in seconds, doubled each further retry, with jitter"))
     min_interval: float = field(default=0.0, metadata=_opt(
         "minimum seconds between request starts across all workers"))
     # Tuning that needs no flag: stored with the job all the same.
-    backoff_max: float = field(default=30.0, metadata=_opt("longest retry delay, seconds", cli=False))
+    backoff_max: float = field(default=5.0, metadata=_opt(
+        "longest retry delay, seconds (a server's Retry-After is honoured up to this)", cli=False))
     jitter: float = field(default=0.5, metadata=_opt(
         "each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]", cli=False))
     state_interval: float = field(default=0.5, metadata=_opt("how often state.json is rewritten", cli=False))
@@ -78,6 +83,29 @@ class DownloadConfig:
     def max_attempts(self) -> int:
         """Total tries per galaxy, including the first."""
         return self.retries + 1
+
+    @property
+    def worst_case_s(self) -> float:
+        """The longest one galaxy can take, in seconds, from its first request to its outcome.
+
+        ``max_attempts`` tries of at most ``max(deadline, connect_timeout)`` each (the deadline
+        runs from the start of a try; a connection still being made when it passes is cut once
+        made, so a try ends by whichever is later) plus the longest delay before each retry
+        (backoff doubled per retry, capped at ``backoff_max``, times ``1 + jitter``; a server's
+        Retry-After may stretch a delay to ``backoff_max``). Not counted: waiting for a turn
+        (``min_interval``, the cluster-wide bound on requests in flight) and name resolution.
+        """
+        per_try = max(self.deadline, self.connect_timeout)
+        delays = sum(max(min(self.backoff_max, self.backoff * 2 ** (k - 1)) * (1 + self.jitter), self.backoff_max)
+                     for k in range(1, self.retries + 1))
+        return self.max_attempts * per_try + delays
+
+    def worst_case_text(self) -> str:
+        """:attr:`worst_case_s` in words, for ``--help`` and the Images page."""
+        return (f"at most {self.worst_case_s:g} s per galaxy ({self.max_attempts} tries of at most "
+                f"{max(self.deadline, self.connect_timeout):g} s, plus retry delays of at most "
+                f"{self.worst_case_s - self.max_attempts * max(self.deadline, self.connect_timeout):g} s in all), "
+                "however slowly the server sends")
 
     def cutout(self) -> CutoutSettings:
         """What each request asks for (pixels and arcsec/px)."""

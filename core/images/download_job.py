@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,9 @@ def job_settings_rows(state: JobState | None) -> list[tuple[str, str]]:
             ("Scale", f"{float(cut.scale):g} arcsec/pixel"), ("Size", f"{cut.width} x {cut.height} pixels"),
             ("Parallel requests", str(stored.workers)), ("Retries", str(stored.retries)),
             ("Timeouts", f"connect {stored.connect_timeout:g} s, silence {stored.timeout:g} s, "
-                         f"whole request {stored.deadline:g} s")]
+                         f"whole request {stored.deadline:g} s"),
+            ("Longest per galaxy", f"{stored.worst_case_s:g} s"),
+            ("Engine", str(state.settings.get("engine") or "single process"))]
 
 
 def cli_args(catalog_csv: Path, folder: Path, config: DownloadConfig, selection: str = "") -> list[str]:
@@ -145,7 +148,7 @@ def cli_args(catalog_csv: Path, folder: Path, config: DownloadConfig, selection:
 
 
 def start_download_job(table, folder: Path, config: DownloadConfig, selection: str = "",
-                       env: dict[str, str] | None = None):
+                       env: dict[str, str] | None = None, engine_args: Sequence[str] = ()):
     """Start a download of ``table`` (OBJID, RA, DEC) in ``folder`` as a detached worker.
 
     ``table`` None starts the folder's job catalogue again (retry and resume). Requests
@@ -153,6 +156,9 @@ def start_download_job(table, folder: Path, config: DownloadConfig, selection: s
     enforces that too. Raises :class:`core.jobs.JobBusy` when a job runs or is starting
     in ``folder``, FileNotFoundError when there is no job catalogue to resume, and
     CutoutSettingsError / ValueError for bad settings. Returns the worker's Popen.
+    ``engine_args`` are extra ``download`` options that choose where it runs (``--cluster 2``,
+    ``--partition-rows N``; see :func:`core.cluster.download.start_cluster_download_job`); they
+    are stored as ``settings.engine_args`` so a restart runs there again.
     """
     folder = Path(folder)
     config = config.validated().resolved()
@@ -170,11 +176,13 @@ def start_download_job(table, folder: Path, config: DownloadConfig, selection: s
         else:
             raise FileNotFoundError(f"no {JOB_CATALOG_NAME} in {folder} to resume")
         jobs.clear_cancel(folder)  # no job runs here, so any CANCEL file is a leftover
-        settings: dict[str, Any] = {**config.to_dict(), "catalog": str(catalog_csv), "selection": selection}
+        settings: dict[str, Any] = {**config.to_dict(), "catalog": str(catalog_csv), "selection": selection,
+                                    "engine_args": [str(a) for a in engine_args]}
         jobs.write_state(folder, JobState(kind="download", status=JobStatus.STARTING, total=total,
                                           started_at=time.time(), settings=settings,
                                           progress={"pending": total}).to_dict())
-    args = cli_args(catalog_csv, folder, config, selection) + ["--no-progress", "--only-allowed-hosts"]
+    args = cli_args(catalog_csv, folder, config, selection) + ["--no-progress", "--only-allowed-hosts",
+                                                               *map(str, engine_args)]
     return jobs.start_detached(args, folder, env=env)
 
 
@@ -195,4 +203,8 @@ def restart_job(folder: Path, env: dict[str, str] | None = None):
         raise ValueError(f"the last job in {folder} cannot be restarted from here (no stored settings or "
                          "job catalogue); start a new download")
     config = stored_config(state)
-    return start_download_job(None, folder, config, str(state.settings.get("selection") or ""), env=env)
+    engine_args = state.settings.get("engine_args") or []
+    if not isinstance(engine_args, list) or not all(isinstance(a, str) for a in engine_args):
+        engine_args = []  # unusable: run in one process
+    return start_download_job(None, folder, config, str(state.settings.get("selection") or ""), env=env,
+                              engine_args=engine_args)

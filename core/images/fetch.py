@@ -8,6 +8,12 @@ watchdog shuts the connection's socket down at the deadline, which also ends a
 status line or headers that trickle; ``config.timeout`` bounds each silence. Timeouts, connection errors, HTTP 5xx/429 and damaged
 answers (HTML, truncated, wrong size, blank) are retried up to
 ``config.max_attempts`` with exponential backoff and jitter; other 4xx are final.
+So one galaxy takes at most ``config.worst_case_s`` seconds.
+
+``slots``, when given, bounds the requests in flight: a slot is taken before each try and
+given back after it (not held during the backoff). Anything with ``acquire(timeout=...)``
+and ``release()`` works: a ``threading.Semaphore``, or a ``distributed.Semaphore`` shared
+by a whole Dask cluster (:mod:`core.cluster.download`).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import random
 import socket
 import threading
 import time
+from typing import Protocol
 
 import requests
 import urllib3
@@ -47,6 +54,18 @@ class RateLimiter:
             self._next = start + self.interval
         if start > now:
             cancel.wait(start - now)
+
+
+class Slots(Protocol):
+    """A counting semaphore: ``acquire(timeout=s)`` returns True once a slot is taken."""
+
+    def acquire(self, timeout: float | None = None) -> bool: ...
+
+    def release(self) -> object: ...
+
+
+#: How often a thread waiting for a slot checks for cancellation, seconds.
+SLOT_POLL_S = 0.25
 
 
 class _Cancelled(Exception):
@@ -84,8 +103,11 @@ def _recording_adapter(record) -> HTTPAdapter:
 class Fetcher:
     """Fetches and checks one cutout at a time, with retries; one instance per worker thread."""
 
-    def __init__(self, config: DownloadConfig, limiter: RateLimiter, cancel: threading.Event):
+    def __init__(self, config: DownloadConfig, limiter: RateLimiter, cancel: threading.Event,
+                 slots: Slots | None = None):
         self.config = config
+        self.slots = slots
+        self._fired: threading.Event | None = None  # the current try's watchdog flag
         self.cutout: CutoutSettings = config.cutout()
         self.limiter = limiter
         self.cancel = cancel
@@ -102,6 +124,17 @@ class Fetcher:
 
     def _record(self, sock: socket.socket) -> None:
         self._sock = sock
+        if self._fired is not None and self._fired.is_set():  # connected only after the deadline
+            self._cut(self._fired)
+
+    def _take_slot(self) -> bool:
+        """Wait for a slot (True), or until the job is cancelled (False)."""
+        if self.slots is None:
+            return True
+        while not self.cancel.is_set():
+            if self.slots.acquire(timeout=SLOT_POLL_S):
+                return True
+        return False
 
     def _cut(self, fired: threading.Event) -> None:
         """The watchdog: the deadline passed, so end whatever read is blocked on the socket."""
@@ -124,9 +157,15 @@ class Fetcher:
                 outcome.reason = "cancelled"
                 return None
             self.limiter.wait(self.cancel)
-            outcome.attempts = attempt
             try:
-                return self._attempt(outcome)
+                if not self._take_slot():
+                    raise _Cancelled()
+                outcome.attempts = attempt
+                try:
+                    return self._attempt(outcome)
+                finally:
+                    if self.slots is not None:
+                        self.slots.release()
             except _Cancelled:
                 outcome.reason = "cancelled"
                 return None
@@ -143,7 +182,7 @@ class Fetcher:
 
     def _attempt(self, outcome: Outcome) -> bytes:
         """One request; raises :class:`_Retry` (with the outcome's reason set) when it fails."""
-        fired = threading.Event()
+        fired = self._fired = threading.Event()
         watchdog = threading.Timer(self.config.deadline, self._cut, args=(fired,))
         watchdog.daemon = True
         watchdog.start()

@@ -179,3 +179,18 @@ def test_sigterm_cancels_promptly_with_exit_three(tmp_path):
     assert "cancelled" in (folder / "job.log").read_text()
     for p in list_cutouts(folder):
         check_file(p, (96, 96))
+
+
+def test_cluster_options_are_checked_before_any_request(tmp_path, server, capsys, monkeypatch):
+    from core.cli import main as in_process
+
+    monkeypatch.delenv("GZ_DASK_SCHEDULER", raising=False)
+    common = ["download", str(POSITIONS), "--images", str(tmp_path), "--base-url", server.dr18_base, "--limit", "2",
+              "--no-progress"]
+    assert in_process([*common, "--scheduler", "nonsense"]) == 2
+    assert "not of the form tcp://HOST:PORT" in capsys.readouterr().err
+    assert in_process([*common, "--cluster", "1", "--partition-rows", "0"]) == 2
+    assert "--partition-rows must be at least 1" in capsys.readouterr().err
+    assert in_process([*common, "--cluster", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert server.count() == 0 and not list_cutouts(tmp_path)

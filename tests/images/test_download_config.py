@@ -35,7 +35,7 @@ def test_every_cli_field_is_a_flag_with_its_help_and_default():
     for f in dataclasses.fields(DownloadConfig):
         flag = "--" + f.name.replace("_", "-")
         assert (flag in text) == f.metadata["cli"], flag
-    assert "(default: 120.0)" in text and "however slowly bytes arrive" in text
+    assert "(default: 15.0)" in text and "however slowly bytes arrive" in text
     assert _parser().parse_args([]).deadline == DownloadConfig().deadline
 
 

@@ -197,3 +197,52 @@ def test_failures_csv_neutralises_spreadsheet_formulas(tmp_path):
     assert row["OBJID"].startswith("'=") and row["REASON"] == "'@SUM(A1:A9)"
     assert row["URL"].startswith("'+") and row["DETAIL"] == "'-2+3"
     assert row["RA"] == "1.0000000"
+
+
+def test_defaults_bound_one_galaxy_to_a_minute_and_help_says_so(capsys):
+    defaults = DownloadConfig()
+    # 3 tries x 15 s + two retry delays of at most 5 s (Retry-After is honoured up to backoff_max).
+    assert defaults.worst_case_s == 3 * 15 + 5 + 5 <= 60
+    assert DownloadConfig(deadline=10, connect_timeout=3, retries=3, backoff=1, backoff_max=30,
+                          jitter=0.5).worst_case_s == 4 * 10 + 3 * 30
+    assert DownloadConfig(deadline=2, connect_timeout=5, retries=0).worst_case_s == 5  # a slow connect
+    with pytest.raises(SystemExit):
+        cli_main(["download", "--help"])
+    assert " ".join(defaults.worst_case_text().split()) in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_trickling_host_costs_at_most_the_stated_worst_case(server):
+    from core.images.fetch import Fetcher, RateLimiter
+
+    t = _targets()[0]
+    server.add_fault("trickle", ra=t.ra, dec=t.dec, delay=0.05)  # a byte every 50 ms, on every try
+    config = _config(server, deadline=0.6, connect_timeout=0.5, timeout=2.0, retries=2, backoff=0.05,
+                     backoff_max=0.1).validated()
+    fetcher = Fetcher(config, RateLimiter(0), threading.Event())
+    outcome = Outcome(t.objid, t.ra, t.dec, "failed", url=fetcher.cutout.url(t.ra, t.dec))
+    t0 = time.monotonic()
+    try:
+        assert fetcher.fetch(outcome) is None
+    finally:
+        fetcher.close()
+    elapsed = time.monotonic() - t0
+    assert outcome.attempts == config.max_attempts == 3 and "took longer than 0.6 s" in outcome.reason
+    # Every try ran to its deadline, and the galaxy still ended within the stated bound (scheduling slack 0.5 s).
+    assert config.max_attempts * config.deadline <= elapsed <= config.worst_case_s + 0.5, elapsed
+
+
+def test_a_request_waits_for_a_slot_and_a_cancel_ends_the_wait(server):
+    from core.images.fetch import Fetcher, RateLimiter
+
+    t = _targets()[0]
+    cancel, slots = threading.Event(), threading.Semaphore(0)  # no slot free: the bound is in use elsewhere
+    fetcher = Fetcher(_config(server), RateLimiter(0), cancel, slots=slots)
+    outcome = Outcome(t.objid, t.ra, t.dec, "failed", url=fetcher.cutout.url(t.ra, t.dec))
+    threading.Timer(0.3, cancel.set).start()
+    assert fetcher.fetch(outcome) is None and outcome.reason == "cancelled" and server.count() == 0
+    slots.release()  # one slot: the request goes, and gives the slot back after its try
+    outcome = Outcome(t.objid, t.ra, t.dec, "failed", url=outcome.url)
+    fetcher.cancel = threading.Event()
+    assert fetcher.fetch(outcome) is not None and server.count() == 1
+    assert slots.acquire(timeout=0)
+    fetcher.close()
