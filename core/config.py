@@ -69,7 +69,19 @@ class Settings:
 
     * ``votes_url`` [GZ_VOTES_URL]: SQLAlchemy URL of the votes database; default a SQLite
       file ``<home>/votes.sqlite``; ``postgresql+psycopg://...`` for several replicas.
-    * ``votes_per_minute`` [GZ_VOTES_PER_MINUTE]: most votes one session may cast in 60 s (default 30).
+    * ``votes_per_minute`` [GZ_VOTES_PER_MINUTE]: most votes one client (see ``core.votes.clients``)
+      may cast in any 60 s, counted from the stored votes, across tabs, reloads and processes (default 30).
+    * ``votes_proxy_hops`` [GZ_VOTES_PROXY_HOPS]: how many trusted reverse proxies stand in front of
+      the dashboard; 0 (default) keys clients on the address Streamlit reports, N keys them on the
+      N-th address from the right of ``X-Forwarded-For``. Never set it without such proxies
+      (the header is the client's to forge).
+    * ``votes_client_by`` [GZ_VOTES_CLIENT_BY]: what one visitor is, for one vote per galaxy and the
+      rate limit: ``address`` (default: the network address, so reloads and new tabs are the same
+      visitor) or ``session`` (each browser tab; for a class behind one NAT address, where stuffing
+      is not a concern).
+    * ``votes_secret_file`` [GZ_VOTES_SECRET_FILE]: the server secret that client keys are keyed
+      hashes with, created on first use (mode 0600), default ``<home>/votes_client.key``;
+      replicas sharing one votes database must share this file.
     * ``votes_mix`` [GZ_VOTES_MIX]: how the next galaxy is chosen, weights of
       ``uncertain`` (model least sure), ``random`` and ``few`` (fewest votes), default
       ``uncertain=0.6,random=0.2,few=0.2``.
@@ -98,6 +110,9 @@ class Settings:
     max_catalog_mb: int = 400
     votes_url: str = ""
     votes_per_minute: int = 30
+    votes_proxy_hops: int = 0
+    votes_client_by: str = "address"
+    votes_secret_file: Path | None = None
     votes_mix: str = "uncertain=0.6,random=0.2,few=0.2"
     dask_scheduler: str = ""
 
@@ -134,6 +149,17 @@ def _env_mode() -> str:
     return value
 
 
+#: What GZ_VOTES_CLIENT_BY accepts (the first is the default).
+VOTES_CLIENT_BY = ("address", "session")
+
+
+def _env_choice(name: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ValueError(f"environment variable {name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _env_list(name: str, sep: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in os.environ.get(name, "").split(sep) if item.strip())
 
@@ -161,6 +187,9 @@ def get_settings() -> Settings:
         max_catalog_mb=_env_int("GZ_MAX_CATALOG_MB", MAX_CATALOG_MB[mode]),
         votes_url=os.environ.get("GZ_VOTES_URL") or f"sqlite:///{home / 'votes.sqlite'}",
         votes_per_minute=_env_int("GZ_VOTES_PER_MINUTE", 30),
+        votes_proxy_hops=_env_int("GZ_VOTES_PROXY_HOPS", 0),
+        votes_client_by=_env_choice("GZ_VOTES_CLIENT_BY", VOTES_CLIENT_BY),
+        votes_secret_file=_env_path("GZ_VOTES_SECRET_FILE", home / "votes_client.key"),
         votes_mix=os.environ.get("GZ_VOTES_MIX") or "uncertain=0.6,random=0.2,few=0.2",
         dask_scheduler=(os.environ.get("GZ_DASK_SCHEDULER") or "").strip(),
     )

@@ -5,18 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import get_settings
+from core.images.reading import display_source
 from core.paths import PathNotAllowed, confine
 from core.schema import LabelKind
 from core.votes.aggregate import export_csv_bytes, summary, vote_counts
 from core.votes.answers import ANSWERS, answer_for
 from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
-from core.votes.store import session_votes
+from core.votes.store import client_votes
 from core.wording import count
 from ui import state_keys
 from ui.classify_charts import VISITOR_COLOUR, answer_bars, votes_per_galaxy_figure
 from ui.classify_state import (
     SOURCES,
     cast,
+    client_key,
     current_galaxy,
     database_or_stop,
     engine,
@@ -52,7 +54,8 @@ ensure_app_navigation()
 settings = get_settings()
 st.title("Classify")
 st.caption("Answer the question Galaxy Zoo 1 asked about nearly 900,000 galaxies, then see how the 2007 volunteers, the model "
-           "and this dashboard's other visitors answered. Votes are anonymous (a random ID for this tab).")
+           "and this dashboard's other visitors answered. Votes are anonymous: each visitor counts once per galaxy, "
+           "by a keyed hash of their network address (the address itself is never stored).")
 with st.expander("How to classify", expanded=False):
     st.markdown(HOW_TO)
 
@@ -79,7 +82,7 @@ notice = st.session_state.pop(state_keys.VOTE_NOTICE, None)
 if notice:
     st.warning(md_escape(notice))
 
-my_votes = session_votes(engine(), session_id())
+my_votes = client_votes(engine(), client_key())  # this visitor's votes, from every tab and reload
 left, right = st.columns([3, 2], gap="medium")
 with left:
     position = current_galaxy(pool)
@@ -87,7 +90,7 @@ with left:
         st.success(f"You have classified every galaxy of this set ({len(pool)}). Thank you! Pick another set above.")
     else:
         galaxy_id = pool.ids[position]
-        st.image(str(pool.files[position]), width="stretch", caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
+        st.image(display_source(pool.files[position]), width="stretch", caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
         rows = [col for _ in range(3) for col in st.columns(2)]  # keys 1-2, 3-4, 5-6: labels never break mid-word
         for k, answer in enumerate(ANSWERS):
             rows[k].button(answer.wording, key=f"vote_{answer.code}", shortcut=answer.key, width="stretch",
@@ -100,7 +103,8 @@ with left:
         s = score[key]
         col.metric(label, "–" if s["share"] is None else f"{s['share']:.0%}", help=f"{s['agree']} of {s['compared']} "
                    "votes match the top answer (GZ1: the largest vote fraction, or the class where only a class is known)")
-    st.button("Undo my last vote", on_click=undo, disabled=not my_votes)
+    st.button("Undo my last vote", on_click=undo, disabled=not any(v.session_id == session_id() for v in my_votes),
+              help="Undoes the last vote cast in this tab.")
 
 with right:
     last = st.session_state.get(state_keys.VOTE_LAST)
@@ -109,7 +113,7 @@ with right:
         st.subheader(f"You said: {answer_for(last.answer).wording}")
         shown_at = pool.position(last.galaxy_id)
         if shown_at is not None:
-            st.image(str(pool.files[shown_at]), width=110)
+            st.image(display_source(pool.files[shown_at]), width=110)
         st.caption(f"OBJID {last.galaxy_id}")
         series = [("model", reveal["model"], MODEL_COLOUR)]
         gz1_name = None
@@ -133,7 +137,7 @@ crowd = crowd_comparison(engine(), pool, counts)
 c = st.columns(4)
 c[0].metric("Votes so far", stats["votes"])
 c[1].metric("Galaxies covered", stats["galaxies"])
-c[2].metric("Visitors", stats["sessions"])
+c[2].metric("Visitors", stats["clients"], help="Distinct visitors (network addresses, kept only as keyed hashes).")
 c[3].metric("Visitors agree with the model", "–" if crowd["model"]["share"] is None
             else f"{crowd['model']['share']:.0%}", help=f"{crowd['model']['agree']} of {crowd['model']['compared']} votes")
 if stats["votes"]:

@@ -1,7 +1,9 @@
 """Classify page state and actions: the visitor's session, the galaxy pool, voting, undo and skip.
 
 Actions are button callbacks; each calls ``core.votes`` (where the rules live: one vote per
-galaxy and session, the rate limit) and leaves what to show in ``st.session_state``.
+galaxy and client, the per-client rate limit) and leaves what to show in ``st.session_state``.
+The client is the connection's address as ``st.context`` reports it (``X-Forwarded-For`` only
+with ``GZ_VOTES_PROXY_HOPS``), kept only as a keyed hash (:mod:`core.votes.clients`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import streamlit as st
 
 from core.config import get_settings
 from core.votes.choose import next_galaxy
+from core.votes.clients import client_address
+from core.votes.clients import client_key as make_client_key
 from core.votes.pool import (
     VotingPool,
     build_pool,
@@ -20,7 +24,15 @@ from core.votes.pool import (
     downloaded_image_set,
     folder_image_set,
 )
-from core.votes.store import RateLimited, VoteRejected, get_engine, new_session_id, record_vote, undo_last
+from core.votes.store import (
+    AlreadyVoted,
+    RateLimited,
+    VoteRejected,
+    get_engine,
+    new_session_id,
+    record_vote,
+    undo_last,
+)
 from ui import state_keys
 
 #: Image sources offered on the page -> label (the folder one only in the local mode).
@@ -32,6 +44,17 @@ def session_id() -> str:
     if state_keys.VOTE_SESSION not in st.session_state:
         st.session_state[state_keys.VOTE_SESSION] = new_session_id()
     return st.session_state[state_keys.VOTE_SESSION]
+
+
+def client_key() -> str:
+    """This visitor's client key, worked out once per session from the connection's address
+    (the session ID stands in where Streamlit reports none, e.g. on localhost)."""
+    if state_keys.VOTE_CLIENT not in st.session_state:
+        hops = get_settings().votes_proxy_hops
+        forwarded = st.context.headers.get_all("X-Forwarded-For") if hops > 0 else []
+        address = client_address(st.context.ip_address, forwarded, hops)
+        st.session_state[state_keys.VOTE_CLIENT] = make_client_key(address, session_id())
+    return st.session_state[state_keys.VOTE_CLIENT]
 
 
 def engine():
@@ -91,7 +114,8 @@ def current_galaxy(pool: VotingPool) -> int | None:
     shown = st.session_state.get(state_keys.VOTE_CURRENT)
     position = pool.position(shown) if shown else None
     if position is None:
-        position = next_galaxy(pool, engine(), session_id(), exclude=st.session_state.get(state_keys.VOTE_SKIPPED, []))
+        position = next_galaxy(pool, engine(), session_id(), exclude=st.session_state.get(state_keys.VOTE_SKIPPED, []),
+                               client_key=client_key())
         st.session_state[state_keys.VOTE_CURRENT] = pool.ids[position] if position is not None else None
     return position
 
@@ -99,9 +123,13 @@ def current_galaxy(pool: VotingPool) -> int | None:
 def cast(galaxy_id: str, answer: str, source: str) -> None:
     """Button callback: store the vote, remember it for the reveal, move on to a new galaxy."""
     try:
-        vote = record_vote(engine(), session_id(), galaxy_id, answer, source=source)
+        vote = record_vote(engine(), session_id(), galaxy_id, answer, source=source, client_key=client_key())
     except RateLimited as exc:
-        st.session_state[state_keys.VOTE_NOTICE] = f"Slow down a little: {exc}."
+        st.session_state[state_keys.VOTE_NOTICE] = f"{str(exc).capitalize()}."
+        return
+    except AlreadyVoted as exc:
+        st.session_state[state_keys.VOTE_NOTICE] = f"{str(exc).capitalize()}; here is another one."
+        st.session_state.pop(state_keys.VOTE_CURRENT, None)
         return
     except VoteRejected as exc:
         st.session_state[state_keys.VOTE_NOTICE] = f"Vote not recorded: {exc}."

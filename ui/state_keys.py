@@ -75,3 +75,9 @@ PREDICT_JOB_IMAGES = "predict_job_images"
 PREDICT_JOB_OUT = "predict_job_out"
 PREDICT_JOB_START = "predict_job_start"
 PREDICT_JOB_SEEN_ACTIVE = "predict_job_seen_active"
+#: Images page engine choice (ui.cluster_engine, persist_state="session"): engine (radio label), worker
+#: processes of the embedded cluster (int), scheduler address (str), galaxies per Dask task (int).
+IMAGES_ENGINE = "img_engine"
+IMAGES_WORKERS = "img_cluster_workers"
+IMAGES_SCHEDULER = "img_scheduler"
+IMAGES_PARTITION = "img_partition_rows"

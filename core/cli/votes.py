@@ -1,12 +1,14 @@
 """``python -m core votes``: the visitors' votes from the Classify page.
 
     python -m core votes export OUT.csv [--min-votes K]   # GZ1 Table-2 rows for training
-    python -m core votes stats [--json]                  # votes, galaxies, sessions, votes per galaxy
+    python -m core votes stats [--json]                  # votes, galaxies, sessions, clients, votes per galaxy
 
 The database is ``GZ_VOTES_URL`` (default: the SQLite file ``<GZ_HOME>/votes.sqlite``) or
 ``--db URL``. The export has one row per galaxy with at least K votes: OBJID (text), NVOTE,
 P_EL, P_CW, P_ACW, P_EDGE, P_DK, P_MG (fractions of the votes) and P_CS = P_CW + P_ACW +
 P_EDGE; ``python -m core train --catalog OUT.csv`` reads it as vote fractions weighted by NVOTE.
+One client (visitor address, kept only as a keyed hash) votes at most once per galaxy, so
+NVOTE counts distinct clients and K is the least number of different visitors per label.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                             epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("out", metavar="OUT.csv", help="output CSV (written atomically)")
     export.add_argument("--min-votes", type=int, default=1, metavar="K",
-                        help="only galaxies with at least K votes (default 1)")
-    stats = sub.add_parser("stats", help="print how many votes, galaxies and sessions there are",
+                        help="only galaxies with at least K votes, i.e. K different clients (default 1)")
+    stats = sub.add_parser("stats", help="print how many votes, galaxies, sessions and clients there are",
                            epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     stats.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return p
@@ -43,6 +45,7 @@ def _print_stats(stats: dict) -> None:
     print(f"votes     {stats['votes']}")
     print(f"galaxies  {stats['galaxies']}")
     print(f"sessions  {stats['sessions']}")
+    print(f"clients   {stats['clients']}")
     print(f"votes per galaxy: min {spread['min']}, median {spread['median']:g}, mean {spread['mean']:g}, "
           f"max {spread['max']}")
     for answer, n in stats["answers"].items():

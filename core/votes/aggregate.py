@@ -50,6 +50,9 @@ def fractions(counts: pd.DataFrame) -> pd.DataFrame:
 def export_frame(engine: Engine, min_votes: int = 1, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Galaxies with at least ``min_votes`` votes as GZ1 Table-2 rows (EXPORT_COLUMNS), by OBJID.
 
+    A client votes at most once per galaxy (a unique index), so NVOTE is also the number of
+    distinct clients (visitor addresses, see :mod:`core.votes.clients`) behind a row, and
+    ``min_votes`` = K keeps only galaxies that K different clients voted on.
     OBJID is text; fractions are rounded to 6 decimals (the six raw ones still sum to 1 within 1e-5).
     ``counts``: a :func:`vote_counts` table already at hand (saves a query).
     """
@@ -83,12 +86,14 @@ def write_export(engine: Engine, path: str | Path, min_votes: int = 1) -> int:
 
 
 def summary(engine: Engine, counts: pd.DataFrame | None = None) -> dict:
-    """Crowd totals: ``votes``, ``galaxies``, ``sessions``, ``votes_per_galaxy`` (min/median/mean/max),
+    """Crowd totals: ``votes``, ``galaxies``, ``sessions`` (tabs), ``clients`` (visitors: distinct
+    client keys), ``votes_per_galaxy`` (min/median/mean/max),
     ``galaxies_by_votes`` ({number of votes: number of galaxies}) and ``answers`` ({answer: votes}).
     ``counts``: a :func:`vote_counts` table already at hand (saves a query)."""
     with engine.connect() as conn:
-        n_votes, n_sessions = conn.execute(
-            sa.select(sa.func.count(), sa.func.count(sa.distinct(votes.c.session_id)))).one()
+        n_votes, n_sessions, n_clients = conn.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(votes.c.session_id)),
+                      sa.func.count(sa.distinct(votes.c.client_key)))).one()
         answers = dict(conn.execute(sa.select(votes.c.answer, sa.func.count()).group_by(votes.c.answer)).all())
     per = (vote_counts(engine) if counts is None else counts)["NVOTE"]
     spread = ({"min": int(per.min()), "median": float(per.median()), "mean": round(float(per.mean()), 3),
@@ -97,6 +102,7 @@ def summary(engine: Engine, counts: pd.DataFrame | None = None) -> dict:
         "votes": int(n_votes),
         "galaxies": int(len(per)),
         "sessions": int(n_sessions),
+        "clients": int(n_clients),
         "votes_per_galaxy": spread,
         "galaxies_by_votes": {int(k): int(v) for k, v in per.value_counts().sort_index().items()},
         "answers": {c: int(answers.get(c, 0)) for c in CLASS_NAMES},

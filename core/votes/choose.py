@@ -9,8 +9,8 @@ Each pick first draws a strategy by the weights of ``settings.votes_mix``
 * ``few`` – one of the galaxies with the fewest votes so far;
 * ``random`` – any galaxy.
 
-A galaxy the session has already voted on, or that the caller excludes (e.g. one just
-skipped), is never offered. None when nothing is left.
+A galaxy the session or its client (every tab and reload of one visitor) has already voted
+on, or that the caller excludes (e.g. one just skipped), is never offered. None when nothing is left.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ def session_galaxies(engine: Engine, session_id: str) -> set[str]:
         return set(conn.execute(sa.select(votes.c.galaxy_id).where(votes.c.session_id == session_id)).scalars())
 
 
+def client_galaxies(engine: Engine, client_key: str) -> set[str]:
+    """Galaxy IDs this client has voted on (from any session)."""
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(votes.c.galaxy_id).where(votes.c.client_key == client_key)).scalars())
+
+
 def votes_per_galaxy(engine: Engine) -> dict[str, int]:
     """Galaxy ID -> number of votes (galaxies without votes are absent)."""
     with engine.connect() as conn:
@@ -65,11 +71,15 @@ def votes_per_galaxy(engine: Engine) -> dict[str, int]:
 
 
 def next_galaxy(pool: VotingPool, engine: Engine, session_id: str, exclude: Iterable[str] = (),
-                mix: dict[str, float] | None = None, rng: np.random.Generator | None = None) -> int | None:
-    """Position in ``pool`` of the galaxy to show next, or None when the session has seen them all."""
+                mix: dict[str, float] | None = None, rng: np.random.Generator | None = None,
+                client_key: str | None = None) -> int | None:
+    """Position in ``pool`` of the galaxy to show next, or None when the session (and ``client_key``,
+    when given) has voted on them all."""
     rng = rng or np.random.default_rng()
     mix = mix or parse_mix()
     done = session_galaxies(engine, session_id) | set(exclude)
+    if client_key is not None:
+        done |= client_galaxies(engine, client_key)
     open_ = np.asarray([i for i, g in enumerate(pool.ids) if g not in done], dtype=int)
     if len(open_) == 0:
         return None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.votes.migrations import votes
 from core.votes.store import get_engine, session_votes
 from tests.support.paths import FIXTURES, page_file
 from ui import state_keys
@@ -151,3 +153,72 @@ def test_downloaded_images_and_a_confined_folder(source, isolated_home):
     votes = session_votes(get_engine(), at.session_state[state_keys.VOTE_SESSION])
     assert sorted(v.galaxy_id for v in votes) == [IN_SAMPLE, NOT_IN_SAMPLE]
     assert {v.source for v in votes} == {"downloaded" if source == "downloaded" else "folder images"}
+
+
+def _connected_from(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
+    """Make st.context report a browser connection from ``address`` (AppTest has no client connection;
+    st.context reads headers and the peer address through this one function)."""
+    import streamlit.runtime.context as context
+
+    client = SimpleNamespace(headers=[("Host", "galaxies.example.org")], cookies={}, remote_ip=address)
+    monkeypatch.setattr(context, "_get_client_context", lambda: client)
+
+
+def test_a_reload_cannot_vote_twice_on_a_galaxy_nor_beat_the_rate_limit(monkeypatch):
+    """Each AppTest is a new browser session (a reload, or another tab) from the same address."""
+    import sqlalchemy as sa
+
+    monkeypatch.setenv("GZ_VOTES_PER_MINUTE", "2")
+    _connected_from(monkeypatch, "203.0.113.7")
+    first = _page(showing=CLASS_ONLY)
+    _vote_buttons(first)["ELLIPTICAL"].click()
+    first.run()
+    assert not first.exception, [e.value for e in first.exception]
+
+    reload = _page(showing=CLASS_ONLY)  # the galaxy still on show in an old tab, or put back by a reload
+    assert reload.session_state[state_keys.VOTE_SESSION] != first.session_state[state_keys.VOTE_SESSION]
+    assert reload.session_state[state_keys.VOTE_CLIENT] == first.session_state[state_keys.VOTE_CLIENT]
+    assert "203.0.113" not in reload.session_state[state_keys.VOTE_CLIENT]  # only a keyed hash
+    assert {m.label: m.value for m in reload.metric}["Your votes"] == "1"  # the visitor's votes follow them
+    _vote_buttons(reload)["MERGER"].click()
+    reload.run()
+    assert not reload.exception, [e.value for e in reload.exception]
+    assert any("You already voted on this galaxy" in w.value for w in reload.warning)
+    assert reload.session_state[state_keys.VOTE_CURRENT] != CLASS_ONLY  # moved on to another galaxy
+    with get_engine().connect() as conn:
+        assert conn.execute(sa.select(votes.c.answer).where(votes.c.galaxy_id == CLASS_ONLY)).scalars().all() == [
+            "ELLIPTICAL"]
+
+    _vote_buttons(reload)["MERGER"].click()  # the client's 2nd vote this minute: allowed
+    reload.run()
+    again = _page()  # yet another reload: a 3rd vote within the minute is refused
+    assert again.session_state[state_keys.VOTE_CURRENT] not in {v.galaxy_id for v in session_votes(
+        get_engine(), reload.session_state[state_keys.VOTE_SESSION])} | {CLASS_ONLY}  # never offers a voted galaxy
+    _vote_buttons(again)["MERGER"].click()
+    again.run()
+    assert any("Slow down: 2 votes in the last minute" in w.value.replace("\\", "") for w in again.warning)
+    with get_engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(votes)).scalar() == 2
+    assert {m.label: m.value for m in again.metric}["Visitors"] == "1"
+
+    _connected_from(monkeypatch, "198.51.100.9")  # another visitor may vote on the same galaxy
+    other = _page(showing=CLASS_ONLY)
+    _vote_buttons(other)["MERGER"].click()
+    other.run()
+    assert not other.warning and {m.label: m.value for m in other.metric}["Visitors"] == "2"
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(monkeypatch):
+    import streamlit.runtime.context as context
+
+    monkeypatch.setenv("GZ_VOTES_PROXY_HOPS", "1")
+
+    def via_proxy(forwarded: str) -> str:
+        client = SimpleNamespace(headers=[("Host", "galaxies.example.org"), ("X-Forwarded-For", forwarded)],
+                                 cookies={}, remote_ip="10.0.0.2")  # the proxy's own address
+        monkeypatch.setattr(context, "_get_client_context", lambda: client)
+        return _page().session_state[state_keys.VOTE_CLIENT]
+
+    one = via_proxy("203.0.113.7")
+    assert via_proxy("198.51.100.1, 203.0.113.7") == one  # a forged entry left of the proxy's is ignored
+    assert via_proxy("203.0.113.8") != one
