@@ -9,12 +9,25 @@ labelled sets at once; they pair up in order (a single ``--crop`` applies to
 all). Every other flag comes from :class:`core.training.train_config.TrainConfig`.
 Running the same command again on a killed or cancelled run folder resumes it
 from its last finished epoch; a larger ``--epochs`` extends it.
+
+Several processes (DistributedDataParallel, :mod:`core.training.distributed`)::
+
+    python -m core train ... --nproc 2 [--max-restarts 1]      # launches torchrun on this machine
+    torchrun --nproc-per-node 2 -m core train ... --out DIR    # or torchrun yourself
+
+``--batch-size`` is then the global batch (a multiple of the number of processes);
+only rank 0 writes and prints. ``--nproc`` starts :mod:`core.training.launch`
+(torchrun with its rendezvous on 127.0.0.1 only) with the same arguments minus
+``--nproc``/``--max-restarts``, and exits with the code the run's final state gives.
+Under torchrun a cancelled run exits 0, so torchrun does not restart it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,6 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default: <models_dir>/run-<timestamp>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for background runs)")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train with N processes on this machine (DistributedDataParallel under torchrun, its "
+                        "rendezvous on 127.0.0.1 only); --batch-size is then the global batch, a multiple of N")
+    p.add_argument("--max-restarts", type=int, default=0, metavar="R",
+                   help="with --nproc: let torchrun restart the group up to R times after a process dies; each "
+                        "restart resumes from the last finished epoch (default: %(default)s)")
     return p
 
 
@@ -108,14 +127,36 @@ def _reporters(args: argparse.Namespace, epochs: int):
     return on_batch, on_epoch, close
 
 
+def _usage_error(args: argparse.Namespace, world) -> str | None:
+    """What is wrong with ``--nproc``/``--max-restarts``/``--out`` for this launch, or None."""
+    if args.nproc is not None and world.distributed:
+        return "--nproc launches torchrun itself; under torchrun leave it out"
+    if args.nproc is not None and args.nproc < 1:
+        return f"--nproc must be at least 1, got {args.nproc}"
+    if args.max_restarts < 0:
+        return f"--max-restarts must be 0 or more, got {args.max_restarts}"
+    if args.max_restarts and args.nproc is None and not world.distributed:
+        return "--max-restarts needs --nproc (torchrun restarts the group)"
+    if world.distributed and not args.out:
+        return "under torchrun give --out: every rank and every restart must use the same run folder"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from core.jobs import JobStatus, read_job
-    from core.training.train import TrainingBusy, TrainingError, run_training
+    from core.training.distributed import world_from_env
+    from core.training.train import TrainingBusy, TrainingError, check_world, run_training
 
     settings = get_settings()
+    world = world_from_env()
     out = Path(args.out) if args.out else settings.models_dir / time.strftime("run-%Y%m%d-%H%M%S")
+    problem = _usage_error(args, world)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     try:
         config = config_from_args(args)
+        check_world(config, args.nproc or world.size)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
@@ -124,12 +165,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {out} already holds a finished run; choose another --out (or raise --epochs to extend it)",
               file=sys.stderr)
         return ExitCode.BAD_INPUT
+    if args.nproc is not None:
+        return _launch(args, config, out)
+    if not world.main:
+        args.no_progress = True
     command = "python -m core " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] \
         else "python -m core " + " ".join(shlex.quote(a) for a in _argv(config, args))
     on_batch, on_epoch, close = _reporters(args, config.epochs)
     try:
         state = run_training(config, out, command=command, on_batch=on_batch, on_epoch=on_epoch,
-                             on_message=None if args.no_progress else print)
+                             on_message=None if args.no_progress else print, world=world)
     except TrainingBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BUSY
@@ -138,8 +183,51 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     finally:
         close()
-    print(f"{state['status']}: {state.get('message', '')} -> {out}")
-    return {"finished": ExitCode.OK, "cancelled": ExitCode.CANCELLED}.get(state["status"], ExitCode.FAILED)
+    if world.main:
+        print(f"{state['status']}: {state.get('message', '')} -> {out}")
+    cancelled = ExitCode.OK if world.distributed else ExitCode.CANCELLED  # torchrun restarts any non-zero exit
+    return {"finished": ExitCode.OK, "cancelled": cancelled}.get(state["status"], ExitCode.FAILED)
+
+
+def worker_argv(argv: list[str], out: Path | None) -> list[str]:
+    """``argv`` (``train ...``) without ``--nproc``/``--max-restarts``, with ``--out out`` when it had none."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--nproc", "--max-restarts"):
+            skip = True
+        elif not arg.startswith(("--nproc=", "--max-restarts=")):
+            kept.append(arg)
+    has_out = any(a == "--out" or a.startswith("--out=") for a in kept)
+    return kept if has_out or out is None else [*kept, "--out", str(out)]
+
+
+def _launch(args: argparse.Namespace, config, out: Path) -> int:
+    """Run this command under torchrun with ``--nproc`` processes; the exit code of the run's final state."""
+    from core.config import REPO_ROOT
+    from core.jobs import JobStatus, read_job
+    from core.training.train import training_busy
+
+    if training_busy():
+        print("error: a training run is already in progress on this machine; wait for it to finish or cancel "
+              "it, then start again", file=sys.stderr)
+        return ExitCode.BUSY
+    argv = sys.argv[1:] if sys.argv[1:2] == ["train"] else _argv(config, args)
+    cmd = [sys.executable, "-m", "core.training.launch", "--nproc-per-node", str(args.nproc),
+           "--max-restarts", str(args.max_restarts), "-m", "core", *worker_argv(argv, out)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    rc = subprocess.run(cmd, env=env).returncode
+    state = read_job(out)
+    status = state.status if state is not None else None
+    if state is not None and rc != 0:
+        print(f"{status}: {state.message} -> {out} (torchrun exit {rc})")
+    if rc == 0 and status == JobStatus.FINISHED:
+        return ExitCode.OK
+    if rc == 0 and status == JobStatus.CANCELLED:
+        return ExitCode.CANCELLED
+    return ExitCode.FAILED
 
 
 def _argv(config, args: argparse.Namespace) -> list[str]:

@@ -31,18 +31,21 @@ class RunState:
     """The state.json of one run (a typed :class:`JobState`), with the callback that watches messages.
 
     ``done``/``total`` are finished/planned epochs; ``progress`` holds the epoch, batch,
-    running loss, n_train/n_val, the baseline and the last metrics row.
+    running loss, n_train/n_val, the baseline and the last metrics row. With ``writes`` False
+    (torchrun ranks other than 0) it keeps the state in memory and writes nothing.
     """
 
-    def __init__(self, run_dir: Path, config: TrainConfig, on_message: Callable[[str], None] | None):
-        self.run_dir, self.on_message = run_dir, on_message
+    def __init__(self, run_dir: Path, config: TrainConfig, on_message: Callable[[str], None] | None,
+                 writes: bool = True):
+        self.run_dir, self.on_message, self.writes = run_dir, on_message, writes
         self.state = JobState(kind="training", status=JobStatus.RUNNING, phase="preparing", pid=os.getpid(),
                               total=config.epochs, started_at=time.time(), message="preparing images",
                               settings=config_json(config))
 
     def save(self, **progress) -> None:
         self.state.progress.update(progress)
-        write_state(self.run_dir, self.state.to_dict())
+        if self.writes:
+            write_state(self.run_dir, self.state.to_dict())
 
     def say(self, text: str) -> None:
         self.state.message = text

@@ -19,15 +19,25 @@ with the same run folder and settings; ``epochs`` may be raised to extend it (th
 one-cycle schedule is then stretched to the new length from where it stands).
 Cancel (the CANCEL file / SIGTERM) is checked every batch. Any problem ends the run
 as ``failed`` with a message, never with the state left at "preparing".
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1, :mod:`core.training.distributed`) every rank runs
+this same path with DistributedDataParallel: ``batch_size`` is the global batch (each rank
+takes ``batch_size / world``), rank 0 alone takes the locks and writes every file, reads
+the resume point and hands it to the others; config.json records ``world_size``,
+``batch_size_per_rank`` and ``steps_per_epoch``. A restarted group (``--max-restarts``)
+finds the checkpoint of the same settings in the run folder and resumes from it, like any
+second start; a resume whose world size changes the steps per epoch is refused.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +48,7 @@ from core.jobs import (
     JobBusy,
     JobLock,
     JobStatus,
+    cancel_requested,
     clear_cancel,
     install_sigterm_as_cancel,
     is_running,
@@ -45,6 +56,8 @@ from core.jobs import (
     write_json_atomic,
 )
 from core.training import checkpoint as ckpt
+from core.training import distributed as dist
+from core.training.distributed import World, world_from_env
 from core.training.epochs import TrainTensors, evaluate_arrays, steps_per_epoch
 from core.training.loop import epoch_loop
 from core.training.losses import class_weights, vote_weights
@@ -76,39 +89,83 @@ class TrainingBusy(RuntimeError):
 def run_training(config: TrainConfig, run_dir: str | Path, command: str | None = None,
                  on_batch: Callable[[int, int, int, float], None] | None = None,
                  on_epoch: Callable[[dict], None] | None = None,
-                 on_message: Callable[[str], None] | None = None) -> dict:
+                 on_message: Callable[[str], None] | None = None, world: World | None = None) -> dict:
     """Train into ``run_dir`` (resuming if it holds a compatible unfinished run); return the final state.
 
     Callbacks: ``on_batch(epoch, batch, n_batches, loss)``, ``on_epoch(metrics_row)``,
     ``on_message(text)``. Raises TrainingBusy when another run holds the machine
     lock, TrainingError for unusable input (after writing a ``failed`` state).
+    ``world``: this process's torchrun rank and world size (default: from the environment);
+    the process group is joined here and left on return.
     """
     settings = get_settings()
+    world = world_from_env() if world is None else world
     run_dir = Path(run_dir).resolve()
     command = command or " ".join(["python", "-m", "core", *sys.argv[1:]])
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    check_world(config, world)
+    dist.init(world)
+    try:
+        return _run_on_rank(config, run_dir, command, on_batch, on_epoch, on_message, world, settings)
+    finally:
+        dist.destroy()
+
+
+def _sigterm_under_torchrun(run_dir: Path) -> None:
+    """Rank 0's SIGTERM under torchrun: a cancel when the CANCEL file is already there (Cancel writes it
+    before signalling), else torchrun tearing the group down after a rank died: end at once (the run is
+    then interrupted after its last finished epoch), rather than wait in a collective for the dead rank."""
+
+    def _handler(signum: int, frame: object) -> None:
+        if not cancel_requested(run_dir):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _handler)
+
+
+def check_world(config: TrainConfig, world_size: World | int) -> None:
+    """TrainingError unless the global batch splits evenly over the ranks."""
+    n = world_size.size if isinstance(world_size, World) else int(world_size)
+    if n < 1 or config.batch_size % n:
+        raise TrainingError(f"--batch-size {config.batch_size} is the global batch (images per step summed over "
+                            f"ranks) and must be a multiple of the number of processes ({n}); choose e.g. "
+                            f"{max(n, config.batch_size // n * n)}")
+
+
+def _run_on_rank(config: TrainConfig, run_dir: Path, command: str, on_batch, on_epoch, on_message, world: World,
+                 settings) -> dict:
+    """:func:`run_training` inside the process group: rank 0 takes the locks and tells the others."""
     machine_lock = JobLock(settings.models_dir, TRAINING_LOCK)
+    busy = None
+    if world.main:
+        settings.models_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            machine_lock.acquire()
+        except JobBusy:
+            active = (read_json(settings.models_dir / ACTIVE_RUN_FILE) or {}).get("run_dir", "another run")
+            busy = (f"a training run is already in progress on this machine ({active}); "
+                    f"wait for it to finish or cancel it, then start again")
+    busy = dist.broadcast(world, busy)
+    if busy:
+        raise TrainingBusy(busy)
     try:
-        machine_lock.acquire()
-    except JobBusy:
-        active = (read_json(settings.models_dir / ACTIVE_RUN_FILE) or {}).get("run_dir", "another run")
-        raise TrainingBusy(f"a training run is already in progress on this machine ({active}); "
-                           f"wait for it to finish or cancel it, then start again") from None
-    try:
-        with JobLock(run_dir):
-            write_json_atomic(settings.models_dir / ACTIVE_RUN_FILE,
-                              {"run_dir": str(run_dir), "pid": os.getpid(), "started_at": time.time()})
-            clear_cancel(run_dir)
-            install_sigterm_as_cancel(run_dir)
-            run = RunState(run_dir, config, on_message)
+        with JobLock(run_dir) if world.main else nullcontext():
+            if world.main:
+                write_json_atomic(settings.models_dir / ACTIVE_RUN_FILE,
+                                  {"run_dir": str(run_dir), "pid": os.getpid(), "started_at": time.time(),
+                                   "world_size": world.size})
+                clear_cancel(run_dir)
+                (_sigterm_under_torchrun if world.distributed else install_sigterm_as_cancel)(run_dir)
+            run = RunState(run_dir, config, on_message, writes=world.main)
             run.save()
             try:
-                return _train_locked(config, run, command, on_batch, on_epoch)
+                return _train_locked(config, run, command, on_batch, on_epoch, world)
             except (TrainingError, ckpt.CheckpointError) as exc:
                 run.end(JobStatus.FAILED, str(exc))
                 raise TrainingError(str(exc)) from exc
     finally:
-        machine_lock.release()
+        if world.main:
+            machine_lock.release()
 
 
 def _optimizer_and_schedule(model: GalaxyNet, config: TrainConfig, n_steps: int, resume: dict | None,
@@ -148,6 +205,10 @@ def _load_resume(run_dir: Path, record: dict) -> tuple[dict | None, dict | None]
     if changed:
         raise TrainingError(f"{run_dir} holds a run with different settings ({', '.join(changed)}); "
                             f"choose a new run folder")
+    if old.get("steps_per_epoch", record["steps_per_epoch"]) != record["steps_per_epoch"]:
+        raise TrainingError(f"{run_dir} was trained with {old['steps_per_epoch']} steps per epoch (world size "
+                            f"{old.get('world_size', 1)}); this start gives {record['steps_per_epoch']} (world size "
+                            f"{record['world_size']}): resume it with the same number of processes")
     if int(resume["epoch"]) >= record["epochs"]:
         raise TrainingError(f"{run_dir} already finished {int(resume['epoch'])} epochs; raise the epochs to "
                             f"extend it")
@@ -162,11 +223,54 @@ def _train_tensors(data: PreparedData, train_idx: np.ndarray, config: TrainConfi
                         torch.as_tensor(weights, dtype=torch.float32))
 
 
-def _train_locked(config: TrainConfig, run: RunState, command: str, on_batch, on_epoch) -> dict:
-    torch.set_num_threads(max(1, config.threads or get_settings().torch_threads))
-    torch.manual_seed(config.seed)
+def _resume_point(run_dir: Path, record: dict) -> tuple[dict | None, dict | None, list[dict]]:
+    """(previous config.json, resume checkpoint, its metrics rows) of the run folder; (None, None, [])."""
+    old, resume = _load_resume(run_dir, record)
+    rows = [] if resume is None else [r for r in ckpt.read_metrics(run_dir)
+                                      if r.get("epoch") and r["epoch"] <= resume["epoch"]]
+    return old, resume, rows
+
+
+def _on_main(world: World, fn: Callable):
+    """``fn()`` on rank 0 and its result on every rank; its TrainingError/CheckpointError raised on every rank."""
+    if not world.distributed:
+        return fn()
+    result, error = None, None
+    if world.main:
+        try:
+            result = fn()
+        except (TrainingError, ckpt.CheckpointError) as exc:
+            error = str(exc)
+    error, result = dist.broadcast(world, (error, result))
+    if error:
+        raise TrainingError(error)
+    return result
+
+
+def _prepare(config: TrainConfig, run: RunState, world: World) -> PreparedData:
+    """prepare_data; under torchrun rank 0 first (it fills the preprocessing cache), then the others read it."""
+    if not world.distributed:
+        return prepare_data(config, progress=run.say)
+    data, error = None, None
+    for turn in ((0,), range(1, world.size)):
+        if world.rank in turn:
+            try:
+                data = prepare_data(config, progress=run.say)
+            except TrainingError as exc:
+                error = str(exc)
+        error = dist.first_error(world, error)
+        if error:
+            raise TrainingError(error)
+    return data
+
+
+def _train_locked(config: TrainConfig, run: RunState, command: str, on_batch, on_epoch,
+                  world: World = World()) -> dict:
+    threads = config.threads or max(1, get_settings().torch_threads // world.local_size)
+    torch.set_num_threads(max(1, threads))
+    torch.manual_seed(config.seed)  # the same first weights on every rank (DDP also copies rank 0's)
     np.random.seed(config.seed % 2 ** 32)
-    data = prepare_data(config, progress=run.say)
+    data = _prepare(config, run, world)
     val = is_validation(data.ids, config.seed, config.val_fraction)
     train_idx, val_idx = np.flatnonzero(~val), np.flatnonzero(val)
     if len(train_idx) < 2:
@@ -175,27 +279,56 @@ def _train_locked(config: TrainConfig, run: RunState, command: str, on_batch, on
                             f"needs at least 2: add images or lower the validation fraction")
     model = build_model(config.model_section())
     record = config_record(config, data, command, run.run_dir, train_idx, val_idx, model)
-    old, resume = _load_resume(run.run_dir, record)
-    n_steps = steps_per_epoch(len(train_idx), config.batch_size)
-    rows: list[dict] = []
+    n_steps = steps_per_epoch(len(train_idx), config.batch_size, world.size)
+    record.update(world_size=world.size, batch_size_per_rank=config.batch_size // world.size,
+                  steps_per_epoch=n_steps, distributed_backend=dist.backend() if world.distributed else None)
+    _same_data(world, record)
+    old, resume, rows = _on_main(world, lambda: _resume_point(run.run_dir, record))
     if resume is not None:
         try:
             model.load_state_dict(resume["model"])
         except (RuntimeError, TypeError, KeyError) as exc:
             raise ckpt.CheckpointError(f"{run.run_dir / ckpt.RESUME_NAME}: weights do not fit the model "
                                        f"({str(exc)[:200]})") from exc
-        rows = [r for r in ckpt.read_metrics(run.run_dir) if r.get("epoch") and r["epoch"] <= resume["epoch"]]
         record["created_at"] = old.get("created_at", record["created_at"])
-        record["resumed"] = old.get("resumed", []) + [resume_entry(resume, config, command)]
+        record["resumed"] = old.get("resumed", []) + [{**resume_entry(resume, config, command),
+                                                       "world_size": world.size}]
+    model.to(dist.device(world))
+    net = _ddp(model, world)
     optimizer, scheduler = _optimizer_and_schedule(model, config, n_steps, resume,
                                                    same_length=old is None or old.get("epochs") == config.epochs)
-    ckpt.write_config(run.run_dir, record)
+    if world.main:
+        ckpt.write_config(run.run_dir, record)
     if resume is not None:
         run.say(f"resuming after epoch {int(resume['epoch'])}")
     run.state.phase, run.state.done = "training", len(rows)
     run.save(n_train=len(train_idx), n_val=len(val_idx), baseline=record["baseline"])
     return epoch_loop(run, config, model, optimizer, scheduler, data, _train_tensors(data, train_idx, config),
-                      val_idx, rows, resume, on_batch, on_epoch)
+                      val_idx, rows, resume, on_batch, on_epoch, world=world, net=net)
+
+
+def _same_data(world: World, record: dict) -> None:
+    """TrainingError on every rank when some rank prepared other data than rank 0 (e.g. another node's files)."""
+    differs = dist.broadcast(world, record["data"]["hash"]) != record["data"]["hash"]
+    error = dist.first_error(world, "the ranks do not see the same training data (data hash differs from rank "
+                                    "0's); every node needs the same catalogues and image folders at the same "
+                                    "paths" if differs else None)
+    if error:
+        raise TrainingError(error)
+
+
+def _ddp(model: GalaxyNet, world: World) -> torch.nn.Module:
+    """The DistributedDataParallel wrapper of ``model`` under torchrun (it starts from rank 0's weights).
+
+    ``find_unused_parameters``: a batch without debiased labels leaves the debiased head without a gradient.
+    """
+    if not world.distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = dist.device(world)
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=True)
 
 
 def active_run(models_dir: Path | None = None) -> Path | None:
