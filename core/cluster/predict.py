@@ -66,6 +66,30 @@ def _failures_path(part: Path) -> Path:
 
 _MODELS: dict[tuple[str, int], object] = {}
 
+#: glibc mallopt parameters and the values a prediction worker uses (bytes).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_BYTES, _MMAP_BYTES = 64 << 20, 32 << 20
+
+
+def _keep_freed_memory() -> None:
+    """Undo, in this worker process, the 64 KiB ``MALLOC_TRIM_THRESHOLD_`` Dask's nanny starts it with.
+
+    That setting also fixes glibc's mmap threshold at 128 KiB, so every decoded image
+    (~0.5 MB) is a fresh mmap whose pages are faulted in and zeroed: measured, 5 ms of
+    system time per image, prediction 2.4x slower than in a plain process. Here freed
+    memory up to 64 MiB stays in the heap for the next image. No-op off glibc.
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
+    except (OSError, AttributeError):
+        pass
+
 
 def _worker_model(run_dir: str):
     """The run loaded once per worker process (keyed by folder and model.pt's mtime)."""
@@ -81,6 +105,7 @@ def _worker_model(run_dir: str):
             torch.set_num_threads(max(1, int(get_worker().state.nthreads)))
         except (ImportError, ValueError, AttributeError):
             pass
+        _keep_freed_memory()
         _MODELS.clear()
         _MODELS[key] = load_run(run_dir)
     return _MODELS[key]

@@ -7,12 +7,22 @@ fatal), and each chunk's rows are appended to the output CSV
 (:mod:`core.inference.predictions_csv`) and flushed, so a killed run keeps what it did
 and a rerun skips the IDs already written. Columns the run never learned are written
 blank (``model.learned``).
+
+Decoding and framing overlap the model: while the model runs on one chunk, a pool of
+threads (``workers``) opens and prepares the next one (Pillow's decoder and most of
+numpy release the GIL). Threads, not processes, so it also runs inside a Dask worker,
+whose daemonic processes cannot start children. The rows, their order and their values
+are those of the one-after-another path (``workers=0``): each image is prepared alone
+and the model sees the same batches.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +88,123 @@ def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChoose
     return good, pred, failed
 
 
-def still_to_do(gset: GalaxySet, out_csv: str | os.PathLike | None) -> np.ndarray:
-    """Positions whose ID is not yet in ``out_csv`` (IDs are compared as written, formula-safe)."""
+def _open_and_prepare(model, path: Path, crop: float | None) -> tuple[np.ndarray | None, str | None]:
+    """(prepared uint8 (S, S, 3), None) for one image file, or (None, the message naming it) if refused."""
+    try:
+        return model.prepare([open_image(path)], crop)[0], None
+    except ImageInputError as exc:
+        return None, str(exc)
+
+
+@dataclass
+class _SubmittedChunk:
+    """One chunk handed to the preparing threads: positions, crop per image, one future per image."""
+
+    idx: np.ndarray
+    crops: list[float | None]
+    futures: list[Future]
+
+
+def _submit_chunk(pool: ThreadPoolExecutor, model, gset: GalaxySet, idx: np.ndarray,
+                  crop_of: _CropChooser) -> _SubmittedChunk:
+    crops = [crop_of(gset.files[i].parent) for i in idx]  # here: the crop cache is not shared between threads
+    return _SubmittedChunk(idx, crops, [pool.submit(_open_and_prepare, model, gset.files[i], c)
+                                        for i, c in zip(idx, crops, strict=True)])
+
+
+def _finish_chunk(model, gset: GalaxySet, chunk: _SubmittedChunk, tta: bool,
+                  batch_size: int) -> tuple[list[int], np.ndarray, list[tuple[str, str]]]:
+    """As :func:`_predict_chunk`, on images the pool prepares; each batch runs as soon as its images are ready.
+
+    A batch is the next ``batch_size`` usable images of one crop, in chunk order, exactly as
+    :func:`_predict_chunk` cuts them, so every forward pass sees the same images.
+    """
+    good, failed = [], []
+    waiting: dict[float | None, tuple[list[int], list[np.ndarray]]] = {}  # crop -> (rows in good, arrays)
+    done: list[tuple[list[int], np.ndarray]] = []
+    for i, crop, future in zip(chunk.idx, chunk.crops, chunk.futures, strict=True):
+        array, problem = future.result()
+        if problem is not None:
+            failed.append((gset.ids[i], problem))
+            continue
+        rows, arrays = waiting.setdefault(crop, ([], []))
+        rows.append(len(good))
+        arrays.append(array)
+        good.append(int(i))
+        if len(arrays) == batch_size:
+            done.append((rows, model.predict_prepared(np.stack(arrays), tta=tta, batch_size=batch_size)))
+            del waiting[crop]
+    for rows, arrays in waiting.values():
+        done.append((rows, model.predict_prepared(np.stack(arrays), tta=tta, batch_size=batch_size)))
+    pred = np.empty((len(good), len(VOTE_COLUMNS)), dtype=np.float32)
+    for rows, fractions in done:
+        pred[rows] = fractions
+    return good, pred, failed
+
+
+def _overlapped_chunks(model, gset: GalaxySet, todo: np.ndarray, chunk: int, crop_of: _CropChooser, tta: bool,
+                       batch_size: int, workers: int):
+    """Yield ``(done, (good, pred, failed))`` per chunk; chunk k+1 is prepared while the model runs on chunk k."""
+    starts = range(0, len(todo), chunk)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gz-prepare")
+    try:
+        ahead = _submit_chunk(pool, model, gset, todo[:chunk], crop_of) if len(todo) else None
+        for start in starts:
+            current = ahead
+            nxt = start + chunk
+            ahead = _submit_chunk(pool, model, gset, todo[nxt:nxt + chunk], crop_of) if nxt < len(todo) else None
+            yield min(nxt, len(todo)), _finish_chunk(model, gset, current, tta, batch_size)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_CORES_LOCK = threading.Lock()
+_CORES = {"runs": 0, "budget": 0}  # overlapped runs in this process; torch's thread count before the first
+
+
+@contextmanager
+def shared_cores(workers: int | None = None) -> Iterator[int]:
+    """Split this process's cores between the model and the preparing threads; yield the thread count.
+
+    The budget is ``torch.get_num_threads()`` as the caller set it (``GZ_TORCH_THREADS``,
+    or the Dask worker's ``nthreads``). While overlapped runs are active, torch uses half of
+    it (at least 1: its forward passes on small batches scale poorly) and ``workers`` threads
+    (None: as many as the budget) decode and frame; the caller's count is restored after
+    the last run ends, so concurrent runs (dashboard sessions) do not lower it for good.
+    ``workers=0`` changes nothing (the one-after-another path).
+    """
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be 0 (one after another) or more, got {workers}")
+    if workers == 0:
+        yield 0
+        return
+    import torch
+
+    with _CORES_LOCK:
+        if not _CORES["runs"]:
+            _CORES["budget"] = torch.get_num_threads()
+        _CORES["runs"] += 1
+        budget = _CORES["budget"]
+        torch.set_num_threads(max(1, budget // 2))
+    try:
+        yield budget if workers is None else workers
+    finally:
+        with _CORES_LOCK:
+            _CORES["runs"] -= 1
+            if not _CORES["runs"]:
+                torch.set_num_threads(budget)
+
+
+def still_to_do(gset: GalaxySet, out_csv: str | os.PathLike | None,
+                done_ids: set[str] | None = None) -> np.ndarray:
+    """Positions whose ID is not yet in ``out_csv`` (IDs are compared as written, formula-safe).
+
+    ``done_ids``: IDs already done in some other output (e.g. an embedding parquet), compared
+    as they are; used instead of ``out_csv``.
+    """
     todo = np.arange(len(gset))
+    if done_ids is not None:
+        return todo[np.array([i not in done_ids for i in gset.ids], dtype=bool)] if done_ids else todo
     done_ids = existing_ids(out_csv) if out_csv is not None else set()
     if not done_ids:
         return todo
@@ -97,6 +221,7 @@ def predict_set(
     chunk: int = DEFAULT_CHUNK,
     crop_fraction: float | None = None,
     progress: bool | ProgressCallback = False,
+    workers: int | None = None,
 ) -> SetPrediction:
     """Predict every galaxy of ``gset`` with ``model`` (a core.inference.predict.LoadedModel).
 
@@ -106,25 +231,41 @@ def predict_set(
     the crop the run was trained with for that image folder, else the run's default.
     ``progress``: True for a tqdm bar on stderr, or a callable ``(done, total)`` called
     once before the first chunk and after every chunk.
+    ``workers``: threads that open and frame the next chunk while the model runs on this
+    one (None: as many as torch had threads, see :func:`shared_cores`); 0 = one after
+    another in this thread (the old path).
     """
+    with shared_cores(workers) as threads:
+        return _predict_set(model, gset, tta, out_csv, batch_size, chunk, crop_fraction, progress, threads)
+
+
+def _predict_set(model, gset: GalaxySet, tta: bool, out_csv, batch_size: int, chunk: int,
+                 crop_fraction: float | None, progress: bool | ProgressCallback, workers: int) -> SetPrediction:
     fractions = np.full((len(gset), len(VOTE_COLUMNS)), np.nan, dtype=np.float32)
     failed: list[tuple[str, str]] = []
     todo = still_to_do(gset, out_csv)
     crop_of = _CropChooser(model, crop_fraction)
     report = _progress_reporter(progress, len(todo), gset.name)
     writer = PredictionWriter(out_csv, getattr(model, "learned", None)) if out_csv is not None else None
+    chunks = None
     try:
         if writer is not None:
             writer.__enter__()
         report(0)
-        for start in range(0, len(todo), chunk):
-            good, pred, bad = _predict_chunk(model, gset, todo[start:start + chunk], crop_of, tta, batch_size)
+        if workers:
+            chunks = _overlapped_chunks(model, gset, todo, chunk, crop_of, tta, batch_size, workers)
+        else:
+            chunks = ((min(s + chunk, len(todo)), _predict_chunk(model, gset, todo[s:s + chunk], crop_of, tta,
+                                                                 batch_size)) for s in range(0, len(todo), chunk))
+        for done, (good, pred, bad) in chunks:
             failed += bad
             fractions[good] = pred
             if writer is not None and good:
                 writer.write([gset.ids[i] for i in good], [gset.files[i].name for i in good], pred)
-            report(min(start + chunk, len(todo)))
+            report(done)
     finally:
+        if chunks is not None:
+            chunks.close()  # stops the preparing threads now, not when the generator is collected
         if writer is not None:
             writer.__exit__(None, None, None)
         report(None)
