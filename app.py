@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.config import get_settings
+from ui.page_errors import run_page
 
 st.set_page_config(page_title="Galaxy Zoo morphology", page_icon=":milky_way:", layout="wide")
 
@@ -33,4 +34,5 @@ if get_settings().public:
     st.sidebar.info("**Public demo.** Uploads and the built-in data only: no server folders, no SDSS "
                     "downloads and no training from the browser.", icon=":material/public:")
 
-st.navigation(PAGES).run()
+# A page's uncaught error is logged and shown as a plain message, never as a traceback.
+run_page(st.navigation(PAGES))

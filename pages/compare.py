@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.images.reading import display_source
 from core.inference.batch import SetPrediction
 from core.inference.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
 from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
@@ -168,7 +169,7 @@ else:
         i = pair_set.ids.index(str(row["ID"]))
         st.markdown(f"**Galaxy {md_escape(row['ID'])}**" + ("" if rows else " (where A and B disagree most)"))
         c_img, c_bars = st.columns([1, 2.4])
-        c_img.image(str(pair_set.files[i]), caption=md_escape(pair_set.files[i].name), width="stretch")
+        c_img.image(display_source(pair_set.files[i]), caption=md_escape(pair_set.files[i].name), width="stretch")
         c_img.metric("A vs B disagreement", fmt(float(row["DISAGREEMENT"]), "{:.2f}"))
         series = [(name_a, blank_unlearned(fa[i], la), MODEL_COLOUR),
                   (name_b, blank_unlearned(fb[i], lb), OTHER_COLOUR)]

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import streamlit as st
-from PIL import Image
 
 from core.config import get_settings
 from core.images.preprocess import prepare_file
+from core.images.reading import read_upright
 from core.inference.runs import scan_runs, skipped_note
 from core.jobs import LOG_NAME, JobState, JobStatus, read_job, request_cancel, start_detached
 from core.training.checkpoint import read_config, read_metrics
@@ -214,7 +214,7 @@ if not settings.public:
             files = tuple(str(f) for f in join.files[:8])
             thumbs = _preview(files, int(size), s.crop, file_stamp(s.catalog, s.images))
             st.image(thumbs, width=96, caption=[Path(f).stem[:18] for f in files])
-            with Image.open(files[0]) as first:
+            with read_upright(files[0]) as first:
                 show_framing(first, s.crop, int(size), Path(files[0]).name)
 
     busy = training_busy()

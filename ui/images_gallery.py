@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.images.folder import list_cutouts
+from core.images.reading import display_source
 from core.paths import display_path
 from core.schema import RAW_COLUMNS
 from ui.plain_text import md_escape
@@ -55,7 +56,7 @@ def show_gallery(folder: Path, table: pd.DataFrame) -> None:
     for start in range(0, len(shown), GALLERY_COLUMNS):  # one st.columns per row keeps rows aligned
         for col, path in zip(st.columns(GALLERY_COLUMNS), shown[start:start + GALLERY_COLUMNS], strict=False):
             with col:
-                st.image(str(path), width="stretch")
+                st.image(display_source(path), width="stretch")
                 # OBJIDs are digits only (list_cutouts), so this HTML carries nothing from a user.
                 st.markdown(f"<div style='white-space:nowrap;font-size:0.8rem;font-weight:600'>{path.stem}</div>",
                             unsafe_allow_html=True)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.images.reading import display_source
 from core.inference.galaxy_sets import GalaxySet
 from core.inference.learned import NOT_LEARNED, blank_unlearned
 from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, LabelKind
@@ -65,7 +66,7 @@ def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, fai
     if problem:
         c_img.warning(f"Not predicted: {md_escape(problem)}")
     else:
-        c_img.image(str(gset.files[pick]), caption=md_escape(gset.files[pick].name), width="stretch")
+        c_img.image(display_source(gset.files[pick]), caption=md_escape(gset.files[pick].name), width="stretch")
     cd = bool(gset.class_derived[pick])
     series = [("model", blank_unlearned(fractions[pick], learned), MODEL_COLOUR)]
     if not np.isnan(gset.targets[pick]).all():

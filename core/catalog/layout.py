@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 
+from core.catalog.limits import check_column_count, check_shape
 from core.catalog.result import CatalogReadError
 from core.schema import (
     CLEAN_COLUMNS,
@@ -60,20 +61,30 @@ def first_non_utf8(data: bytes) -> str:
 
 
 def parse_header(data: bytes, name: str) -> tuple[bytes, list[str]]:
-    """Return (data without BOM, header names); raise CatalogReadError for non-CSV input."""
+    """Return (data without BOM, header names); raise CatalogReadError for non-CSV input.
+
+    Lines and columns are held to :mod:`core.catalog.limits` before anything is split.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
         raise CatalogReadError(f"{name}: the file is empty")
     if b"\x00" in data[:SNIFF_BYTES]:
         raise CatalogReadError(f"{name}: is a binary file, not CSV text")
+    check_shape(data, name)
     end = data.find(b"\n")
     header_bytes = data if end < 0 else data[:end]
     try:
         header_line = header_bytes.decode("utf-8").rstrip("\r")
     except UnicodeDecodeError as exc:
         raise CatalogReadError(f"{name}: is not UTF-8 text ({first_non_utf8(header_bytes)})") from exc
-    names = [n.strip() for n in next(csv.reader([header_line]), [])]
+    check_column_count(header_line.count(",") + 1, name)  # an upper bound: quoted names may hold commas
+    try:
+        names = [n.strip() for n in next(csv.reader([header_line]), [])]
+    except csv.Error as exc:
+        problem = (f"a column name is longer than the {csv.field_size_limit():,} characters allowed"
+                   if "field limit" in str(exc) else f"it is not valid CSV ({exc})")
+        raise CatalogReadError(f"{name}: line 1 (the header) cannot be read: {problem}") from None
     if len(names) <= 1:
         for delimiter, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
             if delimiter in header_line:

@@ -59,7 +59,7 @@ def read_rows(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[
             # Threaded parsing does not know line numbers; re-read the (rare) bad file serially.
             bad = []
             table = _arrow_read(data, names, False, bad)
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:  # ArrowInvalid and any other parse failure: a catalogue error
         if "utf8" in str(exc).lower():
             raise CatalogReadError(f"{name}: is not UTF-8 text ({first_non_utf8(data)})") from exc
         raise CatalogReadError(f"{name}: cannot be parsed as CSV (line structure not understood)") from exc
@@ -86,7 +86,10 @@ def bad_lines_frame(bad: list[BadLine], names: list[str]) -> pd.DataFrame:
     """The bad lines as rejected rows: ``ROW``, ``PROBLEMS``, then their fields under the header's names."""
     rows = []
     for b in bad:
-        fields = next(csv.reader([b.text]), [])
+        try:
+            fields = next(csv.reader([b.text]), [])
+        except csv.Error:  # e.g. a field over csv's 128 KiB limit: keep the text, split plainly
+            fields = b.text.split(",")
         fields = (fields + [""] * len(names))[: len(names)]
         rows.append(dict(zip(names, fields, strict=False)) | {
             "ROW": b.row,

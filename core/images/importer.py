@@ -1,7 +1,9 @@
 """Bring cutouts the user already has into an image folder: from a folder or a zip of ``<OBJID>.jpg``.
 
 Each image is checked exactly like a download (:mod:`core.images.check`) and
-written atomically as ``<OBJID>.jpg``. Only the base name of a zip member is
+written atomically as ``<OBJID>.jpg``, its pixels upright: a JPEG with an EXIF
+orientation is stored turned as a browser shows it (:func:`core.images.reading.upright_jpeg_bytes`),
+so training and every later reader see what the visitor saw. Only the base name of a zip member is
 used, and members with absolute paths, ``..`` parts or symlinks are refused, so
 an archive cannot write outside the folder ("zip slip"). Zip bombs are refused
 from the archive's directory before anything is inflated (declared sizes and
@@ -22,6 +24,7 @@ from core import jobs
 from core.atomic import write_bytes_atomic
 from core.images.check import MAX_IMAGE_BYTES, InvalidImage, check_jpeg_bytes, is_valid_file
 from core.images.folder import image_path
+from core.images.reading import upright_jpeg_bytes
 
 _NAME_RE = re.compile(r"([0-9]{1,20})\.jpe?g", re.IGNORECASE)
 #: Default limits for one import (bytes after decompression, number of members).
@@ -59,7 +62,12 @@ def _store(objid: str, data: bytes, name: str, dest: Path, report: ImportReport,
         return
     seen.add(objid)
     try:
-        check_jpeg_bytes(data, expected_size)
+        turned = upright_jpeg_bytes(data)
+        # The file as sent must be complete and not blank; the size asked for is that of the upright image.
+        check_jpeg_bytes(data, expected_size if turned is data else None)
+        if turned is not data:
+            check_jpeg_bytes(turned, expected_size)
+            data = turned
     except InvalidImage as exc:
         report.rejected.append((name, exc.reason))
         return

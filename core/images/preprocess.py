@@ -28,9 +28,10 @@ from PIL import Image
 
 from core.config import get_settings
 from core.images.framing import FrameInfo, frame_image, framing_key
+from core.images.reading import upright
 
 #: Bumped whenever prepare_image changes, so old caches are not reused.
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2
 
 
 def _check(size: int, crop_fraction: float | None) -> None:
@@ -102,7 +103,7 @@ def prepare_file_with_info(path: Path, size: int,
     """:func:`prepare_with_info` of an image file; the error names the file if it cannot be read."""
     try:
         with Image.open(path) as img:
-            return prepare_with_info(img, size, crop_fraction)
+            return prepare_with_info(upright(img), size, crop_fraction)  # EXIF orientation applied
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from exc
 

@@ -8,7 +8,12 @@ Every image a model sees at prediction time passes through :func:`open_image`:
 * the image must decode completely (a truncated JPEG is refused, not padded grey, even when
   an end marker was appended after the cut);
 * grayscale, palette, 16-bit, RGBA/LA and CMYK images are converted to 8-bit RGB
-  (transparent areas become black, the colour of empty sky).
+  (transparent areas become black, the colour of empty sky);
+* the EXIF Orientation tag is applied (:func:`upright`), so the pixels are those a browser shows.
+
+Every other place that reads an image file (training's preprocessing, previews, the
+gallery and Classify thumbnails) goes through :func:`upright`, :func:`read_upright` or
+:func:`display_source`, so a model is trained on, and predicts, what the visitor sees.
 
 Anything else raises :class:`ImageInputError`, whose message names the file.
 """
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from core.images.check import jpeg_ends_early
 from core.images.folder import sniff_format
@@ -33,6 +38,10 @@ DEFAULT_MAX_PIXELS = 40_000_000
 
 #: Largest accepted file, in bytes (a JPEG/PNG of DEFAULT_MAX_PIXELS fits well below this).
 DEFAULT_MAX_BYTES = 60 * 1024 * 1024
+
+#: The EXIF Orientation tag: 1 is upright; 2-8 say how the stored pixels are turned or mirrored
+#: relative to what a browser shows (2, 4, 5 and 7 are mirror images, so a spiral's spin reverses).
+ORIENTATION_TAG = 0x0112
 
 
 class ImageInputError(ValueError):
@@ -101,6 +110,77 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, ...
 
 
+def orientation(img: Image.Image) -> int:
+    """The image's EXIF orientation, 1-8 (1, upright, when absent or not a valid value)."""
+    try:
+        value = int(img.getexif().get(ORIENTATION_TAG, 1))
+    except (TypeError, ValueError, OSError, SyntaxError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def upright(img: Image.Image) -> Image.Image:
+    """``img`` as a browser shows it: its EXIF orientation applied and the tag reset.
+
+    Returns ``img`` itself when it is already upright (orientation 1 or no tag), a new
+    image otherwise. The one place where orientation is applied.
+    """
+    if orientation(img) == 1:
+        return img
+    return ImageOps.exif_transpose(img)
+
+
+def read_upright(path: str | os.PathLike) -> Image.Image:
+    """Decode an image file completely, upright (:func:`upright`); no checks beyond Pillow's.
+
+    For previews of files already checked on the way in; user input goes through :func:`open_image`.
+    """
+    with Image.open(path) as img:
+        img.load()
+        turned = upright(img)
+        return turned if turned is not img else img.copy()
+
+
+def upright_jpeg_bytes(data: bytes, quality: int = 95) -> bytes:
+    """JPEG bytes whose stored pixels are upright: ``data`` itself when its EXIF orientation is 1.
+
+    Otherwise the image is turned (:func:`upright`) and re-encoded at ``quality`` with full-
+    resolution colour (4:4:4) and its ICC profile, without EXIF. Bytes Pillow cannot read are
+    returned unchanged, for the caller's checks to refuse.
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+            if orientation(img) == 1:
+                return data
+            img.load()
+            turned = upright(img)
+            buf = io.BytesIO()
+            icc = img.info.get("icc_profile")
+            turned.save(buf, "JPEG", quality=quality, subsampling=0, **({"icc_profile": icc} if icc else {}))
+            return buf.getvalue()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return data
+
+
+def display_source(path: str | os.PathLike) -> str | Image.Image:
+    """What to hand ``st.image`` for an image file so it is drawn upright whatever its size.
+
+    The path itself for an upright file (its bytes are served as they are), the upright
+    decoded image for one with an EXIF orientation (Streamlit drops EXIF when it resizes,
+    so the tag alone would be lost on thumbnails). An unreadable file gives the path back.
+    """
+    try:
+        with Image.open(path) as img:
+            if orientation(img) == 1:
+                return str(path)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return str(path)
+    try:
+        return read_upright(path)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return str(path)
+
+
 def open_image(
     source: str | os.PathLike | bytes | BinaryIO,
     name: str | None = None,
@@ -112,6 +192,7 @@ def open_image(
 
     ``source`` is a path, the file's bytes, or a binary file-like object;
     ``name`` is used in error messages (default: the file name).
+    The EXIF orientation is applied (:func:`upright`).
     Raises :class:`ImageInputError` for anything that is not a usable image.
     """
     label = _source_name(source, name)
@@ -149,7 +230,7 @@ def open_image(
     if fmt == "JPEG" and jpeg_ends_early(data):
         raise ImageInputError(label, "does not decode completely: truncated JPEG (its image data ends early)")
     try:
-        return _to_rgb(img)
+        return _to_rgb(upright(img))
     except Exception as exc:
         raise ImageInputError(label, f"has an unsupported colour mode {img.mode!r} ({exc})") from exc
 
