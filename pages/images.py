@@ -3,8 +3,10 @@
 The download runs as a detached ``python -m core download`` process on the image
 folder (core.images.download_job); this page reads the folder's state.json from a
 fragment that reruns every second, so every tab and a restarted dashboard see the
-same job, with the settings it stored. Paths typed here go through core.paths.confine;
-in the public mode there are no downloads and no server paths.
+same job, with the settings it stored. The job runs in that one process, or on Dask
+(an embedded LocalCluster or a typed scheduler address, ui.cluster_engine;
+core.cluster.download), always as chosen here. Paths typed here go through
+core.paths.confine; in the public mode there are no downloads, server paths or clusters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs
+from core.cluster.download import DEFAULT_PARTITION_ROWS, start_cluster_download_job
+from core.cluster.engine import Engine, eta_words
 from core.config import get_settings
 from core.images.cutouts import (
     MAX_SIZE,
@@ -26,13 +30,13 @@ from core.images.download_config import DownloadConfig
 from core.images.download_job import (
     JOB_CATALOG_NAME,
     cli_args,
+    download_progress,
     job_active,
     job_ending,
     job_left,
     job_settings_rows,
     restart_job,
     restartable,
-    start_download_job,
     stored_config,
 )
 from core.images.failures import read_failures
@@ -45,6 +49,7 @@ from core.paths import PathNotAllowed, confine
 from core.schema import SHORT_LABELS
 from ui import state_keys
 from ui.catalog_state import current_catalog, current_selection
+from ui.cluster_engine import EngineKeys, dashboard_line, engine_choice
 from ui.credits import show_credit
 from ui.images_gallery import show_gallery
 from ui.navigation import ensure_app_navigation
@@ -57,8 +62,9 @@ PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the set
 KEPT = "img_kept_choices"  # widget values saved each run: Streamlit drops widget state on navigation
 #: Settings-form widget key -> DownloadConfig field it edits.
 FORM_FIELDS = {"img_source": "source", "img_scale": "scale", "img_size": "size", "img_base_url": "base_url",
-               "img_workers": "workers", "img_interval": "min_interval", "img_timeout": "timeout",
+               "img_workers": "workers", "img_interval": "min_interval", "img_timeout": "deadline",
                "img_retries": "retries"}
+ENGINE_KEYS = EngineKeys(state_keys.IMAGES_ENGINE, state_keys.IMAGES_WORKERS, state_keys.IMAGES_SCHEDULER)
 
 ensure_app_navigation()
 settings = get_settings()
@@ -101,7 +107,7 @@ def _form_values(config: DownloadConfig) -> dict[str, object]:
     values = {key: getattr(config, name) for key, name in FORM_FIELDS.items()}
     own = settings.cutout_base_url or SOURCE_BASE_URLS.get(config.source, "")
     values["img_base_url"] = "" if config.base_url in (None, own) else config.base_url
-    values["img_scale"], values["img_timeout"] = float(config.scale), float(config.timeout)
+    values["img_scale"], values["img_timeout"] = float(config.scale), float(config.deadline)
     values["img_interval"] = float(config.min_interval)
     return values
 
@@ -174,14 +180,38 @@ def _settings_form() -> DownloadConfig:
                                       "the server's operator allowed (GZ_CUTOUT_HOSTS) are accepted.")
         a1, a2, a3, a4 = st.columns(4)
         workers = a1.number_input("Parallel requests", 1, 16, key="img_workers",
-                                  help="Please stay polite to SkyServer: 4 is plenty.")
+                                  help="Please stay polite to SkyServer: 4 is plenty. On Dask this bounds the "
+                                       "requests in flight across the whole cluster.")
         min_interval = a2.number_input("Min. seconds between requests", 0.0, 10.0, step=0.05, key="img_interval")
-        timeout = a3.number_input("Timeout per request (s)", 1.0, 300.0, step=5.0, key="img_timeout")
+        timeout = a3.number_input("Timeout per request (s)", 1.0, 300.0, step=5.0, key="img_timeout",
+                                  help="Longest one request may take, from connecting to the last byte, "
+                                       "however slowly the server sends.")
         retries = a4.number_input("Retries", 0, 10, key="img_retries",
                                   help="After timeouts, connection errors, 5xx and damaged answers, with backoff.")
-    return DownloadConfig(source=source, scale=float(scale), size=int(size), base_url=base_url.strip() or None,
-                          workers=int(workers), min_interval=float(min_interval), timeout=float(timeout),
-                          connect_timeout=min(10.0, float(timeout)), retries=int(retries))
+    config = DownloadConfig(source=source, scale=float(scale), size=int(size), base_url=base_url.strip() or None,
+                            workers=int(workers), min_interval=float(min_interval), timeout=float(timeout),
+                            deadline=float(timeout), connect_timeout=min(10.0, float(timeout)), retries=int(retries))
+    st.caption(f"Worst case: {md_escape(config.worst_case_text())}.")
+    return config
+
+
+def _engine(config: DownloadConfig) -> tuple[Engine | None, int]:
+    """Where the job runs (None after drawing why it cannot) and the galaxies per Dask task."""
+    rows = [DEFAULT_PARTITION_ROWS]
+
+    def partition_input(column) -> None:
+        rows[0] = int(column.number_input(
+            "Galaxies per task", min_value=1, max_value=1_000_000, value=DEFAULT_PARTITION_ROWS, step=500,
+            key=state_keys.IMAGES_PARTITION, persist_state="session",
+            help="One Dask task (a partition of the galaxies) each; progress counts finished partitions."))
+
+    engine = engine_choice(ENGINE_KEYS, single="This process runs the download on its own (the usual choice).",
+                           help_text="On Dask the galaxies are split into tasks; the image folder must be on "
+                                     "a filesystem every worker sees.", beside=partition_input)
+    if engine is not None and engine.distributed:
+        st.caption(f"Parallel requests ({config.workers}) bounds the requests in flight across the whole cluster, "
+                   "however many workers it has, so SkyServer is not loaded more.")
+    return engine, rows[0]
 
 
 def _start(call) -> None:
@@ -201,6 +231,8 @@ def _start(call) -> None:
 if not settings.public:
     subset, selection_text = _galaxies()
     config = _settings_form()
+    engine, partition_rows = _engine(config)
+    engine_args = [*engine.cli_args(), "--partition-rows", str(partition_rows)] if engine and engine.distributed else []
     try:
         config.validated()
         settings_error = None
@@ -209,22 +241,17 @@ if not settings.public:
         st.error(md_escape(settings_error))
     b1, b2 = st.columns([1, 2])
     if b1.button("Start download", type="primary", icon=":material/download:", key="img_start",
-                 disabled=active or settings_error is not None or len(subset) == 0):
-        _start(lambda: start_download_job(subset[["OBJID", "RA", "DEC"]], folder, config, selection_text))
+                 disabled=active or settings_error is not None or len(subset) == 0 or engine is None):
+        _start(lambda: start_cluster_download_job(subset[["OBJID", "RA", "DEC"]], folder, config, engine,
+                                                  selection_text, partition_rows=partition_rows))
     with b2.expander("The same job from the command line"):
         if settings_error is None:
-            st.code("python -m core " + " ".join(cli_args(folder / JOB_CATALOG_NAME, folder, config)),
+            st.code("python -m core " + " ".join(cli_args(folder / JOB_CATALOG_NAME, folder, config,
+                                                          engine_args=engine_args)),
                     language="bash", wrap_lines=True)
 
 
 # --- 3. progress (polled from disk) -----------------------------------------------------------
-def _eta(seconds: float | None) -> str:
-    seconds = int(seconds) if seconds is not None else -1
-    if seconds < 0:
-        return "–"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
-
-
 def _log_tail(lines: int = 8) -> str:
     try:
         return "\n".join((folder / jobs.LOG_NAME).read_text(errors="replace").splitlines()[-lines:])
@@ -237,7 +264,7 @@ def _show_ending(state: JobState) -> None:
     style, text = job_ending(state)
     getattr(st, style)(md_escape(text))
     if state.status == JobStatus.FAILED:
-        st.code(_log_tail() or "(empty log)")
+        st.code(_log_tail() or "(empty log)", language=None, wrap_lines=True)
 
 
 def _show_job_settings(state: JobState) -> None:
@@ -255,16 +282,24 @@ def job_panel() -> None:
         st.caption("No download has run in this folder yet.")
         return
     now_active = job_active(state)
-    processed = int(state.progress.get("processed") or 0)
-    fraction = min(1.0, processed / state.total) if state.total else float(state.status == JobStatus.FINISHED)
+    p = download_progress(state)
     words = {JobStatus.RUNNING: "downloading"}.get(state.status, str(state.status))
-    st.progress(fraction, text=f"{processed:,} / {state.total:,} galaxies · {words}")
-    m = st.columns(5)
-    m[0].metric("Downloaded", f"{state.done:,}")
-    m[1].metric("Already present", f"{state.skipped:,}")
-    m[2].metric("Failed", f"{state.failed:,}")
-    m[3].metric("Images / s", f"{float(state.progress.get('throughput') or 0):.1f}")
-    m[4].metric("ETA", _eta(state.progress.get("eta_s")) if state.running else "–")
+    parts = f" · {p.partitions_done:,} / {p.partitions:,} partitions" if p.distributed and p.partitions else ""
+    if state.status != JobStatus.FAILED or p.processed:  # a job that could not start has nothing to count
+        st.progress(p.fraction, text=f"{p.processed:,} / {p.total:,} galaxies{parts} · {words}")
+        m = st.columns(5)
+        m[0].metric("Downloaded", f"{p.done:,}")
+        m[1].metric("Already present", f"{p.skipped:,}")
+        m[2].metric("Failed", f"{p.failed:,}")
+        m[3].metric("Images / s", f"{p.throughput:.1f}")
+        m[4].metric("ETA", eta_words(p.eta_s), help="Galaxies left divided by this run's images per second.")
+    if p.distributed:
+        rows = state.settings.get("partition_rows")
+        size = (f", in partitions of up to {rows:,} galax{'y' if rows == 1 else 'ies'} (one Dask task each)"
+                if isinstance(rows, int) else "")
+        st.caption(f"On {md_escape(p.engine)}{size}.")
+        if now_active:
+            dashboard_line(p.dashboard)
     if state.running:
         if st.button("Cancel download", icon=":material/stop:", key="img_cancel"):
             jobs.request_cancel(folder)
@@ -274,7 +309,7 @@ def job_panel() -> None:
             st.caption("Starting the download worker…")
         else:
             st.warning("The download worker has not started. The end of its log:")
-            st.code(_log_tail() or "(empty)")
+            st.code(_log_tail() or "(empty)", language=None, wrap_lines=True)
     else:
         _show_ending(state)
     _show_job_settings(state)
@@ -305,7 +340,8 @@ if not settings.public and not active and left.to_fetch and restartable(folder, 
     parts += [f"fetch {left.not_attempted:,} not attempted"] if left.not_attempted else []
     label = " and ".join(parts).capitalize()
     if st.button(label, icon=":material/refresh:", key="img_retry",
-                 help="Starts the same job again with the settings it stored; images already here are kept."):
+                 help="Starts the same job again with the settings it stored, on the engine it ran on; "
+                      "images already here are kept."):
         _start(lambda: restart_job(folder))
 
 # --- import -----------------------------------------------------------------------------------

@@ -3,25 +3,22 @@
 Gathering input and drawing only: the job is :mod:`core.cluster.predict_job` (a detached
 ``python -m core predict --job-folder`` worker whose state.json any tab or a restarted
 dashboard reads). Typed paths go through :func:`core.paths.confine`; the scheduler address
-through :func:`core.cluster.predict_job.engine_for`. In the public mode nothing is offered.
+through :func:`ui.cluster_engine.engine_choice`. In the public mode nothing is offered.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import streamlit as st
 
 from core import jobs
-from core.cluster.engine import EngineError
+from core.cluster.engine import EngineError, eta_words
 from core.cluster.predict import DEFAULT_PARTITION_ROWS
 from core.cluster.predict_job import (
     PredictJobSpec,
     default_output,
-    engine_for,
-    eta_words,
     job_active,
     job_folder_for,
     list_jobs,
@@ -36,6 +33,9 @@ from core.jobs import JobState, JobStatus
 from core.paths import PathNotAllowed, confine, display_path
 from ui import state_keys
 from ui.catalog_state import current_catalog
+from ui.cluster_engine import ENGINE_LOCAL as ENGINE_LOCAL  # re-exported: the labels tests pick
+from ui.cluster_engine import ENGINE_SCHEDULER as ENGINE_SCHEDULER
+from ui.cluster_engine import EngineKeys, dashboard_line, engine_choice
 from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
@@ -47,8 +47,8 @@ SRC_CATALOG = "Catalogue of the Catalog page"
 SRC_DEMO = "Built-in demo labels"
 SRC_CSV = "A CSV file on the server"
 SRC_FOLDER = "Every image in a folder"
-ENGINE_LOCAL = "Embedded cluster (this machine)"
-ENGINE_SCHEDULER = "Dask scheduler"
+ENGINE_KEYS = EngineKeys(state_keys.PREDICT_JOB_ENGINE, state_keys.PREDICT_JOB_WORKERS,
+                         state_keys.PREDICT_JOB_SCHEDULER)
 
 _STATUS_WORDS = {JobStatus.STARTING: "starting", JobStatus.RUNNING: "predicting", JobStatus.FINISHED: "finished",
                  JobStatus.FAILED: "failed", JobStatus.CANCELLED: "cancelled", JobStatus.INTERRUPTED: "interrupted"}
@@ -107,33 +107,6 @@ def _catalogue() -> tuple[object | None, Path | None, str, Path | None]:
     return None, None, "images", images_default
 
 
-def _engine():
-    """The engine picked on the page, or None after drawing why it cannot be used."""
-    settings = get_settings()
-    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    kind = c1.radio("Run on", [ENGINE_LOCAL, ENGINE_SCHEDULER], horizontal=True, key=state_keys.PREDICT_JOB_ENGINE,
-                    persist_state="session",
-                    help="The embedded cluster starts Dask worker processes on this machine for the job (listening "
-                         "on 127.0.0.1 only) and stops them at the end. A scheduler is one you started "
-                         "(`dask scheduler`, dask-jobqueue, Kubernetes); its workers must see the same paths.")
-    try:
-        if kind == ENGINE_LOCAL:
-            cores = os.cpu_count() or 1
-            workers = c2.number_input("Worker processes", min_value=1, max_value=max(1, cores), value=min(2, cores),
-                                      key=state_keys.PREDICT_JOB_WORKERS, persist_state="session",
-                                      help=f"One thread each; this machine has {cores} cores.")
-            return engine_for(workers=int(workers))
-        address = c2.text_input("Scheduler address", value=settings.dask_scheduler, key=state_keys.PREDICT_JOB_SCHEDULER,
-                                persist_state="session", placeholder="tcp://10.0.0.5:8786")
-        if not address.strip():
-            st.info("Type the address of a running Dask scheduler, e.g. `tcp://10.0.0.5:8786`.")
-            return None
-        return engine_for(scheduler=address)
-    except EngineError as exc:
-        st.error(md_escape(exc))
-        return None
-
-
 def _start(call) -> None:
     try:
         call()
@@ -154,7 +127,7 @@ def _form(run: dict) -> Path | None:
     images_text = st.text_input("Image folder", value=str(images_hint or settings.images_dir),
                                 key=f"{state_keys.PREDICT_JOB_IMAGES}|{name}",
                                 help="The `<OBJID>.jpg` files; on a scheduler's cluster, a path every worker sees.")
-    engine = _engine()
+    engine = engine_choice(ENGINE_KEYS)
     c1, c2 = st.columns([1, 3])
     partition_rows = c1.number_input("Galaxies per task", min_value=1, max_value=1_000_000,
                                      value=DEFAULT_PARTITION_ROWS, step=500, key=state_keys.PREDICT_JOB_PARTITION,
@@ -203,14 +176,6 @@ def _log_tail(folder: Path, lines: int = 8) -> str:
         return "\n".join((folder / jobs.LOG_NAME).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
-
-
-def _dashboard(link: str | None) -> None:
-    if not link:
-        return
-    local = "://127.0.0.1" in link or "://localhost" in link
-    st.markdown(f"[Dask dashboard]({link})" + (" (opens only on the machine running this dashboard: it "
-                                                "listens on 127.0.0.1)" if local else ""))
 
 
 def _ending(folder: Path, state: JobState) -> None:
@@ -269,7 +234,7 @@ def _panel(preferred: Path | None) -> None:
     where = f"On {md_escape(p.engine or '?')}{rate} · output {md_escape(display_path(Path(p.out))) if p.out else '?'}"
     st.caption(where + (f" · running for {eta_words(p.elapsed_s)}" if now_active else ""))
     if now_active:
-        _dashboard(p.dashboard)
+        dashboard_line(p.dashboard)
     if state.running:
         if st.button("Cancel job", icon=":material/stop:", key="predict_job_cancel"):
             jobs.request_cancel(folder)

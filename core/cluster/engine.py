@@ -81,6 +81,24 @@ class Engine:
         return []
 
 
+def engine_for(workers: int = 0, scheduler: str = "") -> Engine:
+    """The Dask engine a page asked for: a typed scheduler address (checked by :func:`normalise_address`)
+    when one is given, else an embedded cluster of ``workers`` processes. Raises :class:`EngineError`."""
+    if scheduler.strip():
+        return Engine(scheduler=normalise_address(scheduler))
+    if int(workers) < 1:
+        raise EngineError(f"the embedded cluster needs at least 1 worker, got {workers}")
+    return Engine(local_workers=int(workers))
+
+
+def eta_words(seconds: float | None) -> str:
+    """A duration in seconds as ``1h 02m`` / ``3m 05s``; ``–`` for None or a negative value."""
+    if seconds is None or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--cluster N`` and ``--scheduler ADDRESS`` (the same words on every command)."""
     group = parser.add_argument_group("cluster (Dask distributed)")

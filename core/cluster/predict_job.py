@@ -35,7 +35,9 @@ from typing import Any
 
 from core import jobs
 from core.atomic import write_bytes_atomic
-from core.cluster.engine import Engine, EngineError, dashboard_link, dask_client, normalise_address
+from core.cluster.engine import Engine, EngineError, dashboard_link, dask_client
+from core.cluster.engine import engine_for as engine_for  # re-exported: shared with the download jobs
+from core.cluster.engine import eta_words as eta_words
 from core.cluster.predict import DEFAULT_PARTITION_ROWS, ClusterPrediction, parts_dir, predict_on_cluster
 from core.config import Settings, get_settings
 from core.jobs import JobState, JobStatus
@@ -81,16 +83,6 @@ def job_active(state: JobState | None, now: float | None = None) -> bool:
     if state.status != JobStatus.STARTING:
         return False
     return ((time.time() if now is None else now) - float(state.started_at or 0.0)) < STARTING_GRACE_S
-
-
-def engine_for(workers: int = 0, scheduler: str = "") -> Engine:
-    """The engine a page asked for: an embedded cluster of ``workers`` processes, or a typed scheduler
-    address (checked by :func:`core.cluster.engine.normalise_address`). Raises EngineError."""
-    if scheduler.strip():
-        return Engine(scheduler=normalise_address(scheduler))
-    if int(workers) < 1:
-        raise EngineError(f"the embedded cluster needs at least 1 worker, got {workers}")
-    return Engine(local_workers=int(workers))
 
 
 @dataclass(frozen=True)
@@ -384,12 +376,3 @@ def pick_job(found: Sequence[tuple[Path, JobState]], preferred: Path | None = No
             return folder, state
     active = [fs for fs in found if job_active(fs[1])]
     return (active or list(found) or [None])[0]
-
-
-def eta_words(seconds: float | None) -> str:
-    """``1h 02m`` / ``3m 05s`` / ``–`` for None."""
-    if seconds is None or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
-

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 
 from core import jobs
 from core.atomic import write_bytes_atomic
+from core.config import get_settings
 from core.csv_safety import safe_row
 from core.images.cutouts import SOURCE_LABELS, check_cutout_host
 from core.images.download_config import DownloadConfig
@@ -33,6 +35,9 @@ from core.images.folder import list_cutouts
 from core.jobs import JobState, JobStatus
 
 JOB_CATALOG_NAME = "job_catalog.csv"
+#: The environment variable whose scheduler a download without engine options would join
+#: (``core.config.Settings.dask_scheduler``); a single-process job from the dashboard runs without it.
+SCHEDULER_ENV = "GZ_DASK_SCHEDULER"
 #: How long a job the dashboard asked for may stay "starting" before the page stops waiting for it.
 STARTING_GRACE_S = 20.0
 
@@ -136,15 +141,73 @@ def job_settings_rows(state: JobState | None) -> list[tuple[str, str]]:
             ("Timeouts", f"connect {stored.connect_timeout:g} s, silence {stored.timeout:g} s, "
                          f"whole request {stored.deadline:g} s"),
             ("Longest per galaxy", f"{stored.worst_case_s:g} s"),
-            ("Engine", str(state.settings.get("engine") or "single process"))]
+            ("Engine", engine_words(state.settings))]
 
 
-def cli_args(catalog_csv: Path, folder: Path, config: DownloadConfig, selection: str = "") -> list[str]:
+def engine_words(settings: dict[str, Any]) -> str:
+    """Where a job runs, in words: the worker's ``settings.engine`` once it wrote one, else read
+    from the ``engine_args`` its starter stored (``--cluster N`` / ``--scheduler ADDRESS``)."""
+    if isinstance(settings.get("engine"), str) and settings["engine"]:
+        return settings["engine"]
+    args = settings.get("engine_args")
+    args = [str(a) for a in args] if isinstance(args, list) else []
+    if "--cluster" in args[:-1]:
+        n = args[args.index("--cluster") + 1]
+        return f"LocalCluster of {n} worker process{'' if n == '1' else 'es'}"
+    if "--scheduler" in args[:-1]:
+        return f"Dask scheduler {args[args.index('--scheduler') + 1]}"
+    return "single process"
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """A download job's ``state.json`` as figures for a page (counts are galaxies of the job)."""
+
+    fraction: float            #: 0..1 of ``total`` processed
+    processed: int             #: downloaded + already present + failed
+    total: int
+    done: int                  #: downloaded by this run
+    skipped: int               #: valid images already in the folder
+    failed: int
+    throughput: float          #: images downloaded per second by this run
+    eta_s: float | None        #: seconds left at this pace; None unless the job runs and a pace is known
+    elapsed_s: float
+    partitions_done: int       #: Dask tasks finished (0 of 0 for a single-process job)
+    partitions: int
+    engine: str                #: :func:`engine_words`
+    distributed: bool          #: the job runs (or ran) on Dask
+    dashboard: str | None      #: the Dask dashboard URL the worker reported, if any
+
+
+def download_progress(state: JobState) -> DownloadProgress:
+    """Figures of a download job's state, safe for any stored values (bad numbers read as 0)."""
+    p = state.progress or {}
+
+    def num(value: Any) -> float:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+    processed = int(num(p.get("processed")))
+    fraction = min(1.0, processed / state.total) if state.total else float(state.status == JobStatus.FINISHED)
+    eta = p.get("eta_s")
+    eta_s = num(eta) if state.running and isinstance(eta, int | float) and not isinstance(eta, bool) else None
+    args = state.settings.get("engine_args")
+    distributed = bool(state.settings.get("engine") not in (None, "", "single process")
+                       or (isinstance(args, list) and args))
+    link = state.settings.get("dashboard")
+    return DownloadProgress(fraction, processed, state.total, state.done, state.skipped, state.failed,
+                            num(p.get("throughput")), eta_s, num(p.get("elapsed_s")),
+                            int(num(p.get("partitions_done"))), int(num(p.get("partitions"))),
+                            engine_words(state.settings), distributed,
+                            link if isinstance(link, str) and link else None)
+
+
+def cli_args(catalog_csv: Path, folder: Path, config: DownloadConfig, selection: str = "",
+             engine_args: Sequence[str] = ()) -> list[str]:
     """The ``python -m core download ...`` arguments that run this job (base URL resolved)."""
     args = ["download", str(catalog_csv), "--images", str(folder), *config.validated().to_argv()]
     if selection:
         args += ["--selection", selection]
-    return args
+    return args + [str(a) for a in engine_args]
 
 
 def start_download_job(table, folder: Path, config: DownloadConfig, selection: str = "",
@@ -158,9 +221,13 @@ def start_download_job(table, folder: Path, config: DownloadConfig, selection: s
     CutoutSettingsError / ValueError for bad settings. Returns the worker's Popen.
     ``engine_args`` are extra ``download`` options that choose where it runs (``--cluster 2``,
     ``--partition-rows N``; see :func:`core.cluster.download.start_cluster_download_job`); they
-    are stored as ``settings.engine_args`` so a restart runs there again.
+    are stored as ``settings.engine_args`` so a restart runs there again. Without them the job runs
+    in one process, even when ``GZ_DASK_SCHEDULER`` is set (it is left out of the worker's
+    environment). Raises PermissionError for ``engine_args`` in the public mode.
     """
     folder = Path(folder)
+    if engine_args and get_settings().public:
+        raise PermissionError("downloads on a Dask cluster are turned off in the public mode")
     config = config.validated().resolved()
     check_cutout_host(config.cutout().resolved_base_url())
     catalog_csv = folder / JOB_CATALOG_NAME
@@ -183,6 +250,8 @@ def start_download_job(table, folder: Path, config: DownloadConfig, selection: s
                                           progress={"pending": total}).to_dict())
     args = cli_args(catalog_csv, folder, config, selection) + ["--no-progress", "--only-allowed-hosts",
                                                                *map(str, engine_args)]
+    if not engine_args:  # one process, as asked: not the cluster GZ_DASK_SCHEDULER names
+        env = {k: v for k, v in (os.environ if env is None else env).items() if k != SCHEDULER_ENV}
     return jobs.start_detached(args, folder, env=env)
 
 
