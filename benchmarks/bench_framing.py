@@ -94,7 +94,7 @@ def main() -> int:
         print(f"no gz1_images_423px under {data}; pass the data folder", file=sys.stderr)
         return 2
     framing = "declared centre crop " + str(run.crop_fraction) if run.crop_fraction is not None else "by the galaxy"
-    print(f"model {args.model}: {run.config['model']['arch']}, {run.image_size} px, framing {framing}, "
+    print(f"model {args.model}: {run.recorded.arch}, {run.image_size} px, framing {framing}, "
           f"TTA {'on' if args.tta else 'off'}\n")
     print(f"{'input (held-out, no crop given)':<34}{'n':>6}{'accuracy':>10}{'macro rec':>10}{'spin acc':>10}"
           f"{'fallback':>9}{'ms/img':>8}")

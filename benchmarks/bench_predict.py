@@ -115,7 +115,7 @@ def main() -> int:
         model.predict_prepared(prepared, batch_size=64)
     forward_only = reps * len(prepared) / (time.perf_counter() - t0)
 
-    print(f"model        {which}: {model.config.get('model', {}).get('arch', '?')}, "
+    print(f"model        {which}: {model.recorded.arch}, "
           f"{model.image_size} px input, {model.n_params:,} parameters")
     print(f"machine      {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"images       {len(files)} files in {images_dir} (first is {with_size[0]}x{with_size[1]})")

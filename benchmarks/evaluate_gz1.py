@@ -79,7 +79,7 @@ def main() -> int:
         s = evaluate_labelled_set(run, spin / "index.csv", spin, tta=args.tta, ids=spin_ids)
     secs = time.time() - t0
     cfg = run.config
-    print(f"model {args.model}: {cfg['model']['arch']} {cfg['n_params']:,} params, {cfg['image_size']} px, "
+    print(f"model {args.model}: {run.recorded.arch} {run.n_params:,} params, {run.image_size} px, "
           f"seed {cfg['seed']}, held-out fraction {cfg['val_fraction']}, TTA {'on' if args.tta else 'off'}")
     print(f"training: {len(run.config.get('sources', []))} source(s), {cfg['data']['n_train']} train / "
           f"{cfg['data']['n_val']} held-out images")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.config import get_settings
 from core.inference.galaxy_sets import GalaxySet
+from core.training.run_config import RunConfig
 from ui import state_keys
 from ui.catalog_state import current_catalog
 from ui.model_cache import catalog_set, demo_set, folder_set
@@ -47,7 +48,8 @@ def run_label(run: dict) -> str:
     """One-line name of a run for select boxes: id, architecture, input size, validation accuracy and its n."""
     cfg = run["config"]
     acc = run["final_metrics"].get("val_accuracy")
-    bits = [run["run_id"], cfg.get("model", {}).get("arch", "?"), f"{cfg.get('image_size', '?')} px"]
+    recorded = RunConfig.from_dict(cfg)
+    bits = [run["run_id"], recorded.arch, f"{recorded.image_size} px"]
     if isinstance(acc, float):
         data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
         n_val = data.get("n_val")

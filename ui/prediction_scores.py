@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.scoring import CHANCE_ACCURACY, score_warnings
+from core.training.run_config import RunConfig
 from ui.prediction_inputs import fmt
 
 ACCURACY_HELP = ("Share of galaxies whose model top answer equals the people's top answer (the recorded class "
@@ -63,7 +64,7 @@ def show_run_summary(run: dict) -> None:
     if fig.spin_accuracy is not None and fig.n_spin is not None:
         facts.append(f"spin: n = {fig.n_spin:,} spirals")
     facts += [f"{run['n_epochs']} epochs", f"{int(cfg.get('n_params') or 0):,} parameters",
-              f"{cfg.get('image_size', '?')} px input"]
+              f"{RunConfig.from_dict(cfg).image_size} px input"]
     if fig.baseline is not None:
         facts.append(f"majority-class baseline {fig.baseline:.1%}")
     facts.append(f"chance {fig.chance:.1%}")

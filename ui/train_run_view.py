@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.jobs import JobState, JobStatus
+from core.training.run_config import RunConfig
 from core.training.run_figures import SMALL_N, RunFigures, run_figures
 from ui.plain_text import md_escape
 
@@ -125,8 +126,8 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
                                              if row and row.get("val_loss") is None else "")
         records.append({
             "run": r["run_id"],
-            "model": str((cfg.get("model") or {}).get("arch") or "—"),
-            "size px": str(cfg.get("image_size") or "—"),
+            "model": RunConfig.from_dict(cfg).arch,
+            "size px": str(RunConfig.from_dict(cfg).image_size),
             "epochs": f"{r['n_epochs']} of {cfg.get('epochs', '?')}",
             "accuracy (n)": "—" if fig.accuracy is None else f"{percent(fig.accuracy)} ({_count(fig)})",
             "majority baseline": percent(fig.baseline),
@@ -143,12 +144,12 @@ def run_summary(run: dict) -> str:
     """A readable Markdown summary of one run's config.json (user-supplied strings escaped)."""
     cfg, row = run["config"], run["final_metrics"] or {}
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
-    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+    recorded = RunConfig.from_dict(cfg)
     fig = run_figures(cfg, row)
     lines = [
-        f"**{md_escape(run['run_id'])}**: {md_escape(model.get('arch', '?'))} model"
+        f"**{md_escape(run['run_id'])}**: {md_escape(recorded.arch)} model"
         + (f", {int(cfg['n_params']):,} parameters" if isinstance(cfg.get("n_params"), int) else "")
-        + f", {md_escape(cfg.get('image_size', '?'))} px input, {run['n_epochs']} of "
+        + f", {recorded.image_size} px input, {run['n_epochs']} of "
           f"{md_escape(cfg.get('epochs', '?'))} epochs, status {md_escape(run.get('status', '?'))}.",
         f"- **Data**: {md_escape(data.get('n_train', '?'))} training and {md_escape(data.get('n_val', '?'))} "
         f"validation images; {md_escape(data.get('n_class_derived', 0))} labels class-derived"
@@ -161,8 +162,8 @@ def run_summary(run: dict) -> str:
                          f"images ({kinds})")
             if src.get("unreadable_files"):
                 lines.append("    - skipped as unreadable: " + ", ".join(md_escape(f) for f in src["unreadable_files"]))
-    if cfg.get("learned_columns"):
-        lines.append("- **Learned columns**: " + ", ".join(md_escape(c) for c in cfg["learned_columns"]))
+    if recorded.learned_columns:
+        lines.append("- **Learned columns**: " + ", ".join(md_escape(c) for c in recorded.learned_columns))
     if row.get("val_loss") is None:
         lines.append("- **Validation**: none. The run held nothing out (validation fraction 0) and learned from "
                      "every image; score it on another set on the **Compare models** page.")

@@ -129,7 +129,7 @@ def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.Da
         s = ev.scores
         row = {
             "run": ev.run_id,
-            "arch": model.config.get("model", {}).get("arch", ""),
+            "arch": model.recorded.arch,
             "image size (px)": int(model.image_size),
             "parameters": int(model.n_params),
             "training time (s)": training_seconds(model.run_dir),

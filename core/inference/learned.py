@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from core.schema import CS_INDEX, RAW_INDEX, VOTE_COLUMNS
+from core.training.run_config import RunConfig
 
 #: Wording shown wherever a column the run never learned would have been drawn.
 NOT_LEARNED = "not learned"
@@ -24,15 +25,10 @@ NOT_LEARNED = "not learned"
 _FULL_RAW_KINDS = ("vote fractions", "class-derived")
 
 
-def _recorded(value: object) -> np.ndarray | None:
-    """Mask from a recorded ``learned_columns`` (a list of names, or a mapping name -> count)."""
-    if isinstance(value, dict):
-        names = [k for k, v in value.items() if isinstance(v, int | float) and v > 0]
-    elif isinstance(value, list | tuple):
-        names = [str(v) for v in value]
-    else:
-        return None
-    return np.array([c in names for c in VOTE_COLUMNS], dtype=bool)
+def _recorded(config: dict) -> np.ndarray | None:
+    """Mask from a recorded ``learned_columns`` (RunConfig reads a list of names or a mapping name -> count)."""
+    names = RunConfig.from_dict(config).learned_columns
+    return None if names is None else np.array([c in names for c in VOTE_COLUMNS], dtype=bool)
 
 
 def _label_kind_counts(config: dict) -> Iterable[tuple[str, int]]:
@@ -47,7 +43,7 @@ def _label_kind_counts(config: dict) -> Iterable[tuple[str, int]]:
 
 def learned_mask(config: dict) -> np.ndarray:
     """(9,) bool in VOTE_COLUMNS order: True where the run (its config.json as a dict) learned the column."""
-    recorded = _recorded(config.get("learned_columns"))
+    recorded = _recorded(config)
     if recorded is not None:
         return recorded
     mask = np.zeros(len(VOTE_COLUMNS), dtype=bool)

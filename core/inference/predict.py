@@ -34,9 +34,10 @@ from core.training.checkpoint import (
     load_state_dict,
 )
 from core.training.model import GalaxyNet, build_model, count_parameters, fractions_from_logits, uint8_to_input
+from core.training.run_config import UNRECORDED_CROP_FRACTION, RunConfig
 
-#: Crop used when a run's config does not say (fraction of the shorter image side).
-DEFAULT_CROP_FRACTION = 1.0
+#: Crop used when a run's config does not say (fraction of the shorter image side; see core.training.run_config).
+DEFAULT_CROP_FRACTION = UNRECORDED_CROP_FRACTION
 
 
 @dataclass
@@ -56,6 +57,11 @@ class LoadedModel:
     n_params: int = field(default=0)
     #: (9,) bool in VOTE_COLUMNS order: the columns this run learned (core.inference.learned.learned_mask).
     learned: np.ndarray = field(default_factory=lambda: np.ones(9, dtype=bool))
+
+    @property
+    def recorded(self) -> RunConfig:
+        """``config`` read typed (architecture, image size, crop... with their fallbacks)."""
+        return RunConfig.from_dict(self.config)
 
     @property
     def run_id(self) -> str:
@@ -120,8 +126,9 @@ def load_run(run_dir: str | Path) -> LoadedModel:
     run_dir = Path(run_dir)
     config = check_run_config(read_json_object(run_dir / CONFIG_NAME), run_dir / CONFIG_NAME)
     state = load_state_dict(run_dir / MODEL_NAME)
-    check_weights_fit(config.get("model", {}), state, run_dir / MODEL_NAME)
-    model = build_model({**config.get("model", {}), "pretrained": False})
+    recorded = RunConfig.from_dict(config)
+    check_weights_fit(dict(recorded.model), state, run_dir / MODEL_NAME)
+    model = build_model({**recorded.model, "pretrained": False})
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -131,8 +138,8 @@ def load_run(run_dir: str | Path) -> LoadedModel:
         run_dir=run_dir,
         config=config,
         model=model,
-        image_size=int(config.get("image_size", 64)),
-        crop_fraction=_declared_crop(config.get("crop_fraction", DEFAULT_CROP_FRACTION)),
+        image_size=recorded.image_size,
+        crop_fraction=recorded.crop_fraction,
         n_params=count_parameters(model),
         learned=learned_mask(config),
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from core.training.checkpoint import CheckpointError
+from core.training.run_config import UNRECORDED_ARCH
 
 #: (config.json key path, TrainConfig field) pairs whose bounds a run's config must respect.
 _BOUNDED = ((("model", "width"), "width"), (("model", "dropout"), "dropout"), (("image_size",), "image_size"))
@@ -39,7 +40,8 @@ def check_run_config(config: object, path: Path) -> dict:
 
     Checks: a JSON object; ``model`` an object whose ``arch`` is a registered architecture
     (:data:`core.training.model.ARCHITECTURES`); width, dropout and image_size numbers
-    within TrainConfig's bounds; crop_fraction in (0, 1]. Missing keys take build_model's defaults.
+    within TrainConfig's bounds; crop_fraction in (0, 1]. Missing keys take the fallbacks of
+    :class:`core.training.run_config.RunConfig` (arch) and build_model's defaults.
     """
     from core.training.model import ARCHITECTURES
 
@@ -48,7 +50,7 @@ def check_run_config(config: object, path: Path) -> dict:
     model = config.get("model", {})
     if not isinstance(model, dict):
         raise CheckpointError(f"{path}: 'model' must be an object")
-    arch = model.get("arch", ARCHITECTURES[0])
+    arch = model.get("arch", UNRECORDED_ARCH)
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"{path}: unknown architecture {str(arch)[:40]!r} (known: {', '.join(ARCHITECTURES)})")
     bounds = _train_bounds()

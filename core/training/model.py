@@ -27,13 +27,11 @@ from torch import nn
 
 from core.schema import RAW_COLUMNS
 from core.training import encoders
+from core.training.run_config import UNRECORDED_ARCH  # what a config.json naming no architecture means
 
 ARCHITECTURES: tuple[str, ...] = ("small", "effnet_lite0", "resnet18")
 #: EfficientNet-Lite0 blocks kept by ``effnet_lite0`` (11 of 16: up to the 112-channel stage, stride 16).
 EFFNET_BLOCKS = encoders.VARIANTS["lite0"].blocks_through(5)
-#: What a run whose config.json records no architecture was trained with (runs from before the
-#: choice existed). New runs take TrainConfig.arch.
-UNRECORDED_ARCH = "small"
 
 _IDX = {c: i for i, c in enumerate(RAW_COLUMNS)}
 #: Indices (into the six raw answers) summed to give P_CS.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.scoring import CHANCE_ACCURACY as CHANCE
 from core.scoring import MIN_RELIABLE_N as SMALL_N
+from core.training.run_config import RunConfig
 
 
 @dataclass
@@ -107,10 +108,9 @@ def estimate_seconds(n_train: int, n_val: int, epochs: int, arch: str, image_siz
     measured = []
     for run in sorted(runs, key=lambda r: -float(r.get("mtime") or 0)):
         ips = _num((run.get("final_metrics") or {}).get("images_per_s"))
-        cfg = run.get("config") or {}
-        size = _int(cfg.get("image_size"))
-        if ips and size:
-            measured.append((run.get("run_id"), (cfg.get("model") or {}).get("arch"), size, ips))
+        cfg = RunConfig.from_dict(run.get("config"))
+        if ips:
+            measured.append((run.get("run_id"), cfg.arch, cfg.image_size, ips))
     ranked = ([m for m in measured if m[1] == arch and m[2] == image_size] + [m for m in measured if m[1] == arch]
               + measured)
     if not ranked:
