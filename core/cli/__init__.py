@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("core.cli.evaluate", "score a trained model on a labelled set"),
     "predict": ("core.cli.predict", "predict the nine vote fractions for images"),
     "votes": ("core.cli.votes", "export or summarise the visitors' votes (Classify page)"),
+    "explain": ("core.cli.explain", "Grad-CAM saliency map of one answer for an image"),
+    "embed": ("core.cli.embed", "embed every galaxy of a set (model features) into a parquet index"),
+    "similar": ("core.cli.similar", "nearest galaxies in an embedding index, for IDs or images"),
 }
 
 

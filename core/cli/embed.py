@@ -1,0 +1,79 @@
+"""``python -m core embed``: the model's embedding (penultimate features) of every galaxy of a set.
+
+    python -m core embed --model models/demo --images DIR [--catalog CSV] --out EMB.parquet
+
+writes one row per galaxy, ``ID`` then ``E0`` ... ``E<D-1>`` (float32), to a parquet file
+whose metadata names the model (run path, SHA-256 of model.pt), the dimension D and the
+views, so ``similar`` can refuse an index from another model. Chunks are kept in
+EMB.parquet.parts/ as they finish: an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.exit_codes import ExitCode, epilog
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "embed", help="embed every galaxy of a set (model features) into a parquet index",
+        description=__doc__.split("\n\n", 1)[1].replace("``", ""),
+        epilog=epilog() + "\n\nA set with some unusable images exits 1: they are listed on stderr and the "
+        "rest are written.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", metavar="RUN", help="run folder (default: <models_dir>/demo)")
+    p.add_argument("--images", metavar="DIR", required=True, help="image folder; alone: every image in it")
+    p.add_argument("--catalog", metavar="CSV", help="catalogue or label CSV: embed only its galaxies")
+    p.add_argument("--out", metavar="EMB.parquet", required=True, help="index file to write or continue")
+    p.add_argument("--views", type=int, choices=(1, 4), default=4,
+                   help="1: the image as framed; 4 (default): mean over its four 90-degree rotations")
+    p.add_argument("--crop", type=float, metavar="F", default=None,
+                   help="centre crop, fraction of the shorter side (default: the model's framing)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per forward pass")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def run(args) -> int:
+    from core.cli.explain import load_model
+    from core.explain.embed_set import embed_set
+    from core.explain.index_file import IndexFileError
+    from core.images.reading import ImageInputError
+    from core.inference.galaxy_sets import set_from_catalog_file, set_from_folder
+    from core.training.checkpoint import CheckpointError
+    from core.training.targets import LabelError
+
+    try:
+        gset = set_from_catalog_file(args.catalog, args.images) if args.catalog else set_from_folder(args.images)
+        if len(gset) == 0:
+            raise ValueError(f"no images to embed in {args.images}")
+        model = load_model(args.model)
+        bar = None
+        if not args.no_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(unit="img", desc=f"embed {gset.name}")
+
+        def show(done: int, total: int) -> None:
+            if bar is not None:
+                bar.total = total
+                bar.update(done - bar.n)
+        try:
+            result = embed_set(model, gset, args.out, views=args.views, batch_size=args.batch_size,
+                               crop_fraction=args.crop, progress=show)
+        finally:
+            if bar is not None:
+                bar.close()
+    except (IndexFileError, ImageInputError, CheckpointError, LabelError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.OUTPUT_FAILED
+    print(f"{result.embedded} embedded, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
+          f"{result.rows} rows x {model.model.raw_head.in_features} features; model {model.run_id}",
+          file=sys.stderr)
+    for gid, msg in result.failed[:20]:
+        print(f"  refused {gid}: {msg}", file=sys.stderr)
+    return ExitCode.FAILED if result.failed else ExitCode.OK
