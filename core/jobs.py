@@ -55,6 +55,14 @@ class JobStatus(StrEnum):
         return self in (JobStatus.STARTING, JobStatus.RUNNING)
 
 
+class JobKind(StrEnum):
+    """What a job does; the value is ``state.json``'s ``kind`` ("" in states written before kinds)."""
+
+    DOWNLOAD = "download"
+    TRAINING = "training"
+    PREDICTION = "predict"
+
+
 @dataclass
 class JobState:
     """What ``<folder>/state.json`` holds, typed; shared by downloads and training runs.
@@ -222,6 +230,31 @@ def read_job(folder: Path) -> JobState | None:
     if job is not None and data is not None:
         job.running = bool(data["running"])
     return job
+
+
+def read_launched_job(folder: Path, kind: str, log_name: str = LOG_NAME) -> JobState:
+    """The state of a job started with :func:`start_detached`, also before its worker wrote ``state.json``.
+
+    No state yet: FAILED when the worker's log already holds the ``error: ...`` line every
+    ``python -m core`` command (and argparse) prints before exiting on bad input, or a traceback
+    (the message quotes that line), else STARTING.
+    ``running`` says whether the worker holds the folder's lock.
+    """
+    job = read_job(folder)
+    if job is not None:
+        return job
+    try:
+        lines = (Path(folder) / log_name).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    errors = [line.split("error:", 1)[1].strip() for line in lines
+              if line.startswith("error:") or ": error: " in line]  # ours, argparse's
+    if not errors and any(line.startswith("Traceback (most recent call last)") for line in lines):
+        errors = [lines[-1].strip()]
+    if errors:
+        return JobState(kind=kind, status=JobStatus.FAILED, phase="done",
+                        message=f"the process stopped before it started: {errors[-1]}")
+    return JobState(kind=kind, status=JobStatus.STARTING, message="starting the process…")
 
 
 def write_state(folder: Path, state: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from core.images.download import DiskFull, DownloadSummary, run_download
 from core.images.download_config import DownloadConfig, add_arguments
 from core.images.failures import FAILURES_NAME, Outcome
 from core.images.selection import targets_from_table
-from core.jobs import JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus
 
 #: When this process started (close enough): a CANCEL file older than this is a leftover.
 _STARTED_AT = time.time()
@@ -79,7 +79,7 @@ def _error(message: str, folder: Path | None = None, code: ExitCode = ExitCode.B
         # Let the dashboard see why a job it started never ran.
         try:
             with jobs.JobLock(folder):
-                jobs.write_state(folder, JobState(kind="download", status=JobStatus.FAILED,
+                jobs.write_state(folder, JobState(kind=JobKind.DOWNLOAD, status=JobStatus.FAILED,
                                                   message=message).to_dict())
         except (jobs.JobBusy, OSError):
             pass

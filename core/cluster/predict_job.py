@@ -40,10 +40,10 @@ from core.cluster.engine import engine_for as engine_for  # re-exported: shared 
 from core.cluster.engine import eta_words as eta_words
 from core.cluster.predict import DEFAULT_PARTITION_ROWS, ClusterPrediction, parts_dir, predict_on_cluster
 from core.config import Settings, get_settings
-from core.jobs import JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus
 
 #: ``state.json``'s ``kind`` for these jobs.
-KIND = "predict"
+KIND = JobKind.PREDICTION
 #: The catalogue the dashboard wrote for a job (a copy of the table it had loaded).
 JOB_CATALOG_NAME = "job_catalog.csv"
 #: How long a job the dashboard asked for may stay "starting" before the page stops waiting for it.

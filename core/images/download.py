@@ -43,7 +43,7 @@ from core.images.failures import Outcome, Target, write_failures
 from core.images.fetch import Fetcher, RateLimiter
 from core.images.folder import InvalidObjid, image_path
 from core.images.imageset import write_imageset
-from core.jobs import JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus
 
 
 @dataclass
@@ -212,7 +212,7 @@ class JobTally:
         progress = {"processed": processed, "pending": pending, "elapsed_s": round(elapsed, 3),
                     "fraction": processed / self.total if self.total else 1.0, "throughput": round(rate, 3),
                     "eta_s": None if eta is None else round(eta, 1)}
-        return JobState(kind="download", status=status, message=message, done=self.counts["downloaded"],
+        return JobState(kind=JobKind.DOWNLOAD, status=status, message=message, done=self.counts["downloaded"],
                         total=self.total, failed=self.counts["failed"], skipped=self.counts["skipped"],
                         pid=os.getpid(), started_at=self.started, settings=self.settings, progress=progress)
 

@@ -32,7 +32,7 @@ from core.images.cutouts import SOURCE_LABELS, check_cutout_host
 from core.images.download_config import DownloadConfig
 from core.images.failures import read_failures
 from core.images.folder import list_cutouts
-from core.jobs import JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus
 
 JOB_CATALOG_NAME = "job_catalog.csv"
 #: The environment variable whose scheduler a download without engine options would join
@@ -245,7 +245,7 @@ def start_download_job(table, folder: Path, config: DownloadConfig, selection: s
         jobs.clear_cancel(folder)  # no job runs here, so any CANCEL file is a leftover
         settings: dict[str, Any] = {**config.to_dict(), "catalog": str(catalog_csv), "selection": selection,
                                     "engine_args": [str(a) for a in engine_args]}
-        jobs.write_state(folder, JobState(kind="download", status=JobStatus.STARTING, total=total,
+        jobs.write_state(folder, JobState(kind=JobKind.DOWNLOAD, status=JobStatus.STARTING, total=total,
                                           started_at=time.time(), settings=settings,
                                           progress={"pending": total}).to_dict())
     args = cli_args(catalog_csv, folder, config, selection) + ["--no-progress", "--only-allowed-hosts",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.jobs import JobState, JobStatus, write_state
+from core.jobs import JobKind, JobState, JobStatus, write_state
 from core.training.epochs import label_baseline
 from core.training.model import GalaxyNet, count_parameters
 from core.training.prepare import PreparedData, label_counts, learned_columns
@@ -38,7 +38,7 @@ class RunState:
     def __init__(self, run_dir: Path, config: TrainConfig, on_message: Callable[[str], None] | None,
                  writes: bool = True):
         self.run_dir, self.on_message, self.writes = run_dir, on_message, writes
-        self.state = JobState(kind="training", status=JobStatus.RUNNING, phase="preparing", pid=os.getpid(),
+        self.state = JobState(kind=JobKind.TRAINING, status=JobStatus.RUNNING, phase="preparing", pid=os.getpid(),
                               total=config.epochs, started_at=time.time(), message="preparing images",
                               settings=config_json(config))
 
