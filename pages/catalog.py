@@ -21,13 +21,17 @@ from core.catalog.exports import (
 from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, select_rows
 from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
 from core.config import get_settings
+from core.images.matching import mapped_dir
+from core.paths import display_path
 from core.schema import CLEAN_COLUMNS, VOTE_COLUMNS
 from core.wording import count
 from ui import state_keys
 from ui.catalog_state import (
     current_catalog,
     forget_catalog,
+    load_mapped_catalog,
     load_sample_catalog,
+    mapped_digest,
     sample_digest,
     set_catalog,
     set_selection,
@@ -76,8 +80,24 @@ def _load_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
     earlier = current_catalog() if uploaded is None and (returning or st.session_state.get(state_keys.CATALOG_KEEP_EARLIER)) else None
     keep_earlier = earlier is not None and not earlier.is_sample
     st.session_state[state_keys.CATALOG_KEEP_EARLIER] = keep_earlier
-    if keep_earlier:
+    if keep_earlier and earlier.digest == mapped_digest():
+        st.caption(f"Using the **{md_escape(earlier.name)}** ({len(earlier.table):,}): real positions of the "
+                   "galaxies whose images ship with the app (import them on the **Images** page). They have no "
+                   "Table-2 vote fractions; to train on them, pick *Labels CSV on this computer* on the **Train** "
+                   f"page: `{display_path(mapped_dir() / 'labels.csv')}` (the source's class, used class-derived).")
+    elif keep_earlier:
         st.caption(f"Using **{md_escape(earlier.name)}**, uploaded earlier in this session.")
+    if uploaded is None and not (keep_earlier and earlier.digest == mapped_digest()) and st.button(
+            "Use the built-in galaxies with images", icon=":material/photo_library:", key="catalog_use_mapped",
+            help="A small built-in catalogue (OBJID, RA, DEC) of the galaxies whose images ship with the app, "
+                 "so the sky map, Images, Train and Predict work on the same galaxies offline."):
+        try:
+            mapped = load_mapped_catalog()
+        except (CatalogReadError, OSError) as exc:
+            return None, None, str(exc)
+        set_catalog(mapped.result, mapped.digest, is_sample=False)
+        st.session_state[state_keys.CATALOG_KEEP_EARLIER] = True
+        st.rerun()
     if (uploaded is not None or keep_earlier) and st.button("Use the built-in sample instead",
                                                             icon=":material/restart_alt:", key="catalog_use_sample"):
         st.session_state[state_keys.CATALOG_UPLOAD_GENERATION] = generation + 1

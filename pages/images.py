@@ -39,10 +39,11 @@ from core.images.download_job import (
     restartable,
     stored_config,
 )
-from core.images.failures import read_failures
+from core.images.failures import all_failed_summary, read_failures
 from core.images.folder import list_cutouts
 from core.images.imageset import read_imageset
 from core.images.importer import import_folder, import_zip
+from core.images.matching import mapped_dir
 from core.images.selection import choose_galaxies, class_filters, describe_selection
 from core.jobs import JobState, JobStatus
 from core.paths import PathNotAllowed, confine
@@ -59,6 +60,7 @@ POLL_ACTIVE_S = 1.0
 POLL_IDLE_S = 5.0
 SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
 PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the settings form
+MODE_SET_FOR = "img_mode_set_for"  # the sky-map selection "Which galaxies" was last switched to
 KEPT = "img_kept_choices"  # widget values saved each run: Streamlit drops widget state on navigation
 #: Settings-form widget key -> DownloadConfig field it edits.
 FORM_FIELDS = {"img_source": "source", "img_scale": "scale", "img_size": "size", "img_base_url": "base_url",
@@ -139,6 +141,9 @@ def _galaxies() -> tuple[pd.DataFrame, str]:
     if filters:
         modes["class"] = "A class or flag"
     modes["selection"] = f"Sky-map selection ({len(sky_ids)})"
+    if sky_ids and st.session_state.get(MODE_SET_FOR) != sky_ids:  # a new selection: fetch what was selected
+        st.session_state["img_mode"] = "selection"
+    st.session_state[MODE_SET_FOR] = sky_ids
     mode = st.radio("Which galaxies", list(modes), format_func=modes.get, horizontal=True, key="img_mode")
     n = seed = class_filter = None
     if mode in ("first", "random"):
@@ -285,7 +290,10 @@ def job_panel() -> None:
     p = download_progress(state)
     words = {JobStatus.RUNNING: "downloading"}.get(state.status, str(state.status))
     parts = f" · {p.partitions_done:,} / {p.partitions:,} partitions" if p.distributed and p.partitions else ""
-    if state.status != JobStatus.FAILED or p.processed:  # a job that could not start has nothing to count
+    offline = None if now_active else all_failed_summary(p.failed, p.processed, read_failures(folder))
+    if offline:  # nothing came: no full progress bar, but what happened and what to do
+        st.error(md_escape(offline), icon=":material/wifi_off:")
+    elif state.status != JobStatus.FAILED or p.processed:  # a job that could not start has nothing to count
         st.progress(p.fraction, text=f"{p.processed:,} / {p.total:,} galaxies{parts} · {words}")
         m = st.columns(5)
         m[0].metric("Downloaded", f"{p.done:,}")
@@ -348,6 +356,19 @@ if not settings.public and not active and left.to_fetch and restartable(folder, 
 with st.expander("Import images you already have"):
     st.caption("Files named `<OBJID>.jpg` (or `.jpeg`) are checked like downloads (a whole JPEG that decodes "
                "and is not blank) and copied into the image folder; images already there are kept.")
+    builtin = mapped_dir(settings.data_dir)
+    n_builtin = len(list_cutouts(builtin)) if builtin.is_dir() else 0
+    if n_builtin and st.button(f"Import the {n_builtin} built-in images", icon=":material/photo_library:",
+                               key="img_import_builtin", disabled=active,
+                               help="GZ1 images shipped with the app of the galaxies of the Catalog page's "
+                                    "built-in galaxies with images, so the journey works offline."):
+        try:
+            report = import_folder(builtin, folder)
+        except (FileNotFoundError, ValueError, PermissionError, jobs.JobBusy) as exc:
+            st.error(md_escape(exc))
+        else:
+            st.success(f"Built-in images: {report.summary()}. Their galaxies are the Catalog page's "
+                       "built-in galaxies with images.")
     i1, i2 = st.columns(2)
     src_folder = "" if settings.public else i1.text_input("From a folder on this computer", key="img_import_folder")
     zip_file = i2.file_uploader("From a zip archive", type=["zip"], key="img_import_zip")

@@ -9,6 +9,7 @@ API (use these instead of reading ``st.session_state`` keys directly)::
     catalog.table                    # shortcut for catalog.result.table
     catalog.name                     # display name: the uploaded file's name or "built-in sample (...)"
     catalog.is_sample                # True while no upload replaced the built-in sample
+    load_mapped_catalog()            # the built-in galaxies that the built-in images show (Catalog page button)
     catalog.digest                   # content key; changes whenever the catalogue changes
     current_selection()              # list[str] of OBJIDs lassoed on the sky map ([] = nothing selected)
     selected_table(catalog)          # clean rows in the selection (all rows when nothing is selected)
@@ -26,8 +27,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.catalog.reader import CatalogReadError, CatalogResult, load_sample, select_rows
+from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, load_sample, select_rows
 from core.config import get_settings
+from core.images.matching import mapped_catalog
 from ui import state_keys
 
 
@@ -62,6 +64,30 @@ def load_sample_catalog() -> CurrentCatalog:
     digest = sample_digest()
     result = _parse_sample(digest)
     return CurrentCatalog(result, result.name, True, digest)
+
+
+#: Display name of the built-in catalogue whose galaxies the built-in images (core.images.matching) show.
+MAPPED_NAME = "built-in galaxies with images"
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _parse_mapped(digest: str) -> CatalogResult:
+    """The built-in catalogue of the built-in images; ``digest`` names the file and its modification time."""
+    return load_catalog(mapped_catalog(), name=MAPPED_NAME)
+
+
+def mapped_digest() -> str:
+    """Content key of the built-in catalogue of the built-in images (path and modification time)."""
+    path = mapped_catalog()
+    return f"mapped:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
+
+
+def load_mapped_catalog() -> CurrentCatalog:
+    """The built-in galaxies that have built-in images (real positions), as a CurrentCatalog.
+
+    Raises CatalogReadError or OSError when the shipped file cannot be read."""
+    digest = mapped_digest()
+    return CurrentCatalog(_parse_mapped(digest), MAPPED_NAME, False, digest)
 
 
 def current_catalog() -> CurrentCatalog | None:

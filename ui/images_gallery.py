@@ -25,8 +25,10 @@ SHORT = {"P_EL": "EL", "P_CW": "CW", "P_ACW": "ACW", "P_EDGE": "EDGE", "P_DK": "
 
 def vote_caption(objid: str, votes: pd.DataFrame, have_votes: list[str]) -> str:
     """Vote fractions under a thumbnail (the top answer in bold), or a note when there are none."""
-    if objid not in votes.index or not have_votes:
-        return "  \n".join(["no vote fractions", "in the current catalogue"])
+    if objid not in votes.index:
+        return "not in catalogue"  # short, one line at 1024 px: never read as "in the catalogue"
+    if not have_votes:
+        return "in catalogue, no votes"
     row = votes.loc[objid]
     row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
     fr = {c: float(row[c]) for c in have_votes}

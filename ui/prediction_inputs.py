@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import get_settings
+from core.images.matching import match_images
 from core.inference.galaxy_sets import GalaxySet
 from core.training.run_config import RunConfig
 from ui import state_keys
@@ -76,6 +77,7 @@ def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
                       help="The demo set ships with the app. The catalogue is the one loaded on the Catalog "
                            f"page, joined by OBJID to the images in {md_escape(images_dir)}.")
     gset: GalaxySet | None = None
+    why_none = ""  # how many images the folder holds and why no catalogue galaxy matches
     if source == SET_DEMO:
         gset = demo_set(str(settings.demo_dir))
         if gset is None:
@@ -86,10 +88,11 @@ def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
             st.warning("The built-in sample catalogue cannot be read; load one on the **Catalog** page.")
         else:
             name = catalog.name
+            why_none = match_images(catalog.table["OBJID"], images_dir).explanation()
             try:
                 gset = catalog_set(catalog.table, str(images_dir), name)
             except (ValueError, FileNotFoundError) as exc:
-                st.info(f"{md_escape(exc)}. Download images on the **Images** page first.")
+                st.info(f"{md_escape(why_none or f'{exc}.')} Download images on the **Images** page first.")
             if gset is not None and gset.missing:
                 st.caption(f"{len(gset.missing):,} catalogue galaxies have no image in {md_escape(images_dir)} yet "
                            "(download them on the **Images** page).")
@@ -103,6 +106,6 @@ def pick_galaxy_set(key: str, include_folder: bool = True) -> GalaxySet | None:
                    "`python -m core predict --catalog CSV --images DIR --out predictions.csv`.")
         gset = gset.head(MAX_PAGE_GALAXIES)
     if gset is not None and len(gset) == 0:
-        st.info("No galaxy in this set has an image yet.")
+        st.info("No galaxy in this set has an image yet. " + md_escape(why_none), icon=":material/link_off:")
         gset = None
     return gset

@@ -131,3 +131,22 @@ def read_failures(folder: Path) -> list[dict[str, str]]:
             return list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
+
+
+def all_failed_summary(failed: int, processed: int, failures: list[dict[str, str]], first: int = 3) -> str | None:
+    """Plain words for a download in which every galaxy it tried failed (None otherwise).
+
+    ``failed``/``processed`` are the job's counts; ``failures`` the rows of its ``failures.csv``. The
+    most frequent reasons come first (at most ``first``), then what to do without a network.
+    """
+    if failed <= 0 or failed != processed:
+        return None
+    reasons: dict[str, int] = {}
+    for row in failures:
+        reason = str(row.get("REASON") or "").strip() or "no reason recorded"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    top = sorted(reasons.items(), key=lambda kv: -kv[1])[:first]
+    why = "; ".join(f"{r} ({n:,})" for r, n in top) or "no reason recorded"
+    return (f"All {failed:,} downloads failed. First reasons: {why}. This machine may be offline or the "
+            "service unreachable: import images instead (below: import the built-in images, or a folder "
+            "or zip of <OBJID>.jpg files), then retry when the network is back.")

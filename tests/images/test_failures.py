@@ -49,3 +49,15 @@ def test_a_closed_port_and_a_silent_server_give_plain_reasons_in_failures(tmp_pa
     assert slow.failures[0].reason == "127.0.0.1 sent nothing for 0.4 s"
     assert refused.failures[0].reason == "could not reach 127.0.0.1 (connection refused)"
     assert "Connection refused" in refused.failures[0].detail or "Errno 111" in refused.failures[0].detail
+
+
+def test_all_failed_summary_names_the_first_reasons_and_the_way_out():
+    from core.images.failures import all_failed_summary
+
+    rows = [{"REASON": "could not reach skyserver.sdss.org (name not resolved)"}] * 3 + [{"REASON": "HTTP 503"}]
+    text = all_failed_summary(4, 4, rows)
+    assert text.startswith("All 4 downloads failed. First reasons: could not reach skyserver.sdss.org "
+                           "(name not resolved) (3); HTTP 503 (1).")
+    assert "may be offline" in text and "import images instead" in text
+    assert all_failed_summary(3, 4, rows) is None  # one came: an ordinary "finished with failures"
+    assert all_failed_summary(0, 0, []) is None

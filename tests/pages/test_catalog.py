@@ -62,6 +62,7 @@ def test_first_visit_shows_the_builtin_sample_without_upload() -> None:
     assert any(c.value.startswith("Data: Galaxy Zoo 1") for c in at.caption)  # data credit
     assert _download_buttons(at) == {
         "Cleaned table (13 columns)": False, "SDSS Image List input": False, "Training CSV (10 columns)": False,
+        "Use the built-in galaxies with images": False,  # the built-in catalogue whose images ship
     }
 
 
@@ -176,3 +177,15 @@ def test_a_kept_upload_gives_way_to_the_sample_on_request() -> None:
     assert "built-in sample" in at.session_state[state_keys.CATALOG_SOURCE]
     at.run()  # and it stays the sample
     assert _metrics(at)["Rows read"] == "695"
+
+
+def test_built_in_galaxies_with_images_replace_the_sample_and_give_way_to_it() -> None:
+    at = _open()
+    at.button(key="catalog_use_mapped").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state[state_keys.CATALOG]
+    assert len(result.table) == 30 and result.has_positions
+    assert _metrics(at)["Clean rows"] == "30"
+    assert any("built-in galaxies with images" in _shown(c.value) for c in at.caption)
+    at.button(key="catalog_use_sample").click().run()  # back to the 695-row sample
+    assert not at.exception and _metrics(at)["Clean rows"] == "695"

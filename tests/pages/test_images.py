@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -268,3 +269,43 @@ def test_choices_survive_navigating_away_and_back(isolated_home):
     at.switch_page("pages/images.py").run()
     assert not at.exception
     assert at.number_input(key="img_size").value == 192 and at.selectbox(key="img_source").value == "dr7"
+
+
+def test_which_galaxies_defaults_to_a_new_sky_map_selection(page):
+    at, _server, _folder = page
+    chosen = load_catalog(FIXTURES / "catalog_table2.csv").table["OBJID"].tolist()[:2]
+    at.session_state[state_keys.SKY_SELECTION] = chosen
+    at.run()
+    assert not at.exception
+    assert at.radio(key="img_mode").value == "selection"
+    assert "**2** galaxies selected" in at.markdown[0].value
+    at.radio(key="img_mode").set_value("all").run()  # the visitor's own choice then stays
+    assert at.radio(key="img_mode").value == "all" and "**3** galaxies selected" in at.markdown[0].value
+
+
+def test_when_every_download_fails_the_page_says_so_and_offers_the_import(page):
+    at, server, folder = page
+    server.add_fault("503")  # every galaxy, every try: as good as offline
+    at.run()
+    at.number_input(key="img_retries").set_value(0)
+    at.button(key="img_start").click().run()
+    state = _wait_for_end(folder)
+    assert (state["done"], state["failed"]) == (0, 3)
+    at.run()
+    assert not at.exception
+    assert not at.get("progress")  # no full bar for a job that brought nothing
+    summary = next(re.sub(r"\\(.)", r"\1", e.value) for e in at.error if "downloads failed" in e.value)
+    assert "All 3 downloads failed. First reasons: server answered HTTP 503 (3)." in summary
+    assert "may be offline" in summary and "import images instead" in summary
+
+
+def test_the_built_in_images_import_with_one_click(page):
+    at, server, folder = page
+    at.run()
+    at.button(key="img_import_builtin").click().run()
+    assert not at.exception
+    assert any("Built-in images: 30 imported" in s.value for s in at.success)
+    assert len(list_cutouts(folder)) == 30 and server.count() == 0
+    at.run()  # none of them is a galaxy of this catalogue, and every caption says so on one short line
+    captions = [c.value for c in at.caption]
+    assert captions.count("not in catalogue") == 24 and not any("in the current catalogue" in c for c in captions)

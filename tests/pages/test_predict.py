@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +235,19 @@ def test_a_run_validated_on_three_galaxies_says_so(monkeypatch: pytest.MonkeyPat
                and "chance 16.7%" in c.value for c in at.caption)
     assert any("only 3 validation images" in w.value for w in at.warning)
     assert "(n = 3)" in at.selectbox(key="predict_run").format_func(at.selectbox(key="predict_run").value)
+
+
+def test_a_folder_of_other_galaxies_says_how_many_images_and_why_none_match(with_demo: Path, tmp_path: Path):
+    from ui import state_keys
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("587722982276399181.jpg", "587722983360102542.jpg"):  # not galaxies of the 695-row sample
+        (images / name).write_bytes((FIXTURES / "gz1" / "587738947208085695.jpg").read_bytes())
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[state_keys.IMAGES_DIR] = str(images)
+    at.run()
+    at.radio(key="predict_set_source").set_value("Catalogue + downloaded images").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = next(re.sub(r"\\(.)", r"\1", i.value) for i in at.info if "No galaxy in this set" in i.value)
+    assert "The folder holds 2 images, none named after an OBJID of this catalogue (e.g. 587722982276399181.jpg" in text
