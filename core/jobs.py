@@ -232,7 +232,7 @@ def read_job(folder: Path) -> JobState | None:
     return job
 
 
-def read_launched_job(folder: Path, kind: str, log_name: str = LOG_NAME) -> JobState:
+def read_launched_job(folder: Path, kind: JobKind | str, log_name: str = LOG_NAME) -> JobState:
     """The state of a job started with :func:`start_detached`, also before its worker wrote ``state.json``.
 
     No state yet: FAILED when the worker's log already holds the ``error: ...`` line every

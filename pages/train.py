@@ -17,7 +17,7 @@ from core.config import get_settings
 from core.images.preprocess import prepare_file
 from core.images.reading import read_upright
 from core.inference.runs import scan_runs, skipped_note
-from core.jobs import LOG_NAME, JobState, JobStatus, read_job, request_cancel, start_detached
+from core.jobs import LOG_NAME, JobKind, JobStatus, read_job, read_launched_job, request_cancel, start_detached
 from core.training.checkpoint import read_config, read_metrics
 from core.training.model import ARCHITECTURES
 from core.training.resume import ResumePoint, resume_argv, resume_point
@@ -64,10 +64,24 @@ def _preview(files: tuple[str, ...], size: int, crop: float | None, stamp: tuple
     return [prepare_file(Path(f), size, crop) for f in files]
 
 
+RUN_NAME = "train_run_name"  # the Run name input's key
+NEXT_NAME = "train_next_name"  # a fresh name the input takes on the next rerun (set once a run starts)
+
+
+def fresh_run_name(models_dir: Path, now: float | None = None) -> str:
+    """``run-<local time>``, with ``-2``, ``-3``... when a folder of that name already exists."""
+    base = time.strftime("run-%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    name, n = base, 1
+    while (models_dir / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def _start(argv: list[str], run_dir: Path, note: str) -> None:
     start_detached(argv, run_dir)
     st.session_state[state_keys.TRAIN_RUN] = str(run_dir)
-    st.session_state["train_default_name"] = time.strftime("run-%Y%m%d-%H%M%S", time.localtime(time.time() + 1))
+    st.session_state[NEXT_NAME] = True  # the started run's name is taken: propose another
     st.toast(note)
     time.sleep(0.5)
     st.rerun()
@@ -87,28 +101,26 @@ def resume_controls(point: ResumePoint, key: str) -> None:
                f"Resuming {point.run_dir.name} after epoch {point.epochs_done}")
 
 
-def _panel_state(run_dir: Path) -> tuple[JobState, bool]:
-    """The run's state as a JobState, and whether its worker is alive; a worker that died early reads as failed."""
-    job = read_job(run_dir)
-    log_path = run_dir / LOG_NAME
-    state = job
-    if state is None and log_path.exists() and "error" in log_path.read_text(errors="replace").lower():
-        state = JobState(kind="training", status=JobStatus.FAILED,
-                         message="the training process stopped before it started")
-    state = state or JobState(kind="training", status=JobStatus.STARTING, message="starting the training process…")
-    return state, bool(job and job.running)
+def current_run() -> Path | None:
+    """The run the panel shows: the machine's current run, or the one this visitor started while it has not
+    announced itself yet or failed to start (a failed start is not the machine's current run)."""
+    run_dir = active_run()
+    mine = st.session_state.get(state_keys.TRAIN_RUN)
+    if mine and (run_dir is None or Path(mine) != run_dir):
+        job = read_job(Path(mine))
+        if job is None or job.status == JobStatus.FAILED:
+            return Path(mine)
+    return run_dir
 
 
 @st.fragment(run_every=POLL_SECONDS)
 def run_panel() -> None:
-    run_dir = active_run()
-    mine = st.session_state.get(state_keys.TRAIN_RUN)
-    if mine and (run_dir is None or Path(mine) != run_dir) and read_job(Path(mine)) is None:
-        run_dir = Path(mine)  # just started: the worker has not announced itself yet
+    run_dir = current_run()
     if run_dir is None:
         st.info("No training run yet. Choose data and settings below and press **Start training**.")
         return
-    state, running = _panel_state(run_dir)
+    state = read_launched_job(run_dir, JobKind.TRAINING)
+    running = state.running
     if st.session_state.get(state_keys.TRAIN_SEEN_ACTIVE) and not running and not state.status.active:
         st.session_state[state_keys.TRAIN_SEEN_ACTIVE] = False
         st.rerun()  # the run just ended: redraw the whole page (the runs table, the Start button)
@@ -122,7 +134,7 @@ def run_panel() -> None:
                                               icon=":material/stop:"):
             request_cancel(run_dir)
             st.toast("Cancelling: the run stops after the current batch and keeps its last finished epoch.")
-        show_progress(state)
+        show_progress(state, len(rows))
     elif (point := resume_point(run_dir)) is not None:
         st.warning(f"This run stopped after epoch {point.epochs_done} of {point.epochs_planned} "
                    f"({point.status}). Resume it here, or with the same command from a terminal.")
@@ -204,8 +216,9 @@ if not settings.public:
                    f"Estimated time: about {max(1, round(estimate.seconds / 60))} min for {config.epochs} epochs "
                    f"of {n_matched - n_val} training images (from {md_escape(estimate.basis)}; plus preparing "
                    f"the images the first time).")
-    run_name = st.text_input("Run name (folder under models/)", value=st.session_state.get(
-        "train_default_name", time.strftime("run-%Y%m%d-%H%M%S")), key="train_run_name",
+    if st.session_state.pop(NEXT_NAME, False) or RUN_NAME not in st.session_state:
+        st.session_state[RUN_NAME] = fresh_run_name(settings.models_dir)
+    run_name = st.text_input("Run name (folder under models/)", key=RUN_NAME,
         help="A new folder under models/ that will hold the run's settings, curves and weights.")
 
     if joins and all(len(j) for _, j in joins):
@@ -231,15 +244,16 @@ if not settings.public:
         problem = f"models/{name} holds a stopped run: resume it below, or choose another run name."
     elif (settings.models_dir / name / "config.json").exists():
         problem = f"models/{name} already exists: choose another run name."
-    tiny = bool(joins) and tiny_set_warning(n_matched, config.val_fraction)
+    tiny = bool(joins) and tiny_set_warning(n_matched, config.val_fraction)  # never offered for 0 images
     confirmed = not tiny or st.checkbox(f"Train on these {n_matched} images anyway", key="train_confirm_tiny")
     if busy:
         st.info("A training run is in progress on this computer (see above). Only one runs at a time: cancel it "
                 "or wait for it to finish before starting another.")
     elif problem:
         st.caption(md_escape(problem))
-    if existing is not None and not busy:
-        resume_controls(existing, "resume_named")
+    shown = current_run()
+    if existing is not None and not busy and (shown is None or existing.run_dir.resolve() != shown.resolve()):
+        resume_controls(existing, "resume_named")  # the panel above already offers the current run's resume
     if st.button("Start training", type="primary", disabled=busy or problem is not None or not confirmed,
                  icon=":material/play_arrow:"):
         run_dir = settings.models_dir / name

@@ -98,3 +98,29 @@ def test_read_job_is_typed_and_marks_a_dead_worker_interrupted(tmp_path):
     assert (job.done, job.total, job.settings, job.progress) == (3, 5, {"size": 128}, {"pending": 2})
     jobs.write_state(tmp_path, {"kind": "download", "status": "no such status"})
     assert jobs.read_job(tmp_path) is None
+
+
+def test_launched_job_reads_a_worker_that_died_before_its_state():
+    from core.jobs import LOG_NAME, STATE_NAME, JobStatus, read_launched_job
+
+    def check(tmp, log, status, words):
+        tmp.mkdir()
+        if log is not None:
+            (tmp / LOG_NAME).write_text(log)
+        job = read_launched_job(tmp, "training")
+        assert job.status == status and words in job.message and job.kind == "training"
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        check(root / "a", None, JobStatus.STARTING, "starting")
+        check(root / "b", "loading…\n", JobStatus.STARTING, "starting")  # "error" as a word is no failure
+        check(root / "c", "error: --images /x: no such folder\n", JobStatus.FAILED, "--images /x: no such folder")
+        check(root / "d", "usage: gz train ...\ngz train: error: the following arguments are required: "
+                          "--catalog\n", JobStatus.FAILED, "required: --catalog")
+        check(root / "e", "Traceback (most recent call last):\n  File x\nKeyError: 'k'\n", JobStatus.FAILED,
+              "KeyError")
+        (root / "c" / STATE_NAME).write_text('{"status": "finished", "kind": "training"}')
+        assert read_launched_job(root / "c", "training").status == JobStatus.FINISHED  # state.json decides

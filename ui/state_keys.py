@@ -39,7 +39,7 @@ VOTE_SESSION = "vote_session_id"
 VOTE_CLIENT = "vote_client_key"
 #: OBJID (str) of the galaxy the Classify page is showing now.
 VOTE_CURRENT = "vote_current_galaxy"
-#: core.votes.store.Vote just cast (drives the reveal), or absent.
+#: ui.classify_state.LastVote: the vote just cast with its feedback as computed then (drives the reveal), or absent.
 VOTE_LAST = "vote_last"
 #: list[str] of OBJIDs this visitor skipped (not offered again in this tab).
 VOTE_SKIPPED = "vote_skipped"
@@ -47,6 +47,8 @@ VOTE_SKIPPED = "vote_skipped"
 VOTE_NOTICE = "vote_notice"
 #: Where the Classify page takes galaxies from ("demo", "downloaded" or "folder").
 VOTE_SOURCE = "vote_image_source"
+#: dict image-set name ("folder X") -> folder path (str) of every folder the Classify page took galaxies from.
+VOTE_FOLDERS = "vote_folders_seen"
 #: Predict page choices, kept for the whole session (widgets use persist_state="session"):
 #: test-time augmentation (bool), galaxy source (radio label), only held-out galaxies (bool).
 PREDICT_TTA = "predict_tta"
@@ -81,3 +83,5 @@ IMAGES_ENGINE = "img_engine"
 IMAGES_WORKERS = "img_cluster_workers"
 IMAGES_SCHEDULER = "img_scheduler"
 IMAGES_PARTITION = "img_partition_rows"
+#: Predict page: OBJID (str) opened from "More like this" (shown until a table row is selected).
+PREDICT_FOCUS = "predict_focus_id"

@@ -15,8 +15,9 @@ import streamlit as st
 
 from core.atomic import write_bytes_atomic
 from core.config import Settings
+from core.images.matching import match_images
 from core.paths import PathNotAllowed, confine, display_path
-from core.schema import VOTE_COLUMNS, LabelKind
+from core.schema import LabelKind
 from core.training.dataset import JoinResult, load_labelled_set
 from core.training.run_figures import SMALL_N
 from core.training.targets import LabelError
@@ -52,12 +53,22 @@ def file_stamp(*paths: str) -> tuple:
     return tuple(out)
 
 
-def _saved_csv(settings: Settings, prefix: str, data: bytes) -> str:
-    """Store ``data`` under the catalogues folder by content hash and return its path."""
+#: session_state key: saved CSV path -> the name the visitor knows it by (catalogue or uploaded file name).
+SHOWN_NAMES = "train_shown_names"
+
+
+def _saved_csv(settings: Settings, prefix: str, data: bytes, shown: str) -> str:
+    """Store ``data`` under the catalogues folder by content hash and return its path (shown as ``shown``)."""
     path = settings.catalogs_dir / f"{prefix}_{hashlib.sha256(data).hexdigest()[:12]}.csv"
     if not path.exists():
         write_bytes_atomic(path, data)
+    st.session_state.setdefault(SHOWN_NAMES, {})[str(path)] = shown
     return str(path)
+
+
+def shown_name(catalog: str) -> str:
+    """The name to show for a labels CSV: the catalogue's or upload's own name, not the stored copy's."""
+    return st.session_state.get(SHOWN_NAMES, {}).get(str(catalog)) or Path(catalog).name
 
 
 def _catalogue_labels(settings: Settings) -> str | None:
@@ -66,10 +77,10 @@ def _catalogue_labels(settings: Settings) -> str | None:
         st.error("The built-in sample catalogue cannot be read; pick another option.")
         return None
     table = catalog.table
-    cols = [c for c in ("OBJID", "NVOTE", *VOTE_COLUMNS) if c in table.columns]
     st.caption(f"Catalogue: {md_escape(catalog.name)}, {len(table):,} rows"
                + (" (the built-in sample; load another on the **Catalog** page)" if catalog.is_sample else "."))
-    return _saved_csv(settings, "train_labels", table[cols].to_csv(index=False).encode())
+    # Every column, so the labels' description counts the table's columns, not a subset's.
+    return _saved_csv(settings, "train_labels", table.to_csv(index=False).encode(), catalog.name)
 
 
 def _labels_path(settings: Settings, choice: str) -> str | None:
@@ -77,7 +88,8 @@ def _labels_path(settings: Settings, choice: str) -> str | None:
         return _catalogue_labels(settings)
     if choice == UPLOAD:
         upload = st.file_uploader("Labels CSV", type=["csv"], key="train_labels_upload", help=LABELS_HELP)
-        return _saved_csv(settings, "uploaded_labels", upload.getvalue()) if upload is not None else None
+        return (_saved_csv(settings, "uploaded_labels", upload.getvalue(), upload.name)
+                if upload is not None else None)
     typed = st.text_input("Labels CSV path", key="train_catalog_path", placeholder="data/…/labels.csv",
                           help="A CSV file inside the folders this dashboard may use. " + LABELS_HELP)
     if not typed.strip():
@@ -133,26 +145,31 @@ def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
     for s, join in joins:
         summ = join.summary()
         with st.container(border=True):
-            st.markdown(f"**{md_escape(Path(s.catalog).name)}** ({md_escape(summ['labels_form'])}) ↔ "
+            st.markdown(f"**{md_escape(shown_name(s.catalog))}** ({md_escape(summ['labels_form'])}) ↔ "
                         f"{code_span(display_path(Path(s.images)))}")
             cols = st.columns(4)
             cols[0].metric("Matched images", summ["matched"])
             cols[1].metric("Labels without image", summ["labels_without_image"])
             cols[2].metric("Images without label", summ["images_without_label"])
             cols[3].metric("Unusable label rows", summ["label_rows_dropped"])
-            st.caption("Label kinds: " + ", ".join(
+            kinds = ", ".join(
                 f"{md_escape(k)}: {v}" + (" ⚠️ class-derived, not vote fractions" if k == LabelKind.CLASS else "")
-                for k, v in summ["label_kinds"].items()) + f". Key: {md_escape(summ['id_kind'])}.")
+                for k, v in summ["label_kinds"].items())
+            st.caption((f"Label kinds: {kinds}. " if kinds else "") + f"Key: {md_escape(summ['id_kind'])}.")
+            if not summ["matched"]:  # how many images there are and why none match
+                st.info(md_escape(match_images([*join.labels.ids, *join.missing_images], s.images).explanation()), icon=":material/link_off:")
             if summ["labels_without_image"] or summ["images_without_label"] or summ["label_rows_dropped"]:
                 st.download_button("Download the list of gaps (CSV)", join.missing_csv(),
-                                   file_name=f"missing_{Path(s.catalog).stem}.csv", mime="text/csv",
+                                   file_name=f"missing_{Path(shown_name(s.catalog)).stem}.csv", mime="text/csv",
                                    key=f"missing_{s.catalog}")
     return joins
 
 
 def tiny_set_warning(n_matched: int, val_fraction: float) -> bool:
-    """Warn when fewer than SMALL_N images matched; True if so (the page then asks for confirmation)."""
-    if n_matched >= SMALL_N:
+    """Warn when 1 to SMALL_N - 1 images matched; True if so (the page then asks for confirmation).
+
+    With none matched there is nothing to confirm: the page says why training cannot start."""
+    if n_matched == 0 or n_matched >= SMALL_N:
         return False
     n_val = round(n_matched * val_fraction)
     st.warning(f"Only {n_matched} matched images (about {n_val} for validation). Below {SMALL_N} images, "

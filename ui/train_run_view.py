@@ -68,14 +68,24 @@ def curves(rows: list[dict]) -> tuple[go.Figure, go.Figure]:
                                      line=dict(dash=dash)))
     met.update_layout(title="Validation metrics", xaxis_title="epoch", yaxis=dict(range=[0, 1.02]),
                       height=330, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    for fig in (loss, met):  # epochs are whole numbers: never a tick at 1.5
+        fig.update_xaxes(tick0=1, dtick=max(1, -(-len(df) // 8)), tickformat="d")
     return loss, met
 
 
-def show_progress(state: JobState) -> None:
-    """Progress bar of a running run: epoch, batch and running loss."""
+def show_progress(state: JobState, epochs_done: int = 0) -> None:
+    """Progress bar of a running run: epoch, batch and running loss.
+
+    ``epochs_done``: epochs already in the run's metrics.csv (a resumed run has some before its first batch);
+    until the run trains again (phase ``preparing``) the bar shows those and the run's message.
+    """
     p = state.progress
     epochs = max(1, state.total or 1)
-    epoch = int(p.get("epoch") or state.done + 1)
+    done = max(state.done, epochs_done)
+    if state.phase != "training":
+        st.progress(min(1.0, done / epochs), text=f"{done}/{epochs} epochs done · {state.message or state.phase}")
+        return
+    epoch = int(p.get("epoch") or done + 1)
     frac = (epoch - 1 + (p.get("batch") or 0) / max(1, p.get("n_batches") or 1)) / epochs
     text = f"epoch {epoch}/{epochs}"
     if p.get("batch"):
@@ -90,10 +100,10 @@ def show_figures(figures: RunFigures, row: dict) -> None:
     m = st.columns(4)
     m[0].metric("Validation loss", f"{row['val_loss']:.3f}", help=f"on {figures.n_val} held-out images")
     delta = None if figures.accuracy is None or figures.baseline is None else \
-        f"{100 * (figures.accuracy - figures.baseline):+.1f} pts vs majority"
+        f"{100 * (figures.accuracy - figures.baseline):+.1f} pts"  # short: a 1024 px column cuts more
     m[1].metric("Top-answer accuracy", percent(figures.accuracy), delta=delta,
-                help="Share of held-out galaxies whose top answer the model gets right; compare with the "
-                     "majority-class baseline below.")
+                help="Share of held-out galaxies whose top answer the model gets right; the delta is in "
+                     "percentage points above (or below) the majority-class baseline given below.")
     m[2].metric("Macro recall", "—" if figures.macro_recall is None else f"{figures.macro_recall:.3f}",
                 help="Recall of each of the six answers, averaged: rare answers count as much as common ones.")
     m[3].metric("Spin accuracy", percent(figures.spin_accuracy),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from core.exit_codes import epilog
 
@@ -27,9 +28,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def invoked_name(argv0: str | None = None) -> str:
+    """How the user ran this: ``gz`` (the console script) or ``python -m core``, for usage lines."""
+    name = Path(sys.argv[0] if argv0 is None else argv0).name
+    return "python -m core" if name in ("", "-c", "__main__.py", "-m") else name
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m core",
+        prog=invoked_name(),
         description="Galaxy Zoo 1 morphology toolkit (catalogue, cutouts, training, inference).",
         epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

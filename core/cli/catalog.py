@@ -1,8 +1,9 @@
 """``python -m core catalog``: read, validate and convert a GZ1 catalogue; write its outputs.
 
-Prints the validation report. Exit codes (:class:`core.exit_codes.ExitCode`): OK (0) done
-(rejected rows, if any, are listed in the report and, with ``--rejected``, written out);
-BAD_INPUT (2) the input cannot be read at all, or an asked-for output needs columns it
+Prints the validation report. Exit codes (:class:`core.exit_codes.ExitCode`): OK (0) every
+row is clean; FAILED (1) some rows were rejected (as predict's "some images unusable": the
+clean rows are still written, the rejected ones are listed in the report and, with
+``--rejected``, written out); BAD_INPUT (2) the input cannot be read at all, or an asked-for output needs columns it
 lacks (e.g. the training CSV from a table without all nine fractions); OUTPUT_FAILED (6)
 an output file cannot be written (DISK_FULL (5) when the disk is full).
 """
@@ -39,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog=(
             "example: python -m core catalog GalaxyZoo1_DR_table2.csv.gz --out clean.csv "
             "--image-list lists/ --training-out training.csv --report report.txt\n\n" + epilog()
+            + "\n\nA catalogue with some rejected rows exits 1: the clean rows are still written, the rejected "
+              "ones are listed in the report (and written with --rejected)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -58,6 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.input).is_file():  # name the path as given, not just its file name
+        print(f"error: cannot read catalogue: {args.input}: no such file", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     try:
         result = load_catalog(args.input)
     except CatalogReadError as exc:
@@ -78,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for path in written:
             print(f"wrote {path}")
-    return ExitCode.OK
+    return ExitCode.FAILED if len(result.rejected) else ExitCode.OK
 
 
 def _write_outputs(args: argparse.Namespace, result, report_text: str) -> list[str]:

@@ -35,6 +35,13 @@ from pathlib import Path
 from core.config import get_settings
 from core.exit_codes import ExitCode, epilog
 
+#: How to resume and what a usage error leaves, as ``--help`` says it.
+RESUME_HELP = """resume: run the same command again with the same --out on a cancelled, interrupted or
+  failed run folder: it continues from its last finished epoch (a larger --epochs extends it, a
+  finished run too). Each run's command is in its config.json.
+A usage error (a --catalog that is not a file, an --images that is not a folder, a bad option)
+  exits 2 before anything is created; a start that fails never replaces the current run."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from core.training.train_config import add_config_arguments
@@ -45,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "catalogue form), partial fractions (e.g. only P_CW, P_ACW, NVOTE) or a CLASS_NAME column "
                     "(used as a one-hot, class-derived target). Images are <ID>.jpg in the image folder; "
                     "unreadable images are skipped and listed.",
-        epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=RESUME_HELP + "\n\n" + epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--catalog", action="append", required=True, metavar="CSV",
                    help="labels CSV (repeat for several sets, paired with --images in order)")
     p.add_argument("--images", action="append", required=True, metavar="DIR",
@@ -83,6 +90,20 @@ def sources_from_args(args: argparse.Namespace):
         raise TrainingError(f"give one --crop, or one per --catalog ({len(args.catalog)}), not {len(crops)}")
     return [Source(str(Path(c).resolve()), str(Path(i).resolve()), None if cr is None else float(cr))
             for c, i, cr in zip(args.catalog, args.images, crops, strict=True)]
+
+
+def missing_inputs(args: argparse.Namespace) -> str | None:
+    """The first ``--catalog`` that is not a file, ``--images`` that is not a folder or ``--out`` that is a
+    file, as an error message naming the path given; None when all exist. Checked before anything is created."""
+    for catalog in args.catalog:
+        if not Path(catalog).is_file():
+            return f"--catalog {catalog}: no such file"
+    for images in args.images:
+        if not Path(images).is_dir():
+            return f"--images {images}: no such folder"
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        return f"--out {args.out}: exists and is not a folder"
+    return None
 
 
 def config_from_args(args: argparse.Namespace):
@@ -150,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     world = world_from_env()
     out = Path(args.out) if args.out else settings.models_dir / time.strftime("run-%Y%m%d-%H%M%S")
-    problem = _usage_error(args, world)
+    problem = _usage_error(args, world) or missing_inputs(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -16,8 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from core.exit_codes import ExitCode, epilog
+from core.wording import count
+
+DB_HELP = "SQLAlchemy URL of the votes database (default: GZ_VOTES_URL or <GZ_HOME>/votes.sqlite)"
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -26,17 +30,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n", 1)[1].replace("``", ""),
         epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--db", metavar="URL", default=None,
-                   help="SQLAlchemy URL of the votes database (default: GZ_VOTES_URL or <GZ_HOME>/votes.sqlite)")
+    p.add_argument("--db", metavar="URL", default=None, help=DB_HELP)
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     export = sub.add_parser("export", help="write the aggregated votes as a GZ1 Table-2 CSV",
                             epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    export.add_argument("out", metavar="OUT.csv", help="output CSV (written atomically)")
+    export.add_argument("out", metavar="OUT.csv", help="output CSV (written atomically; its folder must exist)")
     export.add_argument("--min-votes", type=int, default=1, metavar="K",
                         help="only galaxies with at least K votes, i.e. K different clients (default 1)")
     stats = sub.add_parser("stats", help="print how many votes, galaxies, sessions and clients there are",
                            epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     stats.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    for action in (export, stats):  # --db before or after the action; SUPPRESS keeps the one given before
+        action.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
     return p
 
 
@@ -56,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
     from core.votes.aggregate import summary, write_export
     from core.votes.store import get_engine
 
+    if args.action == "export":  # usage checked before the database is opened (or created)
+        if args.min_votes < 1:
+            print(f"error: --min-votes must be at least 1, got {args.min_votes}", file=sys.stderr)
+            return ExitCode.BAD_INPUT
+        if not Path(args.out).resolve().parent.exists():  # never create folders; a file in the way: exit 6
+            print(f"error: cannot write {args.out}: its folder {Path(args.out).parent} does not exist",
+                  file=sys.stderr)
+            return ExitCode.BAD_INPUT
     try:
         engine = get_engine(args.db)
     except Exception as exc:  # a bad URL or an unreachable server: say which, without a traceback
@@ -66,13 +79,10 @@ def run(args: argparse.Namespace) -> int:
         stats = summary(engine)
         print(json.dumps(stats, sort_keys=True)) if args.json else _print_stats(stats)
         return ExitCode.OK
-    if args.min_votes < 1:
-        print(f"error: --min-votes must be at least 1, got {args.min_votes}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
     try:
         n = write_export(engine, args.out, args.min_votes)
     except OSError as exc:
         print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return ExitCode.OUTPUT_FAILED
-    print(f"wrote {n} galaxies with at least {args.min_votes} votes to {args.out}")
+    print(f"wrote {count(n, 'galaxy', 'galaxies')} with at least {count(args.min_votes, 'vote')} to {args.out}")
     return ExitCode.OK

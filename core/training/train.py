@@ -150,6 +150,7 @@ def _run_on_rank(config: TrainConfig, run_dir: Path, command: str, on_batch, on_
         raise TrainingBusy(busy)
     try:
         with JobLock(run_dir) if world.main else nullcontext():
+            previous = read_json(settings.models_dir / ACTIVE_RUN_FILE) if world.main else None
             if world.main:
                 write_json_atomic(settings.models_dir / ACTIVE_RUN_FILE,
                                   {"run_dir": str(run_dir), "pid": os.getpid(), "started_at": time.time(),
@@ -161,11 +162,22 @@ def _run_on_rank(config: TrainConfig, run_dir: Path, command: str, on_batch, on_
             try:
                 return _train_locked(config, run, command, on_batch, on_epoch, world)
             except (TrainingError, ckpt.CheckpointError) as exc:
+                started = run.state.phase == "training"
                 run.end(JobStatus.FAILED, str(exc))
+                if world.main and not started:  # a failed start never replaces the current run
+                    _restore_active(settings.models_dir, previous)
                 raise TrainingError(str(exc)) from exc
     finally:
         if world.main:
             machine_lock.release()
+
+
+def _restore_active(models_dir: Path, previous: dict | None) -> None:
+    """Put back the active-run record a start that failed before training replaced (none: remove it)."""
+    if previous is None:
+        (models_dir / ACTIVE_RUN_FILE).unlink(missing_ok=True)
+    else:
+        write_json_atomic(models_dir / ACTIVE_RUN_FILE, previous)
 
 
 def _optimizer_and_schedule(model: GalaxyNet, config: TrainConfig, n_steps: int, resume: dict | None,

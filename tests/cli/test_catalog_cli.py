@@ -40,7 +40,7 @@ def test_bad_rows_report_json_and_rejected_file(tmp_path: Path, capsys: pytest.C
     report, rejected = tmp_path / "report.json", tmp_path / "rejected.csv"
     code = main(["catalog", str(CAT / "bad_rows.csv"), "--report", str(report), "--rejected", str(rejected)])
     printed = capsys.readouterr().out
-    assert code == 0
+    assert code == ExitCode.FAILED  # some rows rejected, as predict's "some images unusable"
     assert "[raw_sum]" in printed and "rejected: 15" in printed
     data = json.loads(report.read_text())
     assert data["n_clean"] == 2 and data["n_rejected"] == 15
@@ -99,3 +99,16 @@ def test_unwritable_output_exits_output_failed(tmp_path: Path, capsys: pytest.Ca
     code = main(["catalog", str(SAMPLE_CATALOG), "--out", str(blocker / "clean.csv"), "--quiet"])
     assert code == ExitCode.OUTPUT_FAILED
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_missing_input_names_the_path_given_and_help_says_what_each_exit_means(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "sub" / "nope.csv"
+    assert main(["catalog", str(missing)]) == ExitCode.BAD_INPUT
+    assert str(missing) in capsys.readouterr().err
+    assert main(["catalog", str(CAT / "table2_13col.csv"), "--quiet"]) == ExitCode.OK  # every row clean
+    with pytest.raises(SystemExit):
+        main(["catalog", "--help"])
+    text = capsys.readouterr().out
+    assert "some rejected rows exits 1" in text and all(meaning[:30] in " ".join(text.split())
+                                                         for meaning in MEANINGS.values())

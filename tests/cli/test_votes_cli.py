@@ -33,7 +33,7 @@ def test_export_and_stats(tmp_path):
     out = tmp_path / "export.csv"
     done = _cli("export", str(out), "--min-votes", "2", env_url=url)
     assert done.returncode == ExitCode.OK, done.stderr
-    assert "wrote 1 galaxies" in done.stdout
+    assert "wrote 1 galaxy with at least 2 votes" in done.stdout
     table = pd.read_csv(out, dtype=str)
     assert table.to_dict("records") == [{"OBJID": G1, "NVOTE": "2", "P_EL": "0.0", "P_CW": "0.0", "P_ACW": "0.0",
                                          "P_EDGE": "0.0", "P_DK": "0.0", "P_MG": "1.0", "P_CS": "0.0"}]
@@ -54,3 +54,26 @@ def test_bad_options_and_outputs_give_the_documented_codes(tmp_path):
     assert done.returncode == ExitCode.OUTPUT_FAILED and "cannot write" in done.stderr
     done = _cli("stats", env_url="nosuchdriver://nowhere")
     assert done.returncode == ExitCode.BAD_INPUT and "cannot open the votes database" in done.stderr
+
+
+def test_db_goes_before_or_after_the_action(tmp_path):
+    url = f"sqlite:///{tmp_path / 'votes.sqlite'}"
+    record_vote(make_engine(url), "sess-aaaa", G1, "MERGER")
+    other = f"sqlite:///{tmp_path / 'other.sqlite'}"  # the environment's database is not the one asked for
+    for args in (("--db", url, "stats", "--json"), ("stats", "--db", url, "--json")):
+        done = subprocess.run([sys.executable, "-m", "core", "votes", *args], capture_output=True, text=True,
+                              cwd=REPO_ROOT, timeout=120, env={**__import__("os").environ, "GZ_VOTES_URL": other})
+        assert done.returncode == ExitCode.OK, done.stderr
+        assert json.loads(done.stdout)["votes"] == 1
+
+
+def test_export_into_a_missing_folder_is_refused_and_creates_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'votes.sqlite'}"
+    record_vote(make_engine(url), "sess-aaaa", G1, "MERGER")
+    out = tmp_path / "nope" / "dir" / "v.csv"
+    done = _cli("export", str(out), env_url=url)
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert str(out.parent) in done.stderr and "does not exist" in done.stderr
+    assert not (tmp_path / "nope").exists()
+    done = _cli("export", str(tmp_path / "v.csv"), env_url=url)
+    assert "wrote 1 galaxy with at least 1 vote to" in done.stdout

@@ -169,10 +169,11 @@ def test_cancelled_run_resumes_from_the_page_with_more_epochs():
     at = _run()
     assert not at.exception
     assert any("stopped after epoch 1 of 3" in w.value for w in at.warning)
-    # Starting with the same name no longer dead-ends: the page offers the same resume there.
+    # Starting with the same name no longer dead-ends; the resume is drawn once, in the run panel.
     at.text_input(key="train_run_name").set_value("stopped").run()
     assert any("holds a stopped run" in c.value for c in at.caption)
-    assert any(b.key == "resume_named_button" for b in at.button)
+    assert not any(b.key == "resume_named_button" for b in at.button)
+    assert [n.label for n in at.number_input].count("Epochs in all") == 1
     at.number_input(key="resume_current_epochs").set_value(4).run()
     at.button(key="resume_current_button").click().run()
     deadline = time.monotonic() + 180
