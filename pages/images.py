@@ -45,7 +45,7 @@ from core.images.imageset import read_imageset
 from core.images.importer import import_folder, import_zip
 from core.images.matching import mapped_dir
 from core.images.selection import choose_galaxies, class_filters, describe_selection
-from core.jobs import JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus
 from core.paths import PathNotAllowed, confine
 from core.schema import SHORT_LABELS
 from ui import state_keys
@@ -99,7 +99,7 @@ else:
     st.session_state[state_keys.IMAGES_DIR] = str(folder)
 
 job = jobs.read_job(folder)
-job = job if job is not None and job.kind in ("", "download") else None
+job = job if job is not None and job.kind in ("", JobKind.DOWNLOAD) else None
 active = job_active(job)
 on_disk = {p.stem for p in list_cutouts(folder)}
 
@@ -283,7 +283,7 @@ def _show_job_settings(state: JobState) -> None:
 def job_panel() -> None:
     st.subheader("3. Progress")
     state = jobs.read_job(folder)
-    if state is None or state.kind not in ("", "download"):
+    if state is None or state.kind not in ("", JobKind.DOWNLOAD):
         st.caption("No download has run in this folder yet.")
         return
     now_active = job_active(state)
