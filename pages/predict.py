@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.config import get_settings
 from core.images.reading import ImageInputError, open_image
 from core.inference.batch import predict_one
 from core.inference.compare import galaxy_table, top_answer
@@ -25,6 +26,8 @@ from ui.prediction_inputs import pick_galaxy_set, run_label, runs_or_stop
 from ui.prediction_job import show_catalogue_job
 from ui.prediction_scores import show_run_summary, show_scores
 from ui.prediction_views import show_galaxy, show_upload_bars
+from ui.saliency_view import show_saliency
+from ui.similar_view import show_similar
 
 # --------------------------------------------------------------------------- page
 
@@ -92,8 +95,15 @@ if gset is not None and len(gset):
 
 with tab_gal:
     if table is not None:
-        show_galaxy(gset, table, fractions, failed, learned, key=f"predict_table|{run_path}|{gset.name}|"
-                                                                 f"{len(gset)}|{tta}")
+        table_key = f"predict_table|{run_path}|{gset.name}|{len(gset)}|{tta}"
+        pick = show_galaxy(gset, table, fractions, failed, learned, key=table_key,
+                           focus_id=st.session_state.get(state_keys.PREDICT_FOCUS))
+        if not np.isnan(fractions[pick]).any():
+            st.subheader("Where the model looks")
+            show_saliency(run_path, model, gset.files[pick],
+                          default=VOTE_COLUMNS[int(top_answer(fractions[pick][None, :])[0])])
+            st.subheader("More like this")
+            show_similar(run_path, model, gset.ids[pick], gset, gset.files[pick].parent, table_key=table_key)
         st.download_button(
             "Download predictions (CSV)",
             predictions_csv_bytes(gset.ids, [f.name for f in gset.files], fractions, learned),
@@ -139,6 +149,12 @@ with tab_own:
             with st.expander("What the model sees after framing"):
                 show_framing(open_image(upload, upload.name), model.crop_fraction, model.image_size,
                              md_escape(upload.name))
+            st.subheader("Where the model looks")
+            show_saliency(run_path, model, upload.getvalue(), default=VOTE_COLUMNS[top],
+                          key="explain_answer_upload")
+            st.subheader("More like this")
+            show_similar(run_path, model, upload.getvalue(), gset, get_settings().images_dir,
+                         key="similar_upload")
 
 with tab_job:
     show_catalogue_job(run)

@@ -41,8 +41,11 @@ def _galaxy_table(table: pd.DataFrame, key: str, labelled: bool):
 
 
 def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, failed: list[tuple[str, str]],
-                learned: np.ndarray, key: str) -> None:
-    """Counts, unusable images, the galaxy table and the selected (or first) galaxy with its bars."""
+                learned: np.ndarray, key: str, focus_id: str | None = None) -> int:
+    """Counts, unusable images, the galaxy table and the selected (or first) galaxy with its bars.
+
+    ``focus_id``: a galaxy to show while no table row is selected ("More like this"). Returns its row in ``table``.
+    """
     kinds = pd.Series(gset.label_kind()).value_counts()
     st.write(f"**{len(gset):,} galaxies** ({md_escape(gset.name)}) · human labels: "
              + ", ".join(f"{k} {v:,}" for k, v in kinds.items()))
@@ -57,8 +60,12 @@ def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, fai
     event, order = _galaxy_table(table, key, labelled)
     rows = [r for r in (event.selection.rows if event is not None else []) if r < len(order)]
     pick = int(order[rows[0]]) if rows else int(order[0])
+    focused = not rows and focus_id is not None and focus_id in list(table["ID"])
+    if focused:
+        pick = int(np.flatnonzero(table["ID"].to_numpy() == focus_id)[0])
     g = table.iloc[pick]
-    headline = "" if rows else (" (largest disagreement; select a row for another)" if labelled
+    headline = "" if rows else (" (opened from More like this)" if focused
+                                else " (largest disagreement; select a row for another)" if labelled
                                 else " (first in the table; select a row for another)")
     st.subheader(f"Galaxy {md_escape(g['ID'])}{headline}")
     c_img, c_bars = st.columns([1, 2.4])
@@ -74,6 +81,7 @@ def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, fai
     c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)], blank_text={"model": NOT_LEARNED}),
                         key="predict_galaxy_bars")
     _galaxy_facts(c_img, c_bars, g, cd, gset.label_kind()[pick])
+    return pick
 
 
 def _galaxy_facts(c_img, c_bars, g: pd.Series, class_derived: bool, label_kind: str) -> None:
@@ -98,7 +106,8 @@ def show_upload_bars(image: bytes, name: str, values: np.ndarray, top_words: str
     """An uploaded picture, its most likely answer and the model's nine bars; returns the bars' column."""
     c_img, c_bars = st.columns([1, 2.4])
     c_img.image(image, caption=md_escape(name), width="stretch")
-    c_img.metric("Most people would say", top_words, f"{top_share:.0%} of the vote", delta_color="off")
+    c_img.metric("Most people would say", top_words)  # the share as plain text: a metric delta draws an arrow
+    c_img.caption(f"{top_share:.0%} of the vote, as the model predicts it")
     c_bars.plotly_chart(fraction_bars([("model", values, MODEL_COLOUR)], blank_text={"model": NOT_LEARNED}),
                         key="predict_upload_bars")
     return c_bars
