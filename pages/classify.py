@@ -10,7 +10,7 @@ from core.paths import PathNotAllowed, confine
 from core.schema import LabelKind
 from core.votes.aggregate import export_csv_bytes, summary, vote_counts
 from core.votes.answers import ANSWERS, answer_for
-from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
+from core.votes.crowd import crowd_comparison, disagreements, session_score
 from core.votes.store import client_votes
 from core.wording import count
 from ui import state_keys
@@ -23,6 +23,8 @@ from ui.classify_state import (
     database_or_stop,
     engine,
     pool_for,
+    reference_pool,
+    remember_folder,
     session_id,
     skip,
     undo,
@@ -73,6 +75,8 @@ if source == "folder":
         st.stop()
 database_or_stop()
 pool = pool_for(source, folder)
+if folder is not None and len(pool):
+    remember_folder(folder)
 if len(pool) == 0:
     st.info("No galaxy with an 18-digit SDSS OBJID and an image here. Download cutouts on the Images page, "
             "or pick the built-in demo images.")
@@ -83,6 +87,7 @@ if notice:
     st.warning(md_escape(notice))
 
 my_votes = client_votes(engine(), client_key())  # this visitor's votes, from every tab and reload
+everything = reference_pool(pool)  # every set voted on that this page can load: statistics never follow the choice
 left, right = st.columns([3, 2], gap="medium")
 with left:
     position = current_galaxy(pool)
@@ -94,9 +99,9 @@ with left:
         rows = [col for _ in range(3) for col in st.columns(2)]  # keys 1-2, 3-4, 5-6: labels never break mid-word
         for k, answer in enumerate(ANSWERS):
             rows[k].button(answer.wording, key=f"vote_{answer.code}", shortcut=answer.key, width="stretch",
-                           wrap=True, on_click=cast, args=(galaxy_id, answer.code, pool.sources[position]))
+                           wrap=True, on_click=cast, args=(galaxy_id, answer.code, pool.sources[position], pool))
         st.button("Skip this galaxy", on_click=skip, args=(galaxy_id,), type="tertiary")
-    score = session_score(my_votes, pool)
+    score = session_score(my_votes, everything)
     m = st.columns(3)
     m[0].metric("Your votes", len(my_votes))
     for col, key, label in ((m[1], "gz1", "Match GZ1"), (m[2], "model", "Match model")):
@@ -108,13 +113,12 @@ with left:
 
 with right:
     last = st.session_state.get(state_keys.VOTE_LAST)
-    if last is not None:
-        reveal = galaxy_reveal(engine(), pool, last.galaxy_id)
-        st.subheader(f"You said: {answer_for(last.answer).wording}")
-        shown_at = pool.position(last.galaxy_id)
-        if shown_at is not None:
-            st.image(display_source(pool.files[shown_at]), width=110)
-        st.caption(f"OBJID {last.galaxy_id}")
+    if last is not None:  # the feedback as computed when the vote was cast, from the set it was cast on
+        reveal = last.reveal
+        st.subheader(f"You said: {answer_for(last.vote.answer).wording}")
+        if last.image is not None:
+            st.image(display_source(last.image), width=110)
+        st.caption(f"OBJID {last.vote.galaxy_id}" + (f" · {reveal['source']}" if reveal.get("source") else ""))
         series = [("model", reveal["model"], MODEL_COLOUR)]
         gz1_name = None
         if reveal["gz1_kind"] == LabelKind.VOTES:
@@ -133,7 +137,7 @@ st.divider()
 st.header("The crowd")
 counts = vote_counts(engine())  # one query for the whole crowd section
 stats = summary(engine(), counts)
-crowd = crowd_comparison(engine(), pool, counts)
+crowd = crowd_comparison(engine(), everything, counts)
 c = st.columns(4)
 c[0].metric("Votes so far", stats["votes"])
 c[1].metric("Galaxies covered", stats["galaxies"])
@@ -141,14 +145,18 @@ c[2].metric("Visitors", stats["clients"], help="Distinct visitors (network addre
 c[3].metric("Visitors agree with the model", "–" if crowd["model"]["share"] is None
             else f"{crowd['model']['share']:.0%}", help=f"{crowd['model']['agree']} of {crowd['model']['compared']} votes")
 if stats["votes"]:
-    a, b = st.columns(2)
+    a, b = st.columns([2, 3])  # the heatmap needs the room for all six answer labels
     a.markdown("**Votes per galaxy**")
     a.plotly_chart(votes_per_galaxy_figure(stats["galaxies_by_votes"]), key="votes_per_galaxy")
     b.markdown("**Visitors vs GZ1** (rows: GZ1 top answer or class; columns: visitors' answers)")
-    b.plotly_chart(confusion_figure(crowd["confusion"].to_numpy(), x_title="visitors' answer",
-                                    y_title="GZ1 top answer"), key="visitors_vs_gz1")
+    heatmap = confusion_figure(crowd["confusion"].to_numpy(), x_title="visitors' answer", y_title="GZ1 top answer")
+    heatmap.update_xaxes(dtick=1, tickangle=-30, automargin=True).update_yaxes(dtick=1, automargin=True)
+    b.plotly_chart(heatmap, key="visitors_vs_gz1")
     st.markdown("**Where visitors and the model disagree most** (total-variation distance of the six fractions)")
-    st.dataframe(disagreements(engine(), pool, counts=counts), hide_index=True)
+    st.dataframe(disagreements(engine(), everything, counts=counts), hide_index=True)
+    if crowd["outside"]:
+        st.caption(f"{count(crowd['outside'], 'vote')} on galaxies of image sets not open here (another "
+                   "visitor's image folder) are counted in the totals but not compared.")
     k = st.number_input("Export galaxies with at least K votes", min_value=1, value=1, step=1)
     data, n = export_csv_bytes(engine(), int(k), counts)
     st.download_button(f"Download {count(n, 'galaxy', 'galaxies')} as GZ1 Table-2 vote fractions (CSV)", data, "visitor_votes.csv",

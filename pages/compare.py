@@ -7,11 +7,11 @@ import streamlit as st
 
 from core.images.reading import display_source
 from core.inference.batch import SetPrediction
-from core.inference.compare import RunEvaluation, agreement_summary, leaderboard, side_by_side
+from core.inference.compare import LEADERBOARD_COLUMNS, agreement_summary, leaderboard, score_prediction, side_by_side
 from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
 from core.inference.learned import NOT_LEARNED, blank_unlearned
 from core.schema import VOTE_COLUMNS
-from core.scoring import score, score_warnings
+from core.scoring import score_warnings
 from ui import state_keys
 from ui.credits import show_credit
 from ui.model_cache import loadable_runs, model_for, predictions_with_progress
@@ -84,34 +84,34 @@ elif board_split.n == 0:
             "off **Only held-out galaxies** (scores then include training galaxies).")
 else:
     scored = gset.subset(board_split.mask)
-    models, evals = [], []
-    for p in chosen:
-        f = predictions[p][board_split.mask]
-        ok = ~np.isnan(f).any(axis=1)
-        models.append(model_for(p))
-        seen = by_path[p]["run_id"] in board_split.saw_everything
-        evals.append(RunEvaluation(by_path[p]["run_id"], SetPrediction(f, []),
-                                   score(f[ok], scored.targets[ok], scored.class_derived[ok],
-                                         learned=models[-1].learned),
-                                   "held out from its training" if not seen else
-                                   "its own training galaxies" if held_only else "all, training galaxies included"))
+    models = [model_for(p) for p in chosen]
+    evals = [score_prediction(by_path[p]["run_id"], SetPrediction(predictions[p][board_split.mask], []), scored,
+                              m.learned, by_path[p]["config"]) for p, m in zip(chosen, models, strict=True)]
     board = leaderboard(models, evals)
     st.markdown(split_caption(board_split, "Scored"))
     st.caption("Accuracy = model's top answer vs people's top answer, next to the majority-class baseline (always "
                "giving the most common answer) and chance (16.7 %); RMSE over vote-fraction labels only (empty where "
                "the set has none for that column, or the run never learned it).")
+    self_scored = board.loc[board["self-scored"], "run"].tolist()
+    if self_scored:
+        st.warning(f"Scored on their own training galaxies, so not ranked and listed below the others: "
+                   f"{', '.join(md_escape(r) for r in self_scored)}. A score on training galaxies says how well a "
+                   "run remembers, not how well it generalises.", icon=":material/school:")
     rmse_cols = [f"RMSE {c}" for c in VOTE_COLUMNS]
     st.dataframe(
-        board, hide_index=True, key="compare_board", placeholder="–",
-        column_order=["run", "accuracy", "baseline accuracy", "below baseline", "n top answer", "macro recall",
-                      "spin accuracy", "n spin", "scored on", "arch", "image size (px)", "parameters",
-                      "training time (s)", "n", *rmse_cols, "not learned"],
+        board, hide_index=True, key="compare_board", placeholder="–", column_order=LEADERBOARD_COLUMNS,
         column_config={
+            "rank": st.column_config.NumberColumn("rank", pinned=True, format="%d",
+                                                  help="Rank by accuracy among the honestly scored runs; "
+                                                       "self-scored runs have none"),
             "run": st.column_config.TextColumn("run", pinned=True),
             "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
             "baseline accuracy": st.column_config.NumberColumn("baseline", format="percent",
                                                                help="Always giving the most common human answer"),
             "below baseline": st.column_config.CheckboxColumn("below baseline"),
+            "scored on": st.column_config.TextColumn("scored on", width="medium"),
+            "self-scored": st.column_config.CheckboxColumn("self-scored",
+                                                           help="Scored on galaxies it may have trained on"),
             "spin accuracy": st.column_config.NumberColumn("spin accuracy", format="percent"),
             "macro recall": st.column_config.NumberColumn("macro recall", format="%.3f"),
             "parameters": st.column_config.NumberColumn("parameters", format="localized"),

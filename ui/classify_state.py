@@ -9,6 +9,7 @@ with ``GZ_VOTES_PROXY_HOPS``), kept only as a keyed hash (:mod:`core.votes.clien
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -17,16 +18,20 @@ from core.config import get_settings
 from core.votes.choose import next_galaxy
 from core.votes.clients import client_address
 from core.votes.clients import client_key as make_client_key
+from core.votes.crowd import galaxy_reveal, voted_sources
 from core.votes.pool import (
+    SOURCE_DOWNLOADED,
     VotingPool,
     build_pool,
     demo_image_sets,
     downloaded_image_set,
     folder_image_set,
+    merge_pools,
 )
 from core.votes.store import (
     AlreadyVoted,
     RateLimited,
+    Vote,
     VoteRejected,
     get_engine,
     new_session_id,
@@ -37,6 +42,17 @@ from ui import state_keys
 
 #: Image sources offered on the page -> label (the folder one only in the local mode).
 SOURCES = {"demo": "Built-in demo images", "downloaded": "Downloaded images", "folder": "An image folder"}
+
+
+@dataclass(frozen=True)
+class LastVote:
+    """The visitor's last vote and its feedback as computed when it was cast, from the image set it was
+    cast on (:func:`core.votes.crowd.galaxy_reveal`), so picking another set never changes it.
+    ``image``: the galaxy's image file (None when unknown)."""
+
+    vote: Vote
+    reveal: dict
+    image: Path | None
 
 
 def session_id() -> str:
@@ -109,6 +125,27 @@ def pool_for(source: str, folder: Path | None = None) -> VotingPool:
     return _cached_pool(source, str(path), _mtime(path), digest, table)
 
 
+def remember_folder(folder: Path) -> None:
+    """Note a folder classified from, so votes cast on it still count after switching sets."""
+    st.session_state.setdefault(state_keys.VOTE_FOLDERS, {})[f"folder {Path(folder).name}"] = str(folder)
+
+
+def reference_pool(pool: VotingPool) -> VotingPool:
+    """``pool`` joined with every other image set this page can load that votes were cast on (the
+    demo images, the downloaded ones, folders picked in this session): the visitor's score and the
+    crowd statistics cover votes from all sets, whichever set is chosen now. A galaxy found in
+    several sets takes its labels from the first in a fixed order (demo, downloaded, folders in the
+    order picked, then ``pool``), so the figures do not change with the choice either."""
+    sources = voted_sources(engine())
+    pools = [pool_for("demo")]
+    if sources & {SOURCE_DOWNLOADED, "unknown"}:
+        pools.append(pool_for("downloaded"))
+    for name, path in st.session_state.get(state_keys.VOTE_FOLDERS, {}).items():
+        if name in sources and Path(path).is_dir():
+            pools.append(pool_for("folder", Path(path)))
+    return merge_pools([*pools, pool])
+
+
 def current_galaxy(pool: VotingPool) -> int | None:
     """Position in ``pool`` of the galaxy on show, choosing the next one when needed (None: all done)."""
     shown = st.session_state.get(state_keys.VOTE_CURRENT)
@@ -120,8 +157,9 @@ def current_galaxy(pool: VotingPool) -> int | None:
     return position
 
 
-def cast(galaxy_id: str, answer: str, source: str) -> None:
-    """Button callback: store the vote, remember it for the reveal, move on to a new galaxy."""
+def cast(galaxy_id: str, answer: str, source: str, pool: VotingPool | None = None) -> None:
+    """Button callback: store the vote, remember it with its feedback (from ``pool``, the set it was
+    cast on) for the reveal, move on to a new galaxy."""
     try:
         vote = record_vote(engine(), session_id(), galaxy_id, answer, source=source, client_key=client_key())
     except RateLimited as exc:
@@ -135,7 +173,9 @@ def cast(galaxy_id: str, answer: str, source: str) -> None:
         st.session_state[state_keys.VOTE_NOTICE] = f"Vote not recorded: {exc}."
         st.session_state.pop(state_keys.VOTE_CURRENT, None)
         return
-    st.session_state[state_keys.VOTE_LAST] = vote
+    shown_at = pool.position(galaxy_id) if pool is not None else None
+    reveal = galaxy_reveal(engine(), pool if pool is not None else merge_pools([]), galaxy_id)
+    st.session_state[state_keys.VOTE_LAST] = LastVote(vote, reveal, pool.files[shown_at] if shown_at is not None else None)
     st.session_state.pop(state_keys.VOTE_CURRENT, None)
 
 

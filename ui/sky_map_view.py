@@ -39,7 +39,7 @@ def show_sky_map(result: CatalogResult, digest: str) -> list[str]:
     else:
         sky = build_sky_map(result.table, color_by=color_by)
         st.session_state[state_keys.SKY_MAP_CACHE] = (digest, color_by, sky)
-    chart_key = f"sky_map_{digest[:12]}"
+    chart_key = f"sky_map_{digest[:12]}_{st.session_state.get(state_keys.SKY_MAP_CLEARS, 0)}"  # new key = cleared
     returning = chart_key not in st.session_state  # first run since another page was shown
     event = st.plotly_chart(
         sky.figure, key=chart_key, on_select="rerun",
@@ -56,10 +56,20 @@ def show_sky_map(result: CatalogResult, digest: str) -> list[str]:
             "a box or lasso selects every galaxy inside it, drawn or not."
         )
     if selection:
-        st.metric("Selected", f"{len(selection):,}")
+        count_col, clear_col = st.columns([1, 2], vertical_alignment="center")
+        count_col.metric("Selected", f"{len(selection):,}")
+        clear_col.button("Clear the selection", key="sky_clear_selection", icon=":material/deselect:",
+                         on_click=clear_selection)
     else:
         st.caption("Nothing selected: downloads use all clean rows.")
     return selection
+
+
+def clear_selection() -> None:
+    """Button callback: forget the selection and redraw the map without one (a fresh chart key)."""
+    st.session_state[state_keys.CATALOG_KEEP_SELECTION] = False
+    st.session_state[state_keys.SKY_MAP_CLEARS] = st.session_state.get(state_keys.SKY_MAP_CLEARS, 0) + 1
+    set_selection([])
 
 
 def kept_selection(returning: bool) -> list[str]:
@@ -68,9 +78,5 @@ def kept_selection(returning: bool) -> list[str]:
     st.session_state[state_keys.CATALOG_KEEP_SELECTION] = bool(kept)
     if kept:
         st.caption(f"Your earlier box/lasso selection of {len(kept):,} galaxies is still in use (the map does "
-                   "not redraw it); draw a new one to replace it.")
-        if st.button("Clear the selection", key="catalog_clear_selection", icon=":material/deselect:"):
-            st.session_state[state_keys.CATALOG_KEEP_SELECTION] = False
-            set_selection([])
-            st.rerun()
+                   "not redraw it); draw a new one to replace it, or clear it below.")
     return kept

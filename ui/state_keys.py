@@ -49,6 +49,8 @@ VOTE_NOTICE = "vote_notice"
 VOTE_SOURCE = "vote_image_source"
 #: dict image-set name ("folder X") -> folder path (str) of every folder the Classify page took galaxies from.
 VOTE_FOLDERS = "vote_folders_seen"
+#: int: how often the Catalog page's "Clear the selection" was pressed (part of the sky map's chart key).
+SKY_MAP_CLEARS = "sky_map_clears"
 #: Predict page choices, kept for the whole session (widgets use persist_state="session"):
 #: test-time augmentation (bool), galaxy source (radio label), only held-out galaxies (bool).
 PREDICT_TTA = "predict_tta"

@@ -14,11 +14,14 @@ Definitions used by the Predict and Compare pages:
 * Scores are :func:`core.scoring.score` (the same numbers as ``python -m core
   evaluate``): top-answer accuracy against the human majority, macro recall,
   clockwise-vs-anticlockwise accuracy, RMSE per column over vote-fraction labels.
+* A **self-scored** run is one scored on galaxies it may have trained on
+  (:func:`core.inference.held_out.trained_on_mask`): the leaderboard ranks only the
+  other runs and lists self-scored ones below them, unranked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import pandas as pd
 
 from core.inference.batch import SetPrediction, predict_set
 from core.inference.galaxy_sets import GalaxySet
+from core.inference.held_out import trained_on_mask
 from core.inference.learned import blank_unlearned
 from core.schema import CLASS_NAMES, RAW_INDEX, VOTE_COLUMNS
 from core.scoring import score
@@ -95,14 +99,44 @@ class RunEvaluation:
     scores: dict
     #: Which galaxies were scored, in words (e.g. "held out from its training").
     scored_on: str = ""
+    #: How many scored galaxies the run may have trained on (0 = an honest score).
+    trained_on: int = 0
+
+    @property
+    def self_scored(self) -> bool:
+        return self.trained_on > 0
 
 
-def evaluate_run(model, gset: GalaxySet, *, tta: bool = False, batch_size: int = 64) -> RunEvaluation:
-    """Predict ``gset`` with ``model`` (a LoadedModel) and score it against the set's human labels."""
+#: Wording of "scored on" for a self-scored run (followed by "(k of n)").
+SELF_SCORED = "its own training galaxies"
+HELD_OUT = "held out from its training"
+NOT_TRAINED_ON = "none of its training galaxies"
+
+
+def score_prediction(run_id: str, prediction: SetPrediction, gset: GalaxySet, learned: np.ndarray | None = None,
+                     config: Mapping | None = None) -> RunEvaluation:
+    """Score ``prediction`` (aligned with ``gset``) against the set's human labels, over the usable images.
+
+    With the run's ``config`` (config.json), also count the scored galaxies it may have trained on
+    (:func:`trained_on_mask`) and say in ``scored_on`` what it was scored on; without one, nothing is known.
+    """
+    ok = prediction.ok
+    scores = score(prediction.fractions[ok], gset.targets[ok], gset.class_derived[ok], learned=learned)
+    if config is None:
+        return RunEvaluation(run_id, prediction, scores)
+    trained = int(trained_on_mask(config, gset.ids).sum())
+    held = isinstance(config.get("val_fraction"), int | float) and (config.get("val_fraction") or 0) > 0
+    scored_on = (f"{SELF_SCORED} ({trained:,} of {len(gset):,})" if trained
+                 else HELD_OUT if held else NOT_TRAINED_ON)
+    return RunEvaluation(run_id, prediction, scores, scored_on, trained)
+
+
+def evaluate_run(model, gset: GalaxySet, *, tta: bool = False, batch_size: int = 64,
+                 config: Mapping | None = None) -> RunEvaluation:
+    """Predict ``gset`` with ``model`` (a LoadedModel) and score it against the set's human labels
+    (:func:`score_prediction`; ``config`` = the run's config.json to detect self-scoring)."""
     pred = predict_set(model, gset, tta=tta, batch_size=batch_size)
-    ok = pred.ok
-    scores = score(pred.fractions[ok], gset.targets[ok], gset.class_derived[ok], learned=model.learned)
-    return RunEvaluation(model.run_dir.name, pred, scores)
+    return score_prediction(model.run_dir.name, pred, gset, model.learned, config)
 
 
 def training_seconds(run_dir: str | Path) -> float | None:
@@ -114,10 +148,19 @@ def training_seconds(run_dir: str | Path) -> float | None:
     return float(sum(secs)) if secs else None
 
 
-def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.DataFrame:
-    """One row per run, best top-answer accuracy first.
+#: The leaderboard's columns, in the order they are shown.
+LEADERBOARD_COLUMNS: tuple[str, ...] = (
+    "rank", "run", "accuracy", "baseline accuracy", "below baseline", "scored on", "n top answer", "macro recall",
+    "spin accuracy", "n spin", "arch", "image size (px)", "parameters", "training time (s)", "n",
+    *(f"RMSE {c}" for c in VOTE_COLUMNS), "not learned", "self-scored")
 
-    Columns: run, arch, image size (px), parameters, training time (s), n (galaxies scored),
+
+def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.DataFrame:
+    """One row per run in :data:`LEADERBOARD_COLUMNS` order: the runs with honest scores first, ranked
+    1, 2, ... by top-answer accuracy, then the self-scored runs (``self-scored`` True, ``rank`` NaN),
+    also by accuracy; a self-scored accuracy is no evidence and never outranks an honest one.
+
+    Columns: rank (honest runs only), self-scored (bool), run, arch, image size (px), parameters, training time (s), n (galaxies scored),
     accuracy, macro recall, spin accuracy, ``RMSE <column>`` for the nine columns (over
     vote-fraction labels; NaN where the set has none for that column or the run never learned
     it), then n top answer and n spin (the n behind accuracy and spin accuracy), baseline
@@ -148,14 +191,21 @@ def leaderboard(models: Sequence, evaluations: Sequence[RunEvaluation]) -> pd.Da
             "below baseline": bool(acc is not None and base is not None and acc < base),
             "scored on": ev.scored_on,
             "not learned": ", ".join(s.get("not_learned", [])),
+            "self-scored": ev.self_scored,
         })
         rows.append(row)
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(rows, columns=[c for c in LEADERBOARD_COLUMNS if c != "rank"])
     if len(df):
-        num = [c for c in df.columns if c not in ("run", "arch", "below baseline", "scored on", "not learned")]
+        num = [c for c in df.columns
+               if c not in ("run", "arch", "below baseline", "scored on", "not learned", "self-scored")]
         df[num] = df[num].apply(pd.to_numeric, errors="coerce")
-        df = df.sort_values(["accuracy", "spin accuracy"], ascending=False, na_position="last", kind="stable")
-    return df.reset_index(drop=True)
+        df["self-scored"] = df["self-scored"].astype(bool)
+        df = df.sort_values(["self-scored", "accuracy", "spin accuracy"], ascending=[True, False, False],
+                            na_position="last", kind="stable")
+    df = df.reset_index(drop=True)
+    honest = ~df["self-scored"].astype(bool)
+    df.insert(0, "rank", pd.array([i + 1 if h else None for i, h in enumerate(honest)], dtype="Int64"))
+    return df[list(LEADERBOARD_COLUMNS)]
 
 
 def side_by_side(gset: GalaxySet, pred_a: np.ndarray, pred_b: np.ndarray, name_a: str = "A",

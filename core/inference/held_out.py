@@ -5,14 +5,23 @@ A run splits its training galaxies by ID with its recorded ``seed`` and ``val_fr
 trained on, whatever set it appears in. A run with ``val_fraction`` 0 (e.g. the shipped
 ``models/demo``) held nothing out; it is scored on every galaxy and flagged as such.
 Several runs are compared on the *intersection* of their held-out galaxies.
+
+A score is *self-scored* when some scored galaxy may be one the run trained on
+(:func:`trained_on_mask`): on the training side of its split and, where the run's recorded
+training folders (config.json ``sources[].images``) can still be listed, among their images.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from core.config import REPO_ROOT
 
 #: Wording placed beside a score measured on galaxies the run may have trained on.
 SAW_EVERYTHING = "trained on every galaxy (nothing held out): this score is on its own training galaxies"
@@ -27,6 +36,46 @@ def held_out_mask(config: Mapping, ids: Sequence[str]) -> np.ndarray | None:
         return None
     seed = config.get("seed", 0)
     return is_validation([str(i) for i in ids], int(seed) if isinstance(seed, int | float) else 0, float(fraction))
+
+
+@lru_cache(maxsize=32)
+def _folder_stems(folder: str, mtime_ns: int) -> frozenset[str]:
+    from core.images.folder import IMAGE_SUFFIXES
+
+    with os.scandir(folder) as entries:
+        return frozenset(Path(e.name).stem for e in entries
+                         if Path(e.name).suffix.lower() in IMAGE_SUFFIXES and not e.name.startswith("."))
+
+
+def training_folder_ids(config: Mapping) -> frozenset[str] | None:
+    """IDs (file stems) of the images in the run's recorded training folders (config.json
+    ``sources[].images``; relative paths from the repository root, where training runs), or None
+    when no folder is recorded or one cannot be listed any more (then any ID may be a training one)."""
+    sources = config.get("sources")
+    if not isinstance(sources, list) or not sources:
+        return None
+    ids: set[str] = set()
+    for source in sources:
+        images = source.get("images") if isinstance(source, Mapping) else None
+        if not isinstance(images, str) or not images:
+            return None
+        folder = Path(images) if Path(images).is_absolute() else REPO_ROOT / images
+        try:
+            ids |= _folder_stems(str(folder), os.stat(folder).st_mtime_ns)
+        except OSError:
+            return None
+    return frozenset(ids)
+
+
+def trained_on_mask(config: Mapping, ids: Sequence[str]) -> np.ndarray:
+    """(N,) bool: True where the run (its config.json) may have trained on the ID: not held out by
+    its split, and among the images of its training folders when those can be listed."""
+    held = held_out_mask(config, ids)
+    training_side = np.ones(len(ids), dtype=bool) if held is None else ~held
+    folders = training_folder_ids(config)
+    if folders is not None:
+        training_side &= np.asarray([str(i) in folders for i in ids], dtype=bool)
+    return training_side
 
 
 @dataclass

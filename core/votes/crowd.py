@@ -11,10 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.schema import CLASS_NAMES, RAW_COLUMNS, RAW_INDEX
 from core.votes.aggregate import answer_positions, fractions, vote_counts
+from core.votes.migrations import votes
 from core.votes.pool import VotingPool
 from core.votes.store import Vote
 
@@ -27,6 +29,12 @@ def _references(galaxy_ids: Sequence[str], pool: VotingPool) -> tuple[np.ndarray
     gz1 = np.where(inside, human[np.where(inside, pos, 0)], -1) if len(pos) else pos
     mod = np.where(inside, model[np.where(inside, pos, 0)], -1) if len(pos) else pos
     return gz1, mod
+
+
+def voted_sources(engine: Engine) -> set[str]:
+    """Names of the image sets votes were cast on (``Vote.source``: "built-in demo", "downloaded", "folder X")."""
+    with engine.connect() as conn:
+        return {str(r[0]) for r in conn.execute(sa.select(votes.c.source).distinct())}
 
 
 def agreement(answers: np.ndarray, reference: np.ndarray) -> dict:
@@ -53,8 +61,10 @@ def _counts_in_pool(engine: Engine, pool: VotingPool, counts: pd.DataFrame | Non
 def crowd_comparison(engine: Engine, pool: VotingPool, counts: pd.DataFrame | None = None) -> dict:
     """All visitors: ``confusion`` (DataFrame, rows GZ1 top answer, columns visitor answer, vote counts;
     class-derived GZ1 labels included), ``gz1`` and ``model`` agreement dicts. ``counts``: a
-    :func:`vote_counts` table already at hand (saves a query)."""
-    counts, pos = _counts_in_pool(engine, pool, counts)
+    :func:`vote_counts` table already at hand (saves a query). ``outside``: votes on galaxies
+    not in ``pool`` (so in none of these figures)."""
+    every = vote_counts(engine) if counts is None else counts
+    counts, pos = _counts_in_pool(engine, pool, every)
     per_answer = counts[list(CLASS_NAMES)].to_numpy(dtype=int)  # (galaxies, 6)
     matrix = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=int)
     out = {}
@@ -66,7 +76,8 @@ def crowd_comparison(engine: Engine, pool: VotingPool, counts: pd.DataFrame | No
         if name == "gz1":
             np.add.at(matrix, top[known], per_answer[known])
     confusion = pd.DataFrame(matrix, index=[f"GZ1 {c}" for c in CLASS_NAMES], columns=list(CLASS_NAMES))
-    return {"confusion": confusion, **out}
+    outside = int(every["NVOTE"].sum() - counts["NVOTE"].sum())
+    return {"confusion": confusion, "outside": outside, **out}
 
 
 def disagreements(engine: Engine, pool: VotingPool, top: int = 10, min_votes: int = 1,

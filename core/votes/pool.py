@@ -179,3 +179,25 @@ def build_pool(image_sets: Sequence[tuple[object, str]], run_dir: str | os.PathL
     return VotingPool([str(g) for g in joined.ids], list(joined.files), sources,
                       np.asarray(joined.targets, dtype=float), np.asarray(joined.class_derived, dtype=bool),
                       np.asarray(fractions, dtype=float))
+
+
+def merge_pools(pools: Sequence[VotingPool]) -> VotingPool:
+    """One pool holding every galaxy of ``pools`` (first occurrence of an ID kept, with its image set's
+    labels and model fractions): the reference the statistics over votes from several sets use."""
+    pools = [p for p in pools if len(p)]
+    if len(pools) == 1:
+        return pools[0]
+    if not pools:
+        empty = np.zeros((0, len(VOTE_COLUMNS)))
+        return VotingPool([], [], [], empty, np.zeros(0, dtype=bool), empty)
+    seen: set[str] = set()
+    parts = []
+    for p in pools:
+        take = np.asarray([g not in seen for g in p.ids], dtype=bool)
+        seen.update(p.ids)
+        parts.append((p, np.flatnonzero(take)))
+    return VotingPool([p.ids[i] for p, idx in parts for i in idx], [p.files[i] for p, idx in parts for i in idx],
+                      [p.sources[i] for p, idx in parts for i in idx],
+                      np.concatenate([p.human[idx] for p, idx in parts]),
+                      np.concatenate([p.class_derived[idx] for p, idx in parts]),
+                      np.concatenate([p.model[idx] for p, idx in parts]))

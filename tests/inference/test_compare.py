@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.inference.compare import (
+    LEADERBOARD_COLUMNS,
     agreement_summary,
     disagreement,
     evaluate_run,
     galaxy_table,
     leaderboard,
+    score_prediction,
     side_by_side,
     top_answer,
 )
@@ -54,9 +57,10 @@ def test_leaderboard_scores_match_metrics_and_run_facts(tmp_path: Path, fixture_
     b = load_run(make_run(tmp_path / "b", seed=2, image_size=48, epochs=3))
     ev = [evaluate_run(m, fixture_set) for m in (a, b)]
     board = leaderboard([a, b], ev)
-    assert list(board.columns[:9]) == ["run", "arch", "image size (px)", "parameters", "training time (s)", "n",
-                                       "accuracy", "macro recall", "spin accuracy"]
-    assert [f"RMSE {c}" for c in VOTE_COLUMNS] == list(board.columns[9:18])
+    assert tuple(board.columns) == LEADERBOARD_COLUMNS
+    assert list(board.columns[:3]) == ["rank", "run", "accuracy"]
+    assert [f"RMSE {c}" for c in VOTE_COLUMNS] == [c for c in board.columns if c.startswith("RMSE")]
+    assert board["rank"].tolist() == [1, 2] and not board["self-scored"].any()  # no config given: nothing known
     assert board["not learned"].tolist() == ["", ""]  # tiny runs record all nine columns as learned
     row_b = board.set_index("run").loc["b"]
     assert row_b["image size (px)"] == 48 and row_b["parameters"] == b.n_params
@@ -96,3 +100,36 @@ def test_predict_set_reports_progress_per_chunk(tmp_path: Path, fixture_set):
     predict_set(load_run(make_run(tmp_path / "r")), fixture_set, chunk=5, progress=lambda d, t: calls.append((d, t)))
     n = len(fixture_set)
     assert calls == [(0, n)] + [(min(k, n), n) for k in range(5, n + 5, 5)]
+
+
+def test_self_scored_runs_are_detected_and_ranked_below_honest_ones(tmp_path: Path, fixture_set):
+    """A run scored on galaxies of its own training folder is self-scored however good its score;
+    one whose recorded training folder holds none of them, or that held them out, is honest."""
+    from core.inference.batch import SetPrediction
+    from core.inference.held_out import trained_on_mask, training_folder_ids
+
+    own = {"val_fraction": 0.0, "sources": [{"images": str(FIXTURES / "gz1")}]}
+    other_folder = tmp_path / "elsewhere"
+    other_folder.mkdir()
+    (other_folder / "587000000000000001.jpg").write_bytes(b"")
+    elsewhere = {"val_fraction": 0.0, "sources": [{"images": str(other_folder)}]}
+    assert training_folder_ids(elsewhere) == {"587000000000000001"}
+    assert training_folder_ids({"sources": [{"images": str(tmp_path / "gone")}]}) is None
+    in_gz1 = np.asarray([i in {f.stem for f in (FIXTURES / "gz1").glob("*.jpg")} for i in fixture_set.ids])
+    assert 0 < in_gz1.sum() < len(fixture_set)
+    assert np.array_equal(trained_on_mask(own, fixture_set.ids), in_gz1)
+    assert not trained_on_mask(elsewhere, fixture_set.ids).any()
+    assert trained_on_mask({"val_fraction": 0.0}, fixture_set.ids).all()  # no folder recorded: may be any
+
+    truth = np.nan_to_num(fixture_set.targets, nan=1 / 9)  # a "perfect" self-scored run
+    noise = np.random.default_rng(0).dirichlet(np.ones(9), len(fixture_set))
+    perfect = score_prediction("memoriser", SetPrediction(truth, []), fixture_set, config=own)
+    honest = score_prediction("honest", SetPrediction(noise, []), fixture_set, config=elsewhere)
+    assert perfect.self_scored and perfect.scored_on == f"its own training galaxies ({in_gz1.sum()} of 12)"
+    assert not honest.self_scored and honest.scored_on == "none of its training galaxies"
+    assert perfect.scores["accuracy"] > honest.scores["accuracy"]
+    a = load_run(make_run(tmp_path / "a", seed=1))
+    board = leaderboard([a, a], [perfect, honest])
+    assert board["run"].tolist() == ["honest", "memoriser"]
+    assert board["rank"].tolist()[0] == 1 and pd.isna(board["rank"].iloc[1])
+    assert board["self-scored"].tolist() == [False, True]

@@ -222,3 +222,51 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(monkeypatch)
     one = via_proxy("203.0.113.7")
     assert via_proxy("198.51.100.1, 203.0.113.7") == one  # a forged entry left of the proxy's is ignored
     assert via_proxy("203.0.113.8") != one
+
+
+def _gz1_matrix_total(at: AppTest) -> int:
+    chart = next(el for el in at.get("plotly_chart") if "visitors_vs_gz1" in el.proto.id)
+    import base64
+
+    import numpy as np
+
+    text = json.loads(chart.proto.spec)["data"][0]["text"]  # the counts (z is each row's share)
+    if isinstance(text, dict):  # plotly's typed-array encoding
+        text = np.frombuffer(base64.b64decode(text["bdata"]), dtype=np.dtype(text["dtype"]))
+    return int(np.asarray(text, dtype=float).sum())
+
+
+def test_the_feedback_and_the_statistics_do_not_follow_the_chosen_set(isolated_home):
+    """A vote's reveal is the one computed when it was cast, from its own set, and the score and the crowd
+    figures cover the votes of every set: switching "Galaxies from" changes neither."""
+    images = isolated_home / "images"
+    images.mkdir(parents=True)
+    shutil.copy(FIXTURES / "predict" / "gz1" / f"{NOT_IN_SAMPLE}.jpg", images / f"{NOT_IN_SAMPLE}.jpg")
+    at = _page(showing=WITH_GZ1_VOTES)
+    _vote_buttons(at)["ELLIPTICAL"].click()
+    at.run()
+    before = _reveal_series(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert "GZ1 volunteers (vote fractions)" in before and _gz1_matrix_total(at) == 1
+
+    at.radio[0].set_value("downloaded").run()  # a set without the galaxy just voted on
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[state_keys.VOTE_CURRENT] == NOT_IN_SAMPLE
+    assert _reveal_series(at) == before and not any("no GZ1 answer" in c.value for c in at.caption)
+    assert {m.label: m.value for m in at.metric} == metrics
+    assert _gz1_matrix_total(at) == 1
+
+    # A vote on the downloaded set (no GZ1 answer in the current catalogue), then back to the demo set.
+    _vote_buttons(at)["MERGER"].click()
+    at.run()
+    assert any("no GZ1 answer" in c.value for c in at.caption)
+    after = _reveal_series(at)
+    score = {m.label: (m.value, m.proto.help) for m in at.metric}
+    at.radio[0].set_value("demo").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _reveal_series(at) == after and any("no GZ1 answer" in c.value for c in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Your votes"] == metrics["Votes so far"] == "2"
+    assert {m.label: (m.value, m.proto.help) for m in at.metric}["Match model"] == score["Match model"]
+    assert "of 2 votes" in score["Match model"][1]  # both votes compared with the model, across the two sets
+    assert _gz1_matrix_total(at) == 1 + 1  # the demo set knows NOT_IN_SAMPLE's GZ1 class

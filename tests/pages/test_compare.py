@@ -92,8 +92,14 @@ def test_runs_are_scored_on_their_held_out_intersection(models_dir: Path):
     assert not at.exception, [e.value for e in at.exception]
     board = at.dataframe[0].value.set_index("run")
     assert set(board["n"]) == {int(both.sum())}
-    assert board.loc["demo", "scored on"] == "its own training galaxies"
+    n = int(both.sum())
+    assert board.loc["demo", "scored on"] == f"its own training galaxies ({n} of {n})"
     assert board.loc["split0", "scored on"] == board.loc["split1", "scored on"] == "held out from its training"
+    # Ranked by honest scores only: the self-scored run is set apart below, unranked, whatever its accuracy.
+    assert board["self-scored"].to_dict() == {"split0": False, "split1": False, "demo": True}
+    assert board.index.tolist()[-1] == "demo" and board["rank"].isna().tolist() == [False, False, True]
+    assert board["rank"].iloc[:2].tolist() == [1, 2] and board["accuracy"].iloc[0] >= board["accuracy"].iloc[1]
+    assert any("not ranked" in w.value and "demo" in w.value for w in at.warning)
     assert {"baseline accuracy", "below baseline", "n top answer", "n spin"} <= set(board.columns)
     text = " ".join(m.value for m in at.markdown)
     assert f"{int(both.sum())} of 12 galaxies" in text and "demo trained on every galaxy" in text
@@ -108,6 +114,7 @@ def test_runs_are_scored_on_their_held_out_intersection(models_dir: Path):
     # Switched off: every galaxy, and every run's figure may include training galaxies.
     at.toggle(key="compare_held_out").set_value(False).run()
     assert set(at.dataframe[0].value["n"]) == {12}
+    assert at.dataframe[0].value["self-scored"].all()  # each run's training side is in the set
     assert len(at.dataframe[1].value) == 12
 
 

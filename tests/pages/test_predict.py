@@ -96,7 +96,9 @@ def test_upload_shows_nine_bars_and_bad_upload_an_error(with_demo: Path, tmp_pat
     assert not at.exception
     bars = _chart(at, "predict_upload_bars")
     assert [t["name"] for t in bars["data"]] == ["model"] and len(bars["data"][0]["y"]) == 9
-    assert any(m.label == "Most people would say" for m in at.metric)
+    top = next(m for m in at.metric if m.label == "Most people would say")
+    assert not top.proto.delta  # the share is plain text, never an up-arrow delta
+    assert any(c.value.endswith("of the vote, as the model predicts it") for c in at.caption)
 
     at.file_uploader(key="predict_upload").set_value(("galaxy.jpg", b"Not an image at all", "image/jpeg"))
     at.run()
