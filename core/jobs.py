@@ -257,6 +257,23 @@ def read_launched_job(folder: Path, kind: JobKind | str, log_name: str = LOG_NAM
     return JobState(kind=kind, status=JobStatus.STARTING, message="starting the process…")
 
 
+#: How long a job the dashboard asked for may stay "starting" before the page stops waiting for
+#: its worker (a Dask worker's start-up takes longest).
+STARTING_GRACE_S = 30.0
+
+
+def job_active(state: JobState | None, now: float | None = None) -> bool:
+    """True while a worker holds the folder's lock, or the job was requested less than
+    :data:`STARTING_GRACE_S` seconds ago and its worker is still starting."""
+    if state is None:
+        return False
+    if state.running:
+        return True
+    if state.status != JobStatus.STARTING:
+        return False
+    return ((time.time() if now is None else now) - float(state.started_at or 0.0)) < STARTING_GRACE_S
+
+
 def write_state(folder: Path, state: dict[str, Any]) -> None:
     state = dict(state)
     state["updated_at"] = time.time()

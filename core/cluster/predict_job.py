@@ -40,14 +40,12 @@ from core.cluster.engine import engine_for as engine_for  # re-exported: shared 
 from core.cluster.engine import eta_words as eta_words
 from core.cluster.predict import DEFAULT_PARTITION_ROWS, ClusterPrediction, parts_dir, predict_on_cluster
 from core.config import Settings, get_settings
-from core.jobs import JobKind, JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus, job_active
 
 #: ``state.json``'s ``kind`` for these jobs.
 KIND = JobKind.PREDICTION
 #: The catalogue the dashboard wrote for a job (a copy of the table it had loaded).
 JOB_CATALOG_NAME = "job_catalog.csv"
-#: How long a job the dashboard asked for may stay "starting" before the page stops waiting for it.
-STARTING_GRACE_S = 30.0
 #: Seconds between two looks at the CANCEL file by the worker's watcher thread.
 CANCEL_POLL_S = 0.25
 #: Refused images kept in the final state (the whole list is printed in job.log).
@@ -71,18 +69,6 @@ def job_folder_for(out_csv: str | os.PathLike, settings: Settings | None = None)
     digest = hashlib.sha1(str(out).encode("utf-8")).hexdigest()[:10]
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in out.stem)[:40]
     return jobs_root(settings) / f"{stem}-{digest}"
-
-
-def job_active(state: JobState | None, now: float | None = None) -> bool:
-    """True while a worker holds the folder's lock, or the job was requested less than
-    :data:`STARTING_GRACE_S` seconds ago and its worker is still starting."""
-    if state is None:
-        return False
-    if state.running:
-        return True
-    if state.status != JobStatus.STARTING:
-        return False
-    return ((time.time() if now is None else now) - float(state.started_at or 0.0)) < STARTING_GRACE_S
 
 
 @dataclass(frozen=True)

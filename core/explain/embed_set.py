@@ -24,8 +24,7 @@ import numpy as np
 from core.explain.features import embed_prepared, embedding_dim
 from core.explain.identity import model_identity
 from core.explain.index_file import IndexFileError, read_index, read_meta, same_model, write_index
-from core.images.reading import ImageInputError, open_image
-from core.inference.batch import _CropChooser, still_to_do
+from core.inference.batch import _CropChooser, open_chunk, still_to_do
 from core.inference.galaxy_sets import GalaxySet
 
 #: Images decoded and embedded per chunk (one part file each).
@@ -75,13 +74,7 @@ def _done_ids(out: Path, meta: dict) -> tuple[set[str], list[Path]]:
 
 def _embed_chunk(run, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChooser, views: int,
                  batch_size: int) -> tuple[list[int], np.ndarray, list[tuple[str, str]]]:
-    images, good, failed = [], [], []
-    for i in idx:
-        try:
-            images.append(open_image(gset.files[i]))
-            good.append(int(i))
-        except ImageInputError as exc:
-            failed.append((gset.ids[i], str(exc)))
+    images, good, failed = open_chunk(gset, idx)
     vectors = np.empty((len(good), embedding_dim(run.model)), dtype=np.float32)
     crops = [crop_of(gset.files[i].parent) for i in good]  # None = framed by the galaxy
     for crop in dict.fromkeys(crops):

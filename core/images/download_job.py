@@ -32,27 +32,12 @@ from core.images.cutouts import SOURCE_LABELS, check_cutout_host
 from core.images.download_config import DownloadConfig
 from core.images.failures import read_failures
 from core.images.folder import list_cutouts
-from core.jobs import JobKind, JobState, JobStatus
+from core.jobs import JobKind, JobState, JobStatus, job_active
 
 JOB_CATALOG_NAME = "job_catalog.csv"
 #: The environment variable whose scheduler a download without engine options would join
 #: (``core.config.Settings.dask_scheduler``); a single-process job from the dashboard runs without it.
 SCHEDULER_ENV = "GZ_DASK_SCHEDULER"
-#: How long a job the dashboard asked for may stay "starting" before the page stops waiting for it.
-STARTING_GRACE_S = 20.0
-
-
-def job_active(state: JobState | None, now: float | None = None) -> bool:
-    """True while a worker holds the folder's lock, or a job was requested less than
-    :data:`STARTING_GRACE_S` seconds ago and its worker is still starting up."""
-    if state is None:
-        return False
-    if state.running:
-        return True
-    if state.status != JobStatus.STARTING:
-        return False
-    requested = float(state.started_at or 0.0)
-    return ((time.time() if now is None else now) - requested) < STARTING_GRACE_S
 
 
 def write_job_catalog(table, folder: Path) -> Path:

@@ -70,9 +70,8 @@ class _CropChooser:
         return self.cache[folder]
 
 
-def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChooser, tta: bool,
-                   batch_size: int) -> tuple[list[int], np.ndarray, list[tuple[str, str]]]:
-    """Open and predict the galaxies at ``idx``: (positions predicted, their (n, 9) fractions, failures)."""
+def open_chunk(gset: GalaxySet, idx: np.ndarray) -> tuple[list, list[int], list[tuple[str, str]]]:
+    """Open the galaxies at ``idx`` upright: (images, their positions, (ID, reason) of those refused)."""
     images, good, failed = [], [], []
     for i in idx:
         try:
@@ -80,6 +79,13 @@ def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChoose
             good.append(int(i))
         except ImageInputError as exc:
             failed.append((gset.ids[i], str(exc)))
+    return images, good, failed
+
+
+def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChooser, tta: bool,
+                   batch_size: int) -> tuple[list[int], np.ndarray, list[tuple[str, str]]]:
+    """Open and predict the galaxies at ``idx``: (positions predicted, their (n, 9) fractions, failures)."""
+    images, good, failed = open_chunk(gset, idx)
     pred = np.empty((len(good), len(VOTE_COLUMNS)), dtype=np.float32)
     crops = [crop_of(gset.files[i].parent) for i in good]  # None = framed by the galaxy
     for crop in dict.fromkeys(crops):

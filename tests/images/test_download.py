@@ -228,7 +228,7 @@ def test_objid_digits_pass():
 
 
 def test_job_active_covers_a_worker_that_is_still_starting():
-    from core.images.download_job import STARTING_GRACE_S, job_active
+    from core.jobs import STARTING_GRACE_S, job_active
 
     now = 1000.0
     assert not job_active(None)
