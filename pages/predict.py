@@ -15,6 +15,7 @@ from core.inference.learned import NOT_LEARNED, blank_unlearned, not_learned_col
 from core.inference.predictions_csv import predictions_csv_bytes
 from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
 from core.scoring import score
+from core.training.run_config import run_details
 from ui import state_keys
 from ui.credits import show_credit
 from ui.framing_view import framing_caption, show_framing
@@ -56,8 +57,7 @@ if not run["config"].get("val_fraction"):
                "on a labelled set on the **Compare models** page, or compare it with a run trained with a "
                "held-out fraction (the shipped `gz1-heldout` is the same recipe with a fifth held out).")
 with st.expander("Run details"):
-    st.json({k: run["config"].get(k) for k in ("command", "model", "model_note", "image_size", "crop_fraction",
-                                                 "created_at", "data") if k in run["config"]}, expanded=False)
+    st.json(run_details(run["config"], public=get_settings().public), expanded=False)
 
 if not loadable_runs([(run_path, run["run_id"])]):
     show_credit()

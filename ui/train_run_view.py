@@ -7,10 +7,13 @@ without its n, the majority-class baseline and chance.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.config import get_settings
 from core.jobs import JobState, JobStatus
 from core.training.run_config import RunConfig
 from core.training.run_figures import SMALL_N, RunFigures, run_figures
@@ -168,7 +171,9 @@ def run_summary(run: dict) -> str:
     for src in data.get("sources") or []:
         if isinstance(src, dict):
             kinds = ", ".join(f"{md_escape(k)}: {v}" for k, v in (src.get("label_kinds") or {}).items())
-            lines.append(f"  - {md_escape(src.get('labels_source', '?'))}: {src.get('matched', '?')} matched "
+            source = str(src.get('labels_source', '?'))
+            source = Path(source).name if get_settings().public else source  # no server paths in public
+            lines.append(f"  - {md_escape(source)}: {src.get('matched', '?')} matched "
                          f"images ({kinds})")
             if src.get("unreadable_files"):
                 lines.append("    - skipped as unreadable: " + ", ".join(md_escape(f) for f in src["unreadable_files"]))

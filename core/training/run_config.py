@@ -97,3 +97,16 @@ class RunConfig:
             run_id=str(run_id) if isinstance(run_id, str | int) and not isinstance(run_id, bool) else None,
             n_params=int(n_params) if n_params is not None and n_params >= 0 else None,
         )
+
+
+#: The keys of config.json a page shows as "Run details", in order.
+DETAIL_KEYS = ("command", "model", "model_note", "image_size", "crop_fraction", "created_at", "data")
+#: Those that hold server-side paths (the command line, the data sources), left out in the public mode.
+PATH_KEYS = frozenset({"command", "data"})
+
+
+def run_details(cfg: object, *, public: bool) -> dict:
+    """The recorded settings worth showing for a run; without server-side paths when ``public``."""
+    if not isinstance(cfg, dict):
+        return {}
+    return {k: cfg[k] for k in DETAIL_KEYS if k in cfg and not (public and k in PATH_KEYS)}

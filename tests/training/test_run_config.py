@@ -70,3 +70,16 @@ def test_the_reader_is_frozen_and_does_not_share_the_dict():
         cfg.arch = "small"  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.model["arch"] = "small"  # type: ignore[index]
+
+
+def test_run_details_leave_server_paths_out_in_the_public_mode():
+    from core.training.run_config import run_details
+
+    cfg = {"command": "python -m core train --images /srv/data/x", "data": [{"images": "/srv/data/x"}],
+           "model": {"arch": "small"}, "image_size": 64, "unrelated": 1}
+    local = run_details(cfg, public=False)
+    public = run_details(cfg, public=True)
+    assert list(local) == ["command", "model", "image_size", "data"]
+    assert list(public) == ["model", "image_size"]
+    assert "/srv" not in repr(public)
+    assert run_details(None, public=True) == {}
