@@ -20,7 +20,7 @@ class ExitCode(IntEnum):
 #: What each code means, in the words ``--help`` and the README use.
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success",
-    ExitCode.FAILED: "the work ran but some of it failed (downloads, refused images, a failed run)",
+    ExitCode.FAILED: "the work ran but some of it failed (downloads, refused images, rejected catalogue rows, a failed run)",
     ExitCode.BAD_INPUT: "bad input or usage: a file, column or option that cannot be used",
     ExitCode.CANCELLED: "cancelled (CANCEL file or SIGTERM); finished work is kept",
     ExitCode.BUSY: "another job already holds this folder's lock",
