@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 ROTATIONS = {90: 2, 180: 3, 270: 4}  # degrees anticlockwise -> PIL.Image.Transpose value (ROTATE_90 = 2 ...)
 

@@ -18,11 +18,12 @@ images/s whatever the engine. The Dask outputs are checked against the one-proce
 ``CPU ms/row`` adds up the CPU time of every process doing the work (client, workers and a
 scheduler of its own): on a machine shared with other jobs it moves far less than wall time.
 
-    python benchmarks/scale_out.py [--catalog CSV --images DIR] [--limit N] [--workers W]
+    python -m benchmarks.scale_out   (from the repository root: it reuses tests/support/dask_cluster.py)
+    python -m benchmarks.scale_out [--catalog CSV --images DIR] [--limit N] [--workers W]
                                    [--partition-rows R] [--model RUN]
 
 Default: the repo's demo set (data/demo/gz1, 343 images). Real figures: e.g.
-``--catalog /work/shared/data/gz1_images_423px/labels.csv --images /work/shared/data/gz1_images_423px
+``--catalog ../shared/data/gz1_images_423px/labels.csv --images ../shared/data/gz1_images_423px
 --limit 2000``. The machine may be shared: run it twice and compare ratios within a run.
 """
 
@@ -39,18 +40,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from core.cluster.engine import Engine
+from core.cluster.predict import merge_parts, part_path, predict_on_cluster
+from core.inference.batch import predict_set
+from core.inference.galaxy_sets import set_from_catalog_file, set_from_folder
+from core.inference.predict import load_run
+from core.inference.predictions_csv import PREDICTION_HEADER, read_predictions
+from tests.support.dask_cluster import external_cluster
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-
-from core.cluster.engine import Engine  # noqa: E402
-from core.cluster.predict import merge_parts, part_path, predict_on_cluster  # noqa: E402
-from core.inference.batch import predict_set  # noqa: E402
-from core.inference.galaxy_sets import set_from_catalog_file, set_from_folder  # noqa: E402
-from core.inference.predict import load_run  # noqa: E402
-from core.inference.predictions_csv import PREDICTION_HEADER, read_predictions  # noqa: E402
-from tests.support.dask_cluster import external_cluster  # noqa: E402
 
 #: All galaxies of GZ1 Table 2, for the merge's extrapolation.
 GZ1_ROWS = 667_944

@@ -17,13 +17,10 @@ import os
 import resource
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.explain.neighbours import NeighbourIndex  # noqa: E402
+from core.explain.neighbours import NeighbourIndex
 
 TARGET = "under 2 GB, under 50 ms per query"
 
