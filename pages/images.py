@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import jobs
 from core.cluster.download import DEFAULT_PARTITION_ROWS, start_cluster_download_job
-from core.cluster.engine import Engine, eta_words
+from core.cluster.engine import Engine
 from core.config import get_settings
 from core.images.cutouts import (
     MAX_SIZE,
@@ -30,35 +30,32 @@ from core.images.download_config import DownloadConfig
 from core.images.download_job import (
     JOB_CATALOG_NAME,
     cli_args,
-    download_progress,
     job_active,
-    job_ending,
     job_left,
-    job_settings_rows,
     restart_job,
     restartable,
     stored_config,
 )
-from core.images.failures import all_failed_summary, read_failures
+from core.images.failures import read_failures
 from core.images.folder import list_cutouts
 from core.images.imageset import read_imageset
 from core.images.importer import import_folder, import_zip
 from core.images.matching import mapped_dir
 from core.images.selection import choose_galaxies, class_filters, describe_selection
-from core.jobs import JobKind, JobState, JobStatus
+from core.jobs import JobKind
 from core.paths import PathNotAllowed, confine
 from core.schema import SHORT_LABELS
 from ui import state_keys
 from ui.catalog_state import current_catalog, current_selection
-from ui.cluster_engine import EngineKeys, dashboard_line, engine_choice
+from ui.cluster_engine import EngineKeys, engine_choice
 from ui.credits import show_credit
+from ui.download_job_view import SEEN_ACTIVE, show_download_job
 from ui.images_gallery import show_gallery
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
 POLL_IDLE_S = 5.0
-SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
 PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the settings form
 MODE_SET_FOR = "img_mode_set_for"  # the sky-map selection "Which galaxies" was last switched to
 KEPT = "img_kept_choices"  # widget values saved each run: Streamlit drops widget state on navigation
@@ -257,77 +254,9 @@ if not settings.public:
 
 
 # --- 3. progress (polled from disk) -----------------------------------------------------------
-def _log_tail(lines: int = 8) -> str:
-    try:
-        return "\n".join((folder / jobs.LOG_NAME).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _show_ending(state: JobState) -> None:
-    """The job's outcome in the style its result deserves (failures never look green)."""
-    style, text = job_ending(state)
-    getattr(st, style)(md_escape(text))
-    if state.status == JobStatus.FAILED:
-        st.code(_log_tail() or "(empty log)", language=None, wrap_lines=True)
-
-
-def _show_job_settings(state: JobState) -> None:
-    rows = job_settings_rows(state)
-    if rows:
-        with st.expander("Settings of this job (retry and resume use them)"):
-            st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True, width="stretch")
-
-
 @st.fragment(run_every=POLL_ACTIVE_S if active else POLL_IDLE_S)
 def job_panel() -> None:
-    st.subheader("3. Progress")
-    state = jobs.read_job(folder)
-    if state is None or state.kind not in ("", JobKind.DOWNLOAD):
-        st.caption("No download has run in this folder yet.")
-        return
-    now_active = job_active(state)
-    p = download_progress(state)
-    words = {JobStatus.RUNNING: "downloading"}.get(state.status, str(state.status))
-    parts = f" · {p.partitions_done:,} / {p.partitions:,} partitions" if p.distributed and p.partitions else ""
-    offline = None if now_active else all_failed_summary(p.failed, p.processed, read_failures(folder))
-    if offline:  # nothing came: no full progress bar, but what happened and what to do
-        st.error(md_escape(offline), icon=":material/wifi_off:")
-    elif state.status != JobStatus.FAILED or p.processed:  # a job that could not start has nothing to count
-        st.progress(p.fraction, text=f"{p.processed:,} / {p.total:,} galaxies{parts} · {words}")
-        m = st.columns(5)
-        m[0].metric("Downloaded", f"{p.done:,}")
-        m[1].metric("Already present", f"{p.skipped:,}")
-        m[2].metric("Failed", f"{p.failed:,}")
-        m[3].metric("Images / s", f"{p.throughput:.1f}")
-        m[4].metric("ETA", eta_words(p.eta_s), help="Galaxies left divided by this run's images per second.")
-    if p.distributed:
-        rows = state.settings.get("partition_rows")
-        size = (f", in partitions of up to {rows:,} galax{'y' if rows == 1 else 'ies'} (one Dask task each)"
-                if isinstance(rows, int) else "")
-        st.caption(f"On {md_escape(p.engine)}{size}.")
-        if now_active:
-            dashboard_line(p.dashboard)
-    if state.running:
-        if st.button("Cancel download", icon=":material/stop:", key="img_cancel"):
-            jobs.request_cancel(folder)
-            st.toast("Cancel requested; finished images are kept.")
-    elif state.status == JobStatus.STARTING:
-        if now_active:
-            st.caption("Starting the download worker…")
-        else:
-            st.warning("The download worker has not started. The end of its log:")
-            st.code(_log_tail() or "(empty)", language=None, wrap_lines=True)
-    else:
-        _show_ending(state)
-    _show_job_settings(state)
-    # When a job ends, rerun the whole page once so the gallery, failures and buttons catch up.
-    if st.session_state.get(SEEN_ACTIVE) and not now_active:
-        st.session_state[SEEN_ACTIVE] = False
-        st.rerun()
-    if now_active and not st.session_state.get(SEEN_ACTIVE):
-        st.session_state[SEEN_ACTIVE] = True
-        st.rerun()  # a job started elsewhere: switch this page to fast polling
+    show_download_job(folder)
 
 
 job_panel()
