@@ -274,6 +274,14 @@ def job_active(state: JobState | None, now: float | None = None) -> bool:
     return ((time.time() if now is None else now) - float(state.started_at or 0.0)) < STARTING_GRACE_S
 
 
+def log_tail(folder: Path, lines: int = 8, log_name: str = LOG_NAME) -> str:
+    """The last ``lines`` lines of a job's log ("" when it has none yet)."""
+    try:
+        return "\n".join((Path(folder) / log_name).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def write_state(folder: Path, state: dict[str, Any]) -> None:
     state = dict(state)
     state["updated_at"] = time.time()

@@ -124,3 +124,11 @@ def test_launched_job_reads_a_worker_that_died_before_its_state():
               "KeyError")
         (root / "c" / STATE_NAME).write_text('{"status": "finished", "kind": "training"}')
         assert read_launched_job(root / "c", "training").status == JobStatus.FINISHED  # state.json decides
+
+
+def test_log_tail_gives_the_last_lines_or_nothing(tmp_path):
+    from core.jobs import LOG_NAME, log_tail
+
+    assert log_tail(tmp_path) == ""
+    (tmp_path / LOG_NAME).write_text("\n".join(f"line {i}" for i in range(20)) + "\n")
+    assert log_tail(tmp_path, lines=3) == "line 17\nline 18\nline 19"

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from core import jobs
 from core.cluster.engine import Engine, EngineError, engine_for
 from core.config import get_settings
+from core.jobs import JobState, JobStatus
 from ui.plain_text import md_escape
 
 ENGINE_SINGLE = "This process"
@@ -81,3 +83,21 @@ def dashboard_line(link: str | None) -> None:
     local = "://127.0.0.1" in link or "://localhost" in link
     st.markdown(f"[Dask dashboard]({link})" + (" (opens only on the machine running this dashboard: it "
                                                 "listens on 127.0.0.1)" if local else ""))
+
+
+def job_controls(folder, state: JobState, now_active: bool, *, cancel_label: str, cancel_key: str,
+                 cancel_toast: str, worker: str) -> bool:
+    """Cancel while the job's worker runs, or say it is starting; False once the job has ended."""
+    if state.running:
+        if st.button(cancel_label, icon=":material/stop:", key=cancel_key):
+            jobs.request_cancel(folder)
+            st.toast(cancel_toast)
+        return True
+    if state.status == JobStatus.STARTING:
+        if now_active:
+            st.caption(f"Starting the {worker}…")
+        else:
+            st.warning(f"The {worker} has not started. The end of its log:")
+            st.code(jobs.log_tail(folder) or "(empty)", language=None, wrap_lines=True)
+        return True
+    return False

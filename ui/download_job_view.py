@@ -17,17 +17,10 @@ from core.images.download_job import download_progress, job_active, job_ending, 
 from core.images.failures import all_failed_summary, read_failures
 from core.jobs import JobKind, JobState, JobStatus
 from ui import state_keys
-from ui.cluster_engine import dashboard_line
+from ui.cluster_engine import dashboard_line, job_controls
 from ui.plain_text import md_escape
 
 SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
-
-
-def _log_tail(folder: Path, lines: int = 8) -> str:
-    try:
-        return "\n".join((folder / jobs.LOG_NAME).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _show_ending(folder: Path, state: JobState) -> None:
@@ -35,7 +28,7 @@ def _show_ending(folder: Path, state: JobState) -> None:
     style, text = job_ending(state)
     getattr(st, style)(md_escape(text))
     if state.status == JobStatus.FAILED:
-        st.code(_log_tail(folder) or "(empty log)", language=None, wrap_lines=True)
+        st.code(jobs.log_tail(folder) or "(empty log)", language=None, wrap_lines=True)
 
 
 def _show_job_settings(state: JobState) -> None:
@@ -74,17 +67,8 @@ def show_download_job(folder: Path) -> None:
         st.caption(f"On {md_escape(p.engine)}{size}.")
         if now_active:
             dashboard_line(p.dashboard)
-    if state.running:
-        if st.button("Cancel download", icon=":material/stop:", key="img_cancel"):
-            jobs.request_cancel(folder)
-            st.toast("Cancel requested; finished images are kept.")
-    elif state.status == JobStatus.STARTING:
-        if now_active:
-            st.caption("Starting the download worker…")
-        else:
-            st.warning("The download worker has not started. The end of its log:")
-            st.code(_log_tail(folder) or "(empty)", language=None, wrap_lines=True)
-    else:
+    if not job_controls(folder, state, now_active, cancel_label="Cancel download", cancel_key="img_cancel",
+                        cancel_toast="Cancel requested; finished images are kept.", worker="download worker"):
         _show_ending(folder, state)
     _show_job_settings(state)
     # When a job ends, rerun the whole page once so the gallery, failures and buttons catch up.

@@ -35,7 +35,7 @@ from ui import state_keys
 from ui.catalog_state import current_catalog
 from ui.cluster_engine import ENGINE_LOCAL as ENGINE_LOCAL  # re-exported: the labels tests pick
 from ui.cluster_engine import ENGINE_SCHEDULER as ENGINE_SCHEDULER
-from ui.cluster_engine import EngineKeys, dashboard_line, engine_choice
+from ui.cluster_engine import EngineKeys, dashboard_line, engine_choice, job_controls
 from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
@@ -171,13 +171,6 @@ def _form(run: dict) -> Path | None:
     return folder
 
 
-def _log_tail(folder: Path, lines: int = 8) -> str:
-    try:
-        return "\n".join((folder / jobs.LOG_NAME).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 def _ending(folder: Path, state: JobState) -> None:
     out = Path(str(state.progress.get("out") or state.settings.get("out") or ""))
     if state.status == JobStatus.FINISHED:
@@ -196,7 +189,7 @@ def _ending(folder: Path, state: JobState) -> None:
         return
     if state.status == JobStatus.FAILED:
         st.error(f"The job could not run: {md_escape(state.message)}")
-        st.code(_log_tail(folder) or "(empty log)")
+        st.code(jobs.log_tail(folder) or "(empty log)")
     elif state.status == JobStatus.CANCELLED:
         st.info("Cancelled. Finished partitions are kept: continue to predict the rest.")
     elif state.status == JobStatus.INTERRUPTED:
@@ -235,17 +228,8 @@ def _panel(preferred: Path | None) -> None:
     st.caption(where + (f" · running for {eta_words(p.elapsed_s)}" if now_active else ""))
     if now_active:
         dashboard_line(p.dashboard)
-    if state.running:
-        if st.button("Cancel job", icon=":material/stop:", key="predict_job_cancel"):
-            jobs.request_cancel(folder)
-            st.toast("Cancel requested; finished partitions are kept.")
-    elif state.status == JobStatus.STARTING:
-        if now_active:
-            st.caption("Starting the job's worker…")
-        else:
-            st.warning("The job's worker has not started. The end of its log:")
-            st.code(_log_tail(folder) or "(empty)")
-    else:
+    if not job_controls(folder, state, now_active, cancel_label="Cancel job", cancel_key="predict_job_cancel",
+                        cancel_toast="Cancel requested; finished partitions are kept.", worker="job's worker"):
         _ending(folder, state)
     seen = st.session_state.get(state_keys.PREDICT_JOB_SEEN_ACTIVE)
     if seen and not now_active:
