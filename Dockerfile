@@ -18,9 +18,10 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN pip install --no-cache-dir --no-deps -e .
 
+# Only the workspace is writable; the shipped models in /app/models stay root's (read-only to the app).
 RUN useradd --create-home --uid 1000 appuser \
-    && mkdir -p /app/var /app/models \
-    && chown -R appuser:appuser /app/var /app/models
+    && mkdir -p /app/var \
+    && chown -R appuser:appuser /app/var
 USER appuser
 
 ENV GZ_HOME=/app/var \

@@ -26,6 +26,7 @@ PAGES = [
     st.Page("pages/images.py", title="Images", icon=":material/image:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/insights:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("pages/compare.py", title="Compare models", icon=":material/leaderboard:"),
     st.Page("pages/classify.py", title="Classify", icon=":material/how_to_vote:"),
 ]

@@ -157,7 +157,7 @@ def main() -> int:
 
     from core.catalog.exports import clean_csv_bytes, image_list_download, training_csv_bytes
     from core.catalog.reader import load_catalog, load_sample
-    from core.catalog.sky import build_sky_map, payload_bytes
+    from ui.catalog_charts import build_sky_map, payload_bytes
 
     rows: list[tuple[str, str]] = []
     load_at_start = os.getloadavg()[0]  # other work on the machine slows every figure below

@@ -26,8 +26,8 @@ from PIL import Image
 
 from core.images.preprocess import prepare_with_info
 from core.inference.predict import load_run
+from core.labels.join import load_labelled_set
 from core.scoring import score
-from core.training.dataset import load_labelled_set
 from core.training.train import is_validation
 
 REPO = Path(__file__).resolve().parent.parent

@@ -32,6 +32,7 @@ from core.images.reading import open_image  # noqa: E402
 from core.inference.batch import predict_one, predict_set  # noqa: E402
 from core.inference.galaxy_sets import set_from_folder  # noqa: E402
 from core.inference.predict import load_run  # noqa: E402
+from core.inference.runs import default_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,8 +69,9 @@ def main() -> int:
     tmp = tempfile.TemporaryDirectory()
     if args.model:
         run_dir, which = Path(args.model), f"{args.model}"
-    elif (settings.models_dir / "demo" / "model.pt").exists():
-        run_dir, which = settings.models_dir / "demo", "models/demo (shipped demo model)"
+    elif (default_run(settings) / "model.pt").exists():
+        run_dir = default_run(settings)
+        which = "models/demo (shipped demo model)" if settings.is_shipped(run_dir) else f"{run_dir} (your demo run)"
     else:
         run_dir = fresh_default_run(Path(tmp.name) / "fresh")
         which = "freshly initialised default model (models/demo not present)"

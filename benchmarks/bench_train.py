@@ -25,10 +25,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core.config import get_settings  # noqa: E402
+from core.labels.targets import one_hot_targets  # noqa: E402
 from core.training.augment import augment_batch  # noqa: E402
 from core.training.losses import vote_loss  # noqa: E402
 from core.training.model import build_model, count_parameters, uint8_to_input  # noqa: E402
-from core.training.targets import one_hot_targets  # noqa: E402
 from core.training.train_config import TrainConfig  # noqa: E402
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from core.config import REPO_ROOT
 from core.inference.predict import evaluate_labelled_set, load_run
+from core.labels.targets import read_labels
 from core.schema import CLASS_NAMES
-from core.training.targets import read_labels
 from core.training.train import is_validation
 
 TARGETS = {"accuracy": 0.90, "macro_recall": 0.78, "spin_accuracy": 0.98}
@@ -39,7 +39,7 @@ def framing_fallbacks(run, catalog: Path, images: Path, ids: list[str]) -> str:
     """How the held-out images were framed, and how many fell back to the whole image."""
     from core.images.preprocess import cached_fallbacks
     from core.inference.predict import crop_for_images
-    from core.training.dataset import load_labelled_set
+    from core.labels.join import load_labelled_set
 
     crop = crop_for_images(run, images)
     if crop is not None:

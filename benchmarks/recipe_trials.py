@@ -32,11 +32,11 @@ import torch
 from PIL import Image
 
 from core.images.preprocess import cached_arrays, prepare_image
+from core.labels.join import load_labelled_set
 from core.schema import RAW_COLUMNS
 from core.scoring import score
 from core.training import encoders
 from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral, swap_spin
-from core.training.dataset import load_labelled_set
 from core.training.losses import class_weights, vote_loss, vote_weights
 from core.training.model import EFFNET_BLOCKS, GalaxyNet, fractions_from_logits, uint8_to_input
 from core.training.train import is_validation

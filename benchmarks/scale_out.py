@@ -47,7 +47,7 @@ from core.cluster.predict import merge_parts, part_path, predict_on_cluster
 from core.inference.batch import predict_set
 from core.inference.galaxy_sets import set_from_catalog_file, set_from_folder
 from core.inference.predict import load_run
-from core.inference.predictions_csv import PREDICTION_HEADER, read_predictions
+from core.inference.predictions_csv import PREDICTION_HEADER, largest_difference, read_predictions
 from tests.support.dask_cluster import external_cluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def max_difference(a: Path, b: Path) -> str:
     left, right = read_predictions(a), read_predictions(b)
     if list(left["ID"]) != list(right["ID"]):
         return "DIFFERENT ROWS"
-    diff = (left.drop(columns=["ID", "IMAGE"]) - right.drop(columns=["ID", "IMAGE"])).abs().max().max()
+    diff = largest_difference(left, right)
     return f"max |diff| {diff:.1e}"
 
 

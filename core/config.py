@@ -42,7 +42,11 @@ class Settings:
     * ``sample_catalog`` [GZ_SAMPLE_CATALOG]: the built-in 695-row GZ1 Table 2 sample.
     * ``demo_dir`` [GZ_DEMO_DIR]: built-in demo images and labels, ``<data_dir>/demo``.
     * ``images_dir`` [GZ_IMAGES_DIR]: where downloaded cutouts go, ``<home>/images``.
-    * ``models_dir`` [GZ_MODELS_DIR]: training runs, one folder each, ``<repo>/models``.
+    * ``models_dir`` [GZ_MODELS_DIR]: your training runs (``gz train``, the Train page), one folder
+      each, ``<home>/runs``; the machine's training lock and active-run record live there too.
+    * ``shipped_models_dir`` [GZ_SHIPPED_MODELS_DIR]: the models shipped with the app (``demo``,
+      ``gz1-heldout``), ``<repo>/models``; read-only to the app: listed and loaded, never written,
+      locked, resumed or deleted.
     * ``cache_dir`` [GZ_CACHE_DIR]: preprocessed image caches, ``<home>/cache``.
     * ``catalogs_dir`` [GZ_CATALOGS_DIR]: cleaned catalogues saved by the dashboard, ``<home>/catalogs``.
 
@@ -99,6 +103,7 @@ class Settings:
     demo_dir: Path
     images_dir: Path
     models_dir: Path
+    shipped_models_dir: Path
     cache_dir: Path
     catalogs_dir: Path
     torch_threads: int
@@ -125,6 +130,18 @@ class Settings:
     def max_catalog_bytes(self) -> int:
         """``max_catalog_mb`` in bytes (the cap on a catalogue, decompressed)."""
         return self.max_catalog_mb << 20
+
+    @property
+    def run_folders(self) -> tuple[Path, ...]:
+        """Where runs are listed from: ``models_dir`` (yours), then ``shipped_models_dir`` (once if the same)."""
+        if self.models_dir.resolve() == self.shipped_models_dir.resolve():
+            return (self.models_dir,)
+        return (self.models_dir, self.shipped_models_dir)
+
+    def is_shipped(self, path: str | os.PathLike) -> bool:
+        """True when ``path`` is the shipped models folder or lies inside it (symlinks resolved)."""
+        path, shipped = Path(path).expanduser().resolve(), self.shipped_models_dir.resolve()
+        return path == shipped or shipped in path.parents
 
     def ensure_dirs(self) -> Settings:
         """Create the writable folders (not the shipped ones) and return self."""
@@ -175,7 +192,8 @@ def get_settings() -> Settings:
         sample_catalog=_env_path("GZ_SAMPLE_CATALOG", data_dir / "sample" / "gz1_table2_sample695.csv"),
         demo_dir=_env_path("GZ_DEMO_DIR", data_dir / "demo"),
         images_dir=_env_path("GZ_IMAGES_DIR", home / "images"),
-        models_dir=_env_path("GZ_MODELS_DIR", REPO_ROOT / "models"),
+        models_dir=_env_path("GZ_MODELS_DIR", home / "runs"),
+        shipped_models_dir=_env_path("GZ_SHIPPED_MODELS_DIR", REPO_ROOT / "models"),
         cache_dir=_env_path("GZ_CACHE_DIR", home / "cache"),
         catalogs_dir=_env_path("GZ_CATALOGS_DIR", home / "catalogs"),
         torch_threads=_env_int("GZ_TORCH_THREADS", min(os.cpu_count() or 1, 8)),

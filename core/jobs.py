@@ -18,7 +18,6 @@ stop them.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from typing import Any
 
 from core.atomic import write_json_atomic
 from core.config import REPO_ROOT
+from core.json_files import JsonObjectError, read_json_object
 
 LOCK_NAME = "job.lock"
 STATE_NAME = "state.json"
@@ -122,13 +122,14 @@ class JobBusy(RuntimeError):
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """Return the JSON object at ``path``, or None if it is missing, unreadable, not UTF-8 or not an object."""
+    """The JSON object at ``path``, or None where :func:`core.json_files.read_json_object` refuses it.
+
+    For job files, where a missing or damaged file means "no such job yet".
+    """
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):  # ValueError covers JSONDecodeError and UnicodeDecodeError
+        return read_json_object(path, what="job file")
+    except JsonObjectError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 class JobLock:

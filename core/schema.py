@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+#: A galaxy's ID and sky position (decimal degrees): a bare ``OBJID,RA,DEC`` list, what a download needs.
+POSITION_COLUMNS: tuple[str, ...] = ("OBJID", "RA", "DEC")
+
 #: Columns of the published GZ1 Table 2 (Lintott et al. 2011), in order.
 TABLE2_COLUMNS: tuple[str, ...] = (
-    "OBJID", "RA", "DEC", "NVOTE",
+    *POSITION_COLUMNS, "NVOTE",
     "P_EL", "P_CW", "P_ACW", "P_EDGE", "P_DK", "P_MG", "P_CS",
     "P_EL_DEBIASED", "P_CS_DEBIASED",
     "SPIRAL", "ELLIPTICAL", "UNCERTAIN",
@@ -56,6 +59,21 @@ SHORT_LABELS: dict[str, str] = {
     "P_CS_DEBIASED": "combined spiral (debiased)",
 }
 
+#: One-line words for chart axes with many ticks (drawn at an angle), aligned with VOTE_COLUMNS.
+AXIS_LABELS: dict[str, str] = {
+    "P_EL": "elliptical", "P_CW": "CW spiral", "P_ACW": "ACW spiral", "P_EDGE": "edge-on",
+    "P_DK": "don't know", "P_MG": "merger", "P_CS": "all spirals", "P_EL_DEBIASED": "elliptical (deb.)",
+    "P_CS_DEBIASED": "spiral (deb.)",
+}
+
+#: Codes of the six raw answers for tight captions ("EL 0.81 CW 0.02 ..."), aligned with RAW_COLUMNS.
+ANSWER_CODES: dict[str, str] = {col: col.removeprefix("P_") for col in RAW_COLUMNS}
+
+#: CLASS_NAMES (as stored for votes and top answers) -> the words shown to people, and the axis words.
+ANSWER_WORDS: dict[str, str] = {name: SHORT_LABELS[col] for name, col in zip(CLASS_NAMES, RAW_COLUMNS, strict=True)}
+ANSWER_AXIS_LABELS: dict[str, str] = {name: AXIS_LABELS[col]
+                                      for name, col in zip(CLASS_NAMES, RAW_COLUMNS, strict=True)}
+
 #: Index groups into VOTE_COLUMNS (the model's output and every target array use that order).
 RAW_INDEX: tuple[int, ...] = tuple(VOTE_COLUMNS.index(c) for c in RAW_COLUMNS)
 CS_INDEX: int = VOTE_COLUMNS.index("P_CS")
@@ -66,6 +84,8 @@ ACW_INDEX: int = VOTE_COLUMNS.index("P_ACW")
 #: The spin pair as positions among the six raw answers (for raw-only arrays and logits).
 CW_RAW_INDEX: int = RAW_COLUMNS.index("P_CW")
 ACW_RAW_INDEX: int = RAW_COLUMNS.index("P_ACW")
+#: The raw answers summed to give P_CS (P_CS = P_CW + P_ACW + P_EDGE), as positions among the six.
+CS_PART_RAW_INDEX: tuple[int, ...] = tuple(RAW_COLUMNS.index(c) for c in CS_PART_COLUMNS)
 DEBIASED_INDEX: tuple[int, ...] = tuple(VOTE_COLUMNS.index(c) for c in DEBIASED_COLUMNS)
 N_RAW = len(RAW_COLUMNS)
 

@@ -19,13 +19,14 @@ from core.catalog.exports import (
     training_csv_bytes,
 )
 from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, select_rows
-from core.catalog.stats import fraction_histograms, histogram_figure, summary_statistics
+from core.catalog.stats import fraction_histograms, summary_statistics
 from core.config import get_settings
 from core.images.matching import mapped_dir
 from core.paths import display_path
 from core.schema import CLEAN_COLUMNS, VOTE_COLUMNS
 from core.wording import count
 from ui import state_keys
+from ui.catalog_charts import histogram_figure
 from ui.catalog_state import (
     current_catalog,
     forget_catalog,
@@ -83,8 +84,8 @@ def _load_catalog() -> tuple[CatalogResult | None, str | None, str | None]:
     if keep_earlier and earlier.digest == mapped_digest():
         st.caption(f"Using the **{md_escape(earlier.name)}** ({len(earlier.table):,}): real positions of the "
                    "galaxies whose images ship with the app (import them on the **Images** page). They have no "
-                   "Table-2 vote fractions; to train on them, pick *Labels CSV on this computer* on the **Train** "
-                   f"page: `{display_path(mapped_dir() / 'labels.csv')}` (the source's class, used class-derived).")
+                   "Table-2 vote fractions: the **Train** page's *Current catalogue* trains on them with their "
+                   f"rows of `{display_path(mapped_dir() / 'labels.csv')}` (the source's class, used class-derived).")
     elif keep_earlier:
         st.caption(f"Using **{md_escape(earlier.name)}**, uploaded earlier in this session.")
     if uploaded is None and not (keep_earlier and earlier.digest == mapped_digest()) and st.button(

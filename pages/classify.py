@@ -14,10 +14,11 @@ from core.votes.crowd import crowd_comparison, disagreements, session_score
 from core.votes.store import client_votes
 from core.wording import count
 from ui import state_keys
-from ui.classify_charts import VISITOR_COLOUR, answer_bars, votes_per_galaxy_figure
+from ui.classify_charts import VISITOR_COLOUR, answer_bars, crowd_heatmap, votes_per_galaxy_figure
 from ui.classify_state import (
     SOURCES,
     cast,
+    choose_again,
     client_key,
     current_galaxy,
     database_or_stop,
@@ -32,7 +33,7 @@ from ui.classify_state import (
 from ui.credits import show_credit
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
-from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, confusion_figure
+from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR
 
 HOW_TO = """
 Look at the galaxy in the middle of the image and pick the answer that fits best, as more than
@@ -62,7 +63,12 @@ with st.expander("How to classify", expanded=False):
     st.markdown(HOW_TO)
 
 choices = [k for k in SOURCES if k != "folder" or not settings.public]
-source = st.radio("Galaxies from", choices, format_func=SOURCES.get, horizontal=True, key=state_keys.VOTE_SOURCE)
+pick_col, order_col = st.columns([3, 1], vertical_alignment="bottom")
+source = pick_col.radio("Galaxies from", choices, format_func=SOURCES.get, horizontal=True,
+                        key=state_keys.VOTE_SOURCE)
+order_col.toggle("Least certain first", key=state_keys.VOTE_LEAST_SURE, on_change=choose_again,
+                 help="Show the galaxies the model is least sure of first (lowest TOP_P, its calibrated probability "
+                      "that the volunteers agree with its top answer): your votes teach it most there.")
 folder = None
 if source == "folder":
     typed = st.text_input("Image folder on the server (<OBJID>.jpg files, joined to the current catalogue)")
@@ -149,8 +155,7 @@ if stats["votes"]:
     a.markdown("**Votes per galaxy**")
     a.plotly_chart(votes_per_galaxy_figure(stats["galaxies_by_votes"]), key="votes_per_galaxy")
     b.markdown("**Visitors vs GZ1** (rows: GZ1 top answer or class; columns: visitors' answers)")
-    heatmap = confusion_figure(crowd["confusion"].to_numpy(), x_title="visitors' answer", y_title="GZ1 top answer")
-    heatmap.update_xaxes(dtick=1, tickangle=-30, automargin=True).update_yaxes(dtick=1, automargin=True)
+    heatmap = crowd_heatmap(crowd["confusion"].to_numpy())
     b.plotly_chart(heatmap, key="visitors_vs_gz1")
     st.markdown("**Where visitors and the model disagree most** (total-variation distance of the six fractions)")
     st.dataframe(disagreements(engine(), everything, counts=counts), hide_index=True)

@@ -10,9 +10,11 @@ from core.inference.batch import SetPrediction
 from core.inference.compare import LEADERBOARD_COLUMNS, agreement_summary, leaderboard, score_prediction, side_by_side
 from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
 from core.inference.learned import NOT_LEARNED, blank_unlearned
+from core.inference.runs import run_name
 from core.schema import VOTE_COLUMNS
 from core.scoring import score_warnings
 from ui import state_keys
+from ui.confidence_view import show_confidence
 from ui.credits import show_credit
 from ui.model_cache import loadable_runs, model_for, predictions_with_progress
 from ui.navigation import ensure_app_navigation
@@ -47,7 +49,7 @@ held_only = c2.toggle("Only held-out galaxies", value=True, key=state_keys.COMPA
                       help="Score on the galaxies every chosen run held out from its training (the intersection of "
                            "their validation sides, from each run's recorded seed and validation fraction).")
 
-chosen = loadable_runs([(p, by_path[p]["run_id"]) for p in chosen])
+chosen = loadable_runs([(p, run_name(by_path[p])) for p in chosen])
 if gset is None:
     show_credit()
     st.stop()
@@ -55,7 +57,7 @@ if gset is None:
 
 def scoring_split(run_paths: list[str]) -> ScoringSplit:
     """The galaxies ``run_paths`` are scored on (held-out intersection, or all), runs named by run id."""
-    configs = {by_path[p]["run_id"]: by_path[p]["config"] for p in run_paths}
+    configs = {run_name(by_path[p]): by_path[p]["config"] for p in run_paths}
     return common_held_out(configs, gset.ids) if held_only else all_galaxies(configs, gset.ids)
 
 
@@ -73,7 +75,7 @@ def split_caption(split: ScoringSplit, what: str) -> str:
 st.subheader("Leaderboard")
 progress_slot = st.empty()  # at the top of the section whose numbers it is computing
 predictions = {p: f for p, (f, _) in predictions_with_progress(
-    [(p, by_path[p]["run_id"]) for p in chosen], gset, tta, progress_slot).items()}
+    [(p, run_name(by_path[p])) for p in chosen], gset, tta, progress_slot).items()}
 board_split = scoring_split(chosen)
 if not chosen:
     st.info("Pick at least one run.")
@@ -85,7 +87,7 @@ elif board_split.n == 0:
 else:
     scored = gset.subset(board_split.mask)
     models = [model_for(p) for p in chosen]
-    evals = [score_prediction(by_path[p]["run_id"], SetPrediction(predictions[p][board_split.mask], []), scored,
+    evals = [score_prediction(run_name(by_path[p]), SetPrediction(predictions[p][board_split.mask], []), scored,
                               m.learned, by_path[p]["config"]) for p, m in zip(chosen, models, strict=True)]
     board = leaderboard(models, evals)
     st.markdown(split_caption(board_split, "Scored"))
@@ -124,18 +126,19 @@ else:
             st.warning(f"**{md_escape(ev.run_id)}**: {warning}", icon=":material/warning:")
     if any(board[c].notna().any() for c in rmse_cols):
         st.plotly_chart(rmse_bars(board), key="compare_rmse")
+    show_confidence([(p, run_name(by_path[p])) for p in chosen], gset, board_split.mask, predictions, tta)
 
 st.subheader("Two runs side by side")
 if len(chosen) < 2:
     st.info("Pick two or more runs above (train another on the **Train** page) to compare them galaxy by galaxy.")
 else:
-    a_col, b_col = st.columns(2)
-    run_a = a_col.selectbox("Run A", chosen, index=0, format_func=lambda p: run_label(by_path[p]),
-                            key=state_keys.COMPARE_A, persist_state="session")
+    # Run A above Run B, each at full width: a run's whole label fits at 1024 px (side by side it was cut).
+    run_a = st.selectbox("Run A", chosen, index=0, format_func=lambda p: run_label(by_path[p]),
+                         key=state_keys.COMPARE_A, persist_state="session")
     rest = [p for p in chosen if p != run_a]
-    run_b = b_col.selectbox("Run B", rest, index=0, format_func=lambda p: run_label(by_path[p]),
-                            key=state_keys.COMPARE_B, persist_state="session")
-    name_a, name_b = f"A: {by_path[run_a]['run_id']}", f"B: {by_path[run_b]['run_id']}"
+    run_b = st.selectbox("Run B", rest, index=0, format_func=lambda p: run_label(by_path[p]),
+                         key=state_keys.COMPARE_B, persist_state="session")
+    name_a, name_b = f"A: {run_name(by_path[run_a])}", f"B: {run_name(by_path[run_b])}"
     pair_split = scoring_split([run_a, run_b])
     pair_set = gset.subset(pair_split.mask)
     fa, fb = predictions[run_a][pair_split.mask], predictions[run_b][pair_split.mask]

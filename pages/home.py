@@ -65,20 +65,23 @@ with picture:
 
 n_sample = max(0, sum(1 for _ in open(settings.sample_catalog, encoding="utf-8")) - 1)
 n_demo = sum(1 for _ in settings.demo_dir.rglob("*.jpg"))
-runs = sorted(p.parent.name for p in settings.models_dir.glob("*/model.pt"))
+shipped = sorted(p.parent.name for p in settings.shipped_models_dir.glob("*/model.pt"))
+mine = [] if settings.is_shipped(settings.models_dir) else sorted(p.parent.name for p in settings.models_dir.glob("*/model.pt"))
+names = ", ".join(mine) + ("; " if mine and shipped else "") + ("shipped: " + ", ".join(shipped) if shipped else "")
 st.markdown("**Ready to use without any upload or download:**")
 k1, k2, k3 = st.columns(3)
 k1.metric("Galaxies in the built-in GZ1 sample", f"{n_sample:,}")
 k2.metric("Demo images with labels", f"{n_demo:,}")
-k3.metric("Trained models", len(runs), help=md_escape(", ".join(runs)) or "none yet")
+k3.metric("Trained models", len(mine) + len(shipped), help=md_escape(names) or "none yet")
 
 links = [("pages/catalog.py", "Open the catalog", ":material/table:"),
          ("pages/images.py", "Get images", ":material/image:"),
          ("pages/train.py", "Train a model", ":material/model_training:"),
          ("pages/predict.py", "Predict", ":material/insights:"),
+         ("pages/explore.py", "Explore the embedding map", ":material/scatter_plot:"),
          ("pages/compare.py", "Compare models", ":material/leaderboard:"),
          ("pages/classify.py", "Classify galaxies", ":material/how_to_vote:")]
-for row in (links[:3], links[3:]):  # two rows of three: labels stay whole at 1024 px and on phones
+for row in (links[:3], links[3:6], links[6:]):  # rows of three: labels stay whole at 1024 px and on phones
     for column, (page, label, icon) in zip(st.columns(3), row):
         column.page_link(page, label=label, icon=icon)
 show_credit()

@@ -44,7 +44,7 @@ from core.images.matching import mapped_dir
 from core.images.selection import choose_galaxies, class_filters, describe_selection
 from core.jobs import JobKind
 from core.paths import PathNotAllowed, confine
-from core.schema import SHORT_LABELS
+from core.schema import POSITION_COLUMNS, SHORT_LABELS
 from ui import state_keys
 from ui.catalog_state import current_catalog, current_selection
 from ui.cluster_engine import EngineKeys, engine_choice
@@ -56,13 +56,11 @@ from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
 POLL_IDLE_S = 5.0
-PREFILLED_FOR = "img_form_prefilled_for"  # folder whose job last filled the settings form
-MODE_SET_FOR = "img_mode_set_for"  # the sky-map selection "Which galaxies" was last switched to
-KEPT = "img_kept_choices"  # widget values saved each run: Streamlit drops widget state on navigation
 #: Settings-form widget key -> DownloadConfig field it edits.
-FORM_FIELDS = {"img_source": "source", "img_scale": "scale", "img_size": "size", "img_base_url": "base_url",
-               "img_workers": "workers", "img_interval": "min_interval", "img_timeout": "deadline",
-               "img_retries": "retries"}
+FORM_FIELDS = {state_keys.IMAGES_SOURCE: "source", state_keys.IMAGES_SCALE: "scale", state_keys.IMAGES_SIZE: "size",
+               state_keys.IMAGES_BASE_URL: "base_url", state_keys.IMAGES_REQUESTS: "workers",
+               state_keys.IMAGES_INTERVAL: "min_interval", state_keys.IMAGES_TIMEOUT: "deadline",
+               state_keys.IMAGES_RETRIES: "retries"}
 ENGINE_KEYS = EngineKeys(state_keys.IMAGES_ENGINE, state_keys.IMAGES_WORKERS, state_keys.IMAGES_SCHEDULER)
 
 ensure_app_navigation()
@@ -75,7 +73,7 @@ st.caption(
 )
 
 catalog = current_catalog()
-table: pd.DataFrame = catalog.table if catalog is not None else pd.DataFrame(columns=["OBJID", "RA", "DEC"])
+table: pd.DataFrame = catalog.table if catalog is not None else pd.DataFrame(columns=list(POSITION_COLUMNS))
 source_name = catalog.name if catalog is not None else "no catalogue"
 
 # --- image folder (confined; fixed in the public mode) ----------------------------------------
@@ -105,22 +103,22 @@ def _form_values(config: DownloadConfig) -> dict[str, object]:
     """Widget values for a config (the base URL shows only when it is not the service's own)."""
     values = {key: getattr(config, name) for key, name in FORM_FIELDS.items()}
     own = settings.cutout_base_url or SOURCE_BASE_URLS.get(config.source, "")
-    values["img_base_url"] = "" if config.base_url in (None, own) else config.base_url
-    values["img_scale"], values["img_timeout"] = float(config.scale), float(config.deadline)
-    values["img_interval"] = float(config.min_interval)
+    values[state_keys.IMAGES_BASE_URL] = "" if config.base_url in (None, own) else config.base_url
+    values[state_keys.IMAGES_SCALE], values[state_keys.IMAGES_TIMEOUT] = float(config.scale), float(config.deadline)
+    values[state_keys.IMAGES_INTERVAL] = float(config.min_interval)
     return values
 
 
 def _prefill_form() -> None:
     """Fill the settings form from the folder's running or last job (else the defaults), once per folder."""
-    fresh = st.session_state.get(PREFILLED_FOR) != str(folder)
-    for key, value in st.session_state.get(KEPT, {}).items():
+    fresh = st.session_state.get(state_keys.IMAGES_PREFILLED_FOR) != str(folder)
+    for key, value in st.session_state.get(state_keys.IMAGES_KEPT, {}).items():
         st.session_state.setdefault(key, value)  # back from another page: the choices made before
     base = stored_config(job) or DownloadConfig()
     for key, value in _form_values(base).items():
         if fresh or key not in st.session_state:
             st.session_state[key] = value
-    st.session_state[PREFILLED_FOR] = str(folder)
+    st.session_state[state_keys.IMAGES_PREFILLED_FOR] = str(folder)
 
 
 def _galaxies() -> tuple[pd.DataFrame, str]:
@@ -138,23 +136,24 @@ def _galaxies() -> tuple[pd.DataFrame, str]:
     if filters:
         modes["class"] = "A class or flag"
     modes["selection"] = f"Sky-map selection ({len(sky_ids)})"
-    if sky_ids and st.session_state.get(MODE_SET_FOR) != sky_ids:  # a new selection: fetch what was selected
-        st.session_state["img_mode"] = "selection"
-    st.session_state[MODE_SET_FOR] = sky_ids
-    mode = st.radio("Which galaxies", list(modes), format_func=modes.get, horizontal=True, key="img_mode")
+    # A new selection: fetch what was selected.
+    if sky_ids and st.session_state.get(state_keys.IMAGES_MODE_SET_FOR) != sky_ids:
+        st.session_state[state_keys.IMAGES_MODE] = "selection"
+    st.session_state[state_keys.IMAGES_MODE_SET_FOR] = sky_ids
+    mode = st.radio("Which galaxies", list(modes), format_func=modes.get, horizontal=True, key=state_keys.IMAGES_MODE)
     n = seed = class_filter = None
     if mode in ("first", "random"):
         c1, c2 = st.columns([1, 1])
         n = c1.number_input("N", min_value=1, max_value=max(1, len(table)), value=min(50, len(table)),
-                            step=10, key="img_n")
+                            step=10, key=state_keys.IMAGES_N)
         if mode == "random":
-            seed = c2.number_input("Random seed", min_value=0, value=0, step=1, key="img_seed")
+            seed = c2.number_input("Random seed", min_value=0, value=0, step=1, key=state_keys.IMAGES_SEED)
     elif mode == "class":
         def _filter_label(f: str) -> str:
             if f.startswith("TOP:"):
                 return f"Top human answer: {SHORT_LABELS[f[4:]]} (largest raw vote fraction)"
             return f"GZ1 flag {f} = 1"
-        class_filter = st.selectbox("Class", filters, format_func=_filter_label, key="img_class")
+        class_filter = st.selectbox("Class", filters, format_func=_filter_label, key=state_keys.IMAGES_CLASS)
     elif mode == "selection" and not sky_ids:
         st.info("Nothing is selected on the sky map yet: draw a box or lasso on the Catalog page's map.")
     subset = choose_galaxies(table, mode, n=n, seed=int(seed or 0), class_filter=class_filter, objids=sky_ids)
@@ -170,25 +169,27 @@ def _settings_form() -> DownloadConfig:
     _prefill_form()
     c1, c2, c3 = st.columns([2, 1, 1])
     source = c1.selectbox("Cutout service", list(SOURCE_BASE_URLS), format_func=SOURCE_LABELS.get,
-                          key="img_source")
+                          key=state_keys.IMAGES_SOURCE)
     scale = c2.number_input("Scale (arcsec/pixel)", min_value=0.05, max_value=10.0, step=0.05, format="%.3f",
-                            key="img_scale", help=f"SDSS native pixels are {SDSS_NATIVE_SCALE}\".")
-    size = c3.number_input("Size (pixels, square)", min_value=MIN_SIZE, max_value=MAX_SIZE, step=32, key="img_size")
+                            key=state_keys.IMAGES_SCALE, help=f"SDSS native pixels are {SDSS_NATIVE_SCALE}\".")
+    size = c3.number_input("Size (pixels, square)", min_value=MIN_SIZE, max_value=MAX_SIZE, step=32,
+                           key=state_keys.IMAGES_SIZE)
     st.caption(f"Field of view: {scale * size:.0f}\" x {scale * size:.0f}\" ({scale * size / 60:.2f} arcmin).")
     with st.expander("Advanced: server, politeness, retries"):
         default_url = settings.cutout_base_url or SOURCE_BASE_URLS[source]
-        base_url = st.text_input("Base URL", placeholder=default_url, key="img_base_url",
+        base_url = st.text_input("Base URL", placeholder=default_url, key=state_keys.IMAGES_BASE_URL,
                                  help="Leave empty for the service's own address. Only SDSS's hosts and those "
                                       "the server's operator allowed (GZ_CUTOUT_HOSTS) are accepted.")
         a1, a2, a3, a4 = st.columns(4)
-        workers = a1.number_input("Parallel requests", 1, 16, key="img_workers",
+        workers = a1.number_input("Parallel requests", 1, 16, key=state_keys.IMAGES_REQUESTS,
                                   help="Please stay polite to SkyServer: 4 is plenty. On Dask this bounds the "
                                        "requests in flight across the whole cluster.")
-        min_interval = a2.number_input("Min. seconds between requests", 0.0, 10.0, step=0.05, key="img_interval")
-        timeout = a3.number_input("Timeout per request (s)", 1.0, 300.0, step=5.0, key="img_timeout",
+        min_interval = a2.number_input("Min. seconds between requests", 0.0, 10.0, step=0.05,
+                                       key=state_keys.IMAGES_INTERVAL)
+        timeout = a3.number_input("Timeout per request (s)", 1.0, 300.0, step=5.0, key=state_keys.IMAGES_TIMEOUT,
                                   help="Longest one request may take, from connecting to the last byte, "
                                        "however slowly the server sends.")
-        retries = a4.number_input("Retries", 0, 10, key="img_retries",
+        retries = a4.number_input("Retries", 0, 10, key=state_keys.IMAGES_RETRIES,
                                   help="After timeouts, connection errors, 5xx and damaged answers, with backoff.")
     config = DownloadConfig(source=source, scale=float(scale), size=int(size), base_url=base_url.strip() or None,
                             workers=int(workers), min_interval=float(min_interval), timeout=float(timeout),
@@ -242,9 +243,9 @@ if not settings.public:
         settings_error = str(exc)
         st.error(md_escape(settings_error))
     b1, b2 = st.columns([1, 2])
-    if b1.button("Start download", type="primary", icon=":material/download:", key="img_start",
+    if b1.button("Start download", type="primary", icon=":material/download:", key=state_keys.IMAGES_START,
                  disabled=active or settings_error is not None or len(subset) == 0 or engine is None):
-        _start(lambda: start_cluster_download_job(subset[["OBJID", "RA", "DEC"]], folder, config, engine,
+        _start(lambda: start_cluster_download_job(subset[list(POSITION_COLUMNS)], folder, config, engine,
                                                   selection_text, partition_rows=partition_rows))
     with b2.expander("The same job from the command line"):
         if settings_error is None:
@@ -276,7 +277,7 @@ if not settings.public and not active and left.to_fetch and restartable(folder, 
     parts = [f"retry {left.failed:,} failed"] if left.failed else []
     parts += [f"fetch {left.not_attempted:,} not attempted"] if left.not_attempted else []
     label = " and ".join(parts).capitalize()
-    if st.button(label, icon=":material/refresh:", key="img_retry",
+    if st.button(label, icon=":material/refresh:", key=state_keys.IMAGES_RETRY,
                  help="Starts the same job again with the settings it stored, on the engine it ran on; "
                       "images already here are kept."):
         _start(lambda: restart_job(folder))
@@ -288,7 +289,7 @@ with st.expander("Import images you already have"):
     builtin = mapped_dir(settings.data_dir)
     n_builtin = len(list_cutouts(builtin)) if builtin.is_dir() else 0
     if n_builtin and st.button(f"Import the {n_builtin} built-in images", icon=":material/photo_library:",
-                               key="img_import_builtin", disabled=active,
+                               key=state_keys.IMAGES_IMPORT_BUILTIN, disabled=active,
                                help="GZ1 images shipped with the app of the galaxies of the Catalog page's "
                                     "built-in galaxies with images, so the journey works offline."):
         try:
@@ -296,12 +297,13 @@ with st.expander("Import images you already have"):
         except (FileNotFoundError, ValueError, PermissionError, jobs.JobBusy) as exc:
             st.error(md_escape(exc))
         else:
-            st.success(f"Built-in images: {report.summary()}. Their galaxies are the Catalog page's "
+            st.success(f"Built-in images: {md_escape(report.summary())}. Their galaxies are the Catalog page's "
                        "built-in galaxies with images.")
     i1, i2 = st.columns(2)
-    src_folder = "" if settings.public else i1.text_input("From a folder on this computer", key="img_import_folder")
-    zip_file = i2.file_uploader("From a zip archive", type=["zip"], key="img_import_zip")
-    if st.button("Import", key="img_import", disabled=active or not (src_folder.strip() or zip_file)):
+    src_folder = "" if settings.public else i1.text_input("From a folder on this computer",
+                                                          key=state_keys.IMAGES_IMPORT_FOLDER)
+    zip_file = i2.file_uploader("From a zip archive", type=["zip"], key=state_keys.IMAGES_IMPORT_ZIP)
+    if st.button("Import", key=state_keys.IMAGES_IMPORT, disabled=active or not (src_folder.strip() or zip_file)):
         try:
             reports = []
             if src_folder.strip():
@@ -312,10 +314,10 @@ with st.expander("Import images you already have"):
             st.error(md_escape(exc))
         else:
             for name, report in reports:
-                st.success(f"{md_escape(name)}: {report.summary()}")
+                st.success(f"{md_escape(name)}: {md_escape(report.summary())}")
                 if report.rejected:
                     st.dataframe(pd.DataFrame(report.rejected, columns=["file", "reason"]), hide_index=True)
-                if report.ignored:
+                if len(report.ignored) > 5:  # the summary names the first five
                     st.text(f"Ignored (not named <OBJID>.jpg): {', '.join(report.ignored[:50])}"
                             + (f" and {len(report.ignored) - 50} more" if len(report.ignored) > 50 else ""))
 
@@ -329,5 +331,6 @@ if imageset:
 # --- gallery ----------------------------------------------------------------------------------
 show_gallery(folder, table)
 
-st.session_state[KEPT] = {k: st.session_state[k] for k in (*FORM_FIELDS, "img_only_catalog") if k in st.session_state}
+st.session_state[state_keys.IMAGES_KEPT] = {k: st.session_state[k] for k in (*FORM_FIELDS, state_keys.IMAGES_ONLY_CATALOG)
+                                           if k in st.session_state}
 show_credit()

@@ -19,7 +19,7 @@ from core.training.run_config import run_details
 from ui import state_keys
 from ui.credits import show_credit
 from ui.framing_view import framing_caption, show_framing
-from ui.model_cache import loadable_runs, model_for, predictions_with_progress
+from ui.model_cache import loadable_runs, model_for, predictions_with_progress, uncertainty_for
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.prediction_charts import confusion_figure, scatter_grid
@@ -91,13 +91,14 @@ tab_gal, tab_set, tab_own, tab_job = st.tabs(["Galaxies", "Over the set", "Your 
 fractions = failed = table = None
 if gset is not None and len(gset):
     fractions, failed = predictions_with_progress([(run_path, run["run_id"])], gset, tta, progress_slot)[run_path]
-    table = galaxy_table(gset, fractions, learned)
+    top_p, sd = uncertainty_for(run_path, gset, tta)
+    table = galaxy_table(gset, fractions, learned, top_p)
 
 with tab_gal:
     if table is not None:
         table_key = f"predict_table|{run_path}|{gset.name}|{len(gset)}|{tta}"
         pick = show_galaxy(gset, table, fractions, failed, learned, key=table_key,
-                           focus_id=st.session_state.get(state_keys.PREDICT_FOCUS))
+                           focus_id=st.session_state.get(state_keys.PREDICT_FOCUS), sd=sd)
         if not np.isnan(fractions[pick]).any():
             st.subheader("Where the model looks")
             show_saliency(run_path, model, gset.files[pick],
@@ -106,7 +107,8 @@ with tab_gal:
             show_similar(run_path, model, gset.ids[pick], gset, gset.files[pick].parent, table_key=table_key)
         st.download_button(
             "Download predictions (CSV)",
-            predictions_csv_bytes(gset.ids, [f.name for f in gset.files], fractions, learned),
+            predictions_csv_bytes(gset.ids, [f.name for f in gset.files],
+                                  np.column_stack([fractions, top_p, sd]), learned),
             file_name=f"predictions_{run['run_id']}.csv", mime="text/csv", icon=":material/download:",
         )
 
@@ -137,13 +139,16 @@ with tab_own:
     upload = st.file_uploader("Your galaxy image", type=["jpg", "jpeg", "png"], key="predict_upload")
     if upload is not None:
         try:
-            values = predict_one(model, upload, upload.name, tta=tta)
+            outputs = predict_one(model, upload, upload.name, tta=tta)
         except ImageInputError as exc:
             st.error(f"Cannot use this image: {md_escape(exc)}")
         else:
+            n9 = len(VOTE_COLUMNS)
+            values = outputs[:n9]
             top = int(top_answer(values[None, :])[0])
             c_bars = show_upload_bars(upload.getvalue(), upload.name, blank_unlearned(values, learned),
-                                      SHORT_LABELS[VOTE_COLUMNS[top]], float(values[top]))
+                                      SHORT_LABELS[VOTE_COLUMNS[top]], float(values[top]),
+                                      sd=blank_unlearned(outputs[n9 + 1:], learned), top_p=float(outputs[n9]))
             c_bars.caption(f"Model {md_escape(run['run_id'])}. "
                            + framing_caption(model.crop_fraction, model.image_size))
             with st.expander("What the model sees after framing"):

@@ -16,8 +16,10 @@ import streamlit as st
 from core.config import get_settings
 from core.images.preprocess import prepare_file
 from core.images.reading import read_upright
+from core.inference.runs import run_name as run_title
 from core.inference.runs import scan_runs, skipped_note
 from core.jobs import LOG_NAME, JobKind, JobStatus, read_job, read_launched_job, request_cancel, start_detached
+from core.paths import display_path
 from core.training.checkpoint import read_config, read_metrics
 from core.training.model import ARCHITECTURES
 from core.training.resume import ResumePoint, resume_argv, resume_point
@@ -28,6 +30,7 @@ from core.wording import count
 from ui import state_keys
 from ui.credits import show_credit
 from ui.framing_view import show_framing
+from ui.job_polling import rerun_when_job_changes
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.train_inputs import check_data, choose_sources, file_stamp, tiny_set_warning
@@ -121,10 +124,8 @@ def run_panel() -> None:
         return
     state = read_launched_job(run_dir, JobKind.TRAINING)
     running = state.running
-    if st.session_state.get(state_keys.TRAIN_SEEN_ACTIVE) and not running and not state.status.active:
-        st.session_state[state_keys.TRAIN_SEEN_ACTIVE] = False
-        st.rerun()  # the run just ended: redraw the whole page (the runs table, the Start button)
-    st.session_state[state_keys.TRAIN_SEEN_ACTIVE] = running or state.status.active
+    # The run just ended: redraw the whole page (the runs table, the Start button).
+    rerun_when_job_changes(state_keys.TRAIN_SEEN_ACTIVE, running or state.status.active, on_start=False)
     rows = read_metrics(run_dir)
     head, btn = st.columns([5, 1])
     head.markdown(f"**Run {code_span(run_dir.name)}** {BADGES.get(state.status, state.status)} "
@@ -218,8 +219,10 @@ if not settings.public:
                    f"the images the first time).")
     if st.session_state.pop(NEXT_NAME, False) or RUN_NAME not in st.session_state:
         st.session_state[RUN_NAME] = fresh_run_name(settings.models_dir)
-    run_name = st.text_input("Run name (folder under models/)", key=RUN_NAME,
-        help="A new folder under models/ that will hold the run's settings, curves and weights.")
+    runs_folder = display_path(settings.models_dir)
+    run_name = st.text_input("Run name (a new folder in your runs folder)", key=RUN_NAME,
+        help=f"A new folder in {md_escape(runs_folder)} (GZ_MODELS_DIR) that will hold the run's settings, curves "
+             "and weights. The shipped models in models/ are read-only: they are never trained into.")
 
     if joins and all(len(j) for _, j in joins):
         with st.expander("What the model sees after framing (first images, resized to the model input)"):
@@ -241,9 +244,9 @@ if not settings.public:
     elif not name or "/" in name or name.startswith("."):
         problem = "Give the run a simple folder name (no slashes)."
     elif existing is not None:
-        problem = f"models/{name} holds a stopped run: resume it below, or choose another run name."
+        problem = f"{runs_folder}/{name} holds a stopped run: resume it below, or choose another run name."
     elif (settings.models_dir / name / "config.json").exists():
-        problem = f"models/{name} already exists: choose another run name."
+        problem = f"{runs_folder}/{name} already exists: choose another run name."
     tiny = bool(joins) and tiny_set_warning(n_matched, config.val_fraction)  # never offered for 0 images
     confirmed = not tiny or st.checkbox(f"Train on these {n_matched} images anyway", key="train_confirm_tiny")
     if busy:
@@ -265,14 +268,20 @@ if run_scan.skipped:
     st.warning(md_escape(skipped_note(run_scan.skipped)), icon=":material/folder_off:")
 if run_scan.runs:
     st.subheader("Trained models")
-    st.dataframe(runs_frame(run_scan.runs), hide_index=True, width="stretch")
+    frame = runs_frame(run_scan.runs)  # the notes are sentences: listed below, not cut off in a cell
+    st.dataframe(frame.drop(columns="note"), hide_index=True, width="stretch")
+    notes = [f"- **{md_escape(run)}**: {md_escape(note)}" for run, note in zip(frame["run"], frame["note"])
+             if note != "—"]
+    if notes:
+        st.markdown("\n".join(notes))
     st.caption("Validation figures of each run's last epoch, on its held-out galaxies, with the n behind each; "
                "the majority baseline is always answering the most common class of those galaxies, and chance "
                "is 16.7% (one of six answers).")
-    by_id = {r["run_id"]: r for r in run_scan.runs}
-    picked = st.selectbox("Run details", list(by_id), key="train_details_run",
+    by_path = {r["path"]: r for r in run_scan.runs}
+    picked = st.selectbox("Run details", list(by_path), key="train_details_run",
+                          format_func=lambda p: run_title(by_path[p]),
                           help="A summary of how the run was trained and what it scored.")
     if picked:
-        st.markdown(run_summary(by_id[picked]))
+        st.markdown(run_summary(by_path[picked]))
 
 show_credit()

@@ -22,10 +22,12 @@ __all__ = ["FIXTURES", "REPO_ROOT", "SAMPLE_CATALOG"]  # re-exported for older i
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point every writable folder at a temporary one (models too)."""
+    """Point every writable folder at a temporary one (runs too), and the shipped models folder at an empty
+    one (a test that wants the repository's shipped runs sets GZ_SHIPPED_MODELS_DIR itself)."""
     home = tmp_path / "gzhome"
     monkeypatch.setenv("GZ_HOME", str(home))
     monkeypatch.setenv("GZ_MODELS_DIR", str(home / "models"))
+    monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(tmp_path / "shipped-models"))
     monkeypatch.setenv("GZ_TORCH_THREADS", "2")
     return home
 

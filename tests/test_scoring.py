@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.labels.targets import one_hot_targets
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
 from core.scoring import score
-from core.training.targets import one_hot_targets
 
 COL = {c: i for i, c in enumerate(VOTE_COLUMNS)}
 

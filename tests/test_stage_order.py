@@ -1,7 +1,7 @@
 """The stage order of ``core`` (pyproject ``[tool.importlinter]``) holds, and the contracts really catch a break.
 
-catalog < images < training < inference < cluster < explain < votes < cli, with the base modules (schema,
-config, scoring, ...) below them all; ``core`` never imports streamlit, ``ui`` or ``pages``.
+catalog < images < labels < training < inference < cluster < explain < votes < cli, with the base modules (schema,
+config, scoring, ...) below them all; ``core`` never imports streamlit, ``ui``, ``pages`` or plotly.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _contract(kind: str) -> dict:
 def test_every_core_package_has_a_layer():
     """The layers list names every stage of the README's order, top to bottom."""
     layers = [name.strip("()") for name in _contract("layers")["layers"]]
-    stages = ["cli", "votes", "explain", "cluster", "inference", "training", "images", "catalog"]
+    stages = ["cli", "votes", "explain", "cluster", "inference", "training", "labels", "images", "catalog"]
     assert [name for name in layers if name in stages] == stages
     base = {part.strip() for part in layers[-1].split(":")}
     packages = {p.name for p in (REPO_ROOT / "core").iterdir() if (p / "__init__.py").is_file()}
@@ -56,11 +56,12 @@ def test_core_keeps_its_contracts():
 
 @pytest.mark.skipif(not LINT_IMPORTS.is_file(), reason="import-linter is not installed (requirements-dev.txt)")
 @pytest.mark.parametrize(("module", "line", "contract"), [
-    ("catalog/upward.py", "import core.training.targets\n", "stage order"),
+    ("catalog/upward.py", "import core.labels.targets\n", "stage order"),
     ("scoring.py", "from core.inference import runs\n", "stage order"),
     ("unplaced.py", "LAYER = None\n", "stage order"),
     ("images/drawing.py", "import streamlit\n", "never imports streamlit"),
     ("training/page_link.py", "import ui.state_keys\n", "never imports streamlit"),
+    ("catalog/figure.py", "import plotly.graph_objects\n", "never imports plotly"),
 ])
 def test_a_break_is_reported(tmp_path, module, line, contract):
     """An upward import, a module in no layer or a page import in a copy of core fails naming that contract."""

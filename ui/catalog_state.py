@@ -13,6 +13,8 @@ API (use these instead of reading ``st.session_state`` keys directly)::
     catalog.digest                   # content key; changes whenever the catalogue changes
     current_selection()              # list[str] of OBJIDs lassoed on the sky map ([] = nothing selected)
     selected_table(catalog)          # clean rows in the selection (all rows when nothing is selected)
+    is_mapped(catalog)               # True for the built-in galaxies with images (load_mapped_catalog)
+    labelled_rows(catalog, rows)     # rows with their human labels (the mapped set's come from its labels.csv)
 
 Only the Catalog page writes: ``set_catalog(result, digest, is_sample)`` (which clears the selection
 when the catalogue changes), ``set_selection(objids)`` and ``forget_catalog()``. Names shown in the page are user-supplied:
@@ -23,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core.catalog.reader import CatalogReadError, CatalogResult, load_catalog, load_sample, select_rows
 from core.config import get_settings
-from core.images.matching import mapped_catalog
+from core.images.matching import mapped_catalog, mapped_dir
 from ui import state_keys
 
 
@@ -88,6 +91,44 @@ def load_mapped_catalog() -> CurrentCatalog:
     Raises CatalogReadError or OSError when the shipped file cannot be read."""
     digest = mapped_digest()
     return CurrentCatalog(_parse_mapped(digest), MAPPED_NAME, False, digest)
+
+
+#: The built-in mapped galaxies' labels (the source's class, GZ1 fractions where known), beside their catalogue.
+MAPPED_LABELS = "labels.csv"
+
+
+def mapped_labels_path() -> Path:
+    """``<data_dir>/sample/mapped/labels.csv``: OBJID, CLASS, CLASS_NAME, FILE, ... of the built-in images."""
+    return mapped_dir() / MAPPED_LABELS
+
+
+def is_mapped(catalog: CurrentCatalog) -> bool:
+    """True when ``catalog`` is the built-in galaxies with images (Catalog page button)."""
+    return catalog.digest.startswith("mapped:") and catalog.digest == mapped_digest()
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _mapped_labels(digest: str) -> pd.DataFrame:
+    """The mapped labels CSV as text; ``digest`` names the file and its modification time."""
+    return pd.read_csv(mapped_labels_path(), dtype=str, keep_default_na=False)
+
+
+def labelled_rows(catalog: CurrentCatalog, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``rows`` of ``catalog`` (default: :func:`selected_table`) with their human labels.
+
+    A catalogue carries its own vote fractions; the built-in galaxies with images have none in their
+    catalogue (OBJID, RA, DEC only), so their rows of the shipped ``labels.csv`` are returned instead
+    (same OBJIDs; CLASS_NAME, a class-derived label, and GZ1 fractions for the one galaxy that has them).
+    Falls back to ``rows`` when that file cannot be read."""
+    rows = selected_table(catalog) if rows is None else rows
+    if not is_mapped(catalog):
+        return rows
+    path = mapped_labels_path()
+    try:
+        labels = _mapped_labels(f"{path}:{path.stat().st_mtime_ns}")
+    except (OSError, ValueError):
+        return rows
+    return labels[labels["OBJID"].str.strip().isin(set(rows["OBJID"].astype(str).str.strip()))].reset_index(drop=True)
 
 
 def current_catalog() -> CurrentCatalog | None:

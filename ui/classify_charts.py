@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.votes.answers import ANSWERS
+from ui.prediction_charts import confusion_figure  # the Predict page's heatmap; crowd_heatmap restyles it
 
 VISITOR_COLOUR = "#2ca02c"
 
@@ -36,6 +37,20 @@ def votes_per_galaxy_figure(galaxies_by_votes: dict[int, int]) -> go.Figure:
     """Bars: how many galaxies have 1, 2, 3 ... votes."""
     fig = go.Figure(go.Bar(x=list(galaxies_by_votes), y=list(galaxies_by_votes.values()), marker_color=VISITOR_COLOUR,
                            hovertemplate="%{y} galaxies with %{x} votes<extra></extra>"))
+    top = max(galaxies_by_votes.values(), default=1)
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="votes", dtick=1),
-                      yaxis=dict(title="galaxies"))
+                      yaxis=dict(title="galaxies", dtick=max(1, -(-top // 5)), rangemode="tozero"))  # whole galaxies
+    return fig
+
+
+def crowd_heatmap(confusion: np.ndarray) -> go.Figure:
+    """Visitors' answers (columns) against GZ1's top answer or class (rows), as share of each row with the
+    counts written in; sized for a column of half the page at 1024 px: all six labels on both axes, the
+    colour bar under the map instead of beside it."""
+    fig = confusion_figure(confusion, x_title="visitors' answer", y_title="GZ1 top answer")
+    fig.update_traces(colorbar=dict(title=dict(text="share of row", side="top"), orientation="h", thickness=10,
+                                    len=0.9, y=-0.42, yanchor="top"), textfont_size=12)
+    fig.update_xaxes(dtick=1, tickangle=-45, automargin=True, tickfont_size=11)
+    fig.update_yaxes(dtick=1, automargin=True, tickfont_size=11)
+    fig.update_layout(height=470, margin=dict(l=10, r=10, t=10, b=90))
     return fig

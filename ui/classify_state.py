@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import get_settings
-from core.votes.choose import next_galaxy
+from core.votes.choose import LEAST_CERTAIN_FIRST, next_galaxy
 from core.votes.clients import client_address
 from core.votes.clients import client_key as make_client_key
 from core.votes.crowd import galaxy_reveal, voted_sources
@@ -151,8 +151,9 @@ def current_galaxy(pool: VotingPool) -> int | None:
     shown = st.session_state.get(state_keys.VOTE_CURRENT)
     position = pool.position(shown) if shown else None
     if position is None:
+        mix = LEAST_CERTAIN_FIRST if st.session_state.get(state_keys.VOTE_LEAST_SURE) else None
         position = next_galaxy(pool, engine(), session_id(), exclude=st.session_state.get(state_keys.VOTE_SKIPPED, []),
-                               client_key=client_key())
+                               client_key=client_key(), mix=mix)
         st.session_state[state_keys.VOTE_CURRENT] = pool.ids[position] if position is not None else None
     return position
 
@@ -193,4 +194,9 @@ def undo() -> None:
 def skip(galaxy_id: str) -> None:
     """Button callback: do not show this galaxy again in this tab."""
     st.session_state.setdefault(state_keys.VOTE_SKIPPED, []).append(galaxy_id)
+    st.session_state.pop(state_keys.VOTE_CURRENT, None)
+
+
+def choose_again() -> None:
+    """Widget callback: forget the galaxy on show (not voted on), so the next one follows the new order."""
     st.session_state.pop(state_keys.VOTE_CURRENT, None)

@@ -18,6 +18,7 @@ from core.images.failures import all_failed_summary, read_failures
 from core.jobs import JobKind, JobState, JobStatus
 from ui import state_keys
 from ui.cluster_engine import dashboard_line, job_controls
+from ui.job_polling import rerun_when_job_changes
 from ui.plain_text import md_escape
 
 SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
@@ -67,14 +68,10 @@ def show_download_job(folder: Path) -> None:
         st.caption(f"On {md_escape(p.engine)}{size}.")
         if now_active:
             dashboard_line(p.dashboard)
-    if not job_controls(folder, state, now_active, cancel_label="Cancel download", cancel_key="img_cancel",
+    if not job_controls(folder, state, now_active, cancel_label="Cancel download", cancel_key=state_keys.IMAGES_CANCEL,
                         cancel_toast="Cancel requested; finished images are kept.", worker="download worker"):
         _show_ending(folder, state)
     _show_job_settings(state)
-    # When a job ends, rerun the whole page once so the gallery, failures and buttons catch up.
-    if st.session_state.get(SEEN_ACTIVE) and not now_active:
-        st.session_state[SEEN_ACTIVE] = False
-        st.rerun()
-    if now_active and not st.session_state.get(SEEN_ACTIVE):
-        st.session_state[SEEN_ACTIVE] = True
-        st.rerun()  # a job started elsewhere: switch this page to fast polling
+    # A job ended: rerun the whole page so the gallery, failures and buttons catch up; one started
+    # elsewhere: switch this page to fast polling.
+    rerun_when_job_changes(SEEN_ACTIVE, now_active)

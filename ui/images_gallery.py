@@ -15,12 +15,12 @@ import streamlit as st
 from core.images.folder import list_cutouts
 from core.images.reading import display_source
 from core.paths import display_path
-from core.schema import RAW_COLUMNS
+from core.schema import ANSWER_CODES, RAW_COLUMNS, SHORT_LABELS
+from ui import state_keys
 from ui.plain_text import md_escape
 
 GALLERY_PAGE = 24
 GALLERY_COLUMNS = 4
-SHORT = {"P_EL": "EL", "P_CW": "CW", "P_ACW": "ACW", "P_EDGE": "EDGE", "P_DK": "DK", "P_MG": "MG"}
 
 
 def vote_caption(objid: str, votes: pd.DataFrame, have_votes: list[str]) -> str:
@@ -33,7 +33,7 @@ def vote_caption(objid: str, votes: pd.DataFrame, have_votes: list[str]) -> str:
     row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
     fr = {c: float(row[c]) for c in have_votes}
     top = max(fr, key=fr.get)
-    cells = [f"{SHORT[c]} {v:.2f}" if c != top else f"**{SHORT[c]} {v:.2f}**" for c, v in fr.items()]
+    cells = [f"{ANSWER_CODES[c]} {v:.2f}" if c != top else f"**{ANSWER_CODES[c]} {v:.2f}**" for c, v in fr.items()]
     lines = [" · ".join(cells[j:j + 2]) for j in range(0, len(cells), 2)]
     if "NVOTE" in votes.columns:
         lines.append(f"{int(row['NVOTE'])} votes")
@@ -49,10 +49,10 @@ def show_gallery(folder: Path, table: pd.DataFrame) -> None:
         st.caption("No images in this folder yet.")
         return
     votes = table.set_index(table["OBJID"].astype(str)) if "OBJID" in table.columns else pd.DataFrame()
-    if st.toggle("Only galaxies of the current catalogue", value=False, key="img_only_catalog"):
+    if st.toggle("Only galaxies of the current catalogue", value=False, key=state_keys.IMAGES_ONLY_CATALOG):
         images = [p for p in images if p.stem in votes.index]
     pages = max(1, -(-len(images) // GALLERY_PAGE))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="img_page") if pages > 1 else 1
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=state_keys.IMAGES_GALLERY_PAGE) if pages > 1 else 1
     shown = images[(page - 1) * GALLERY_PAGE: page * GALLERY_PAGE]
     have_votes = [c for c in RAW_COLUMNS if c in votes.columns]
     for start in range(0, len(shown), GALLERY_COLUMNS):  # one st.columns per row keeps rows aligned
@@ -63,6 +63,6 @@ def show_gallery(folder: Path, table: pd.DataFrame) -> None:
                 st.markdown(f"<div style='white-space:nowrap;font-size:0.8rem;font-weight:600'>{path.stem}</div>",
                             unsafe_allow_html=True)
                 st.caption(vote_caption(path.stem, votes, have_votes))
-    st.caption("Under each image: the share of Galaxy Zoo volunteers who chose each answer "
-               "(EL elliptical, CW/ACW clockwise/anticlockwise spiral, EDGE edge-on, DK don't know, "
-               "MG merger); the most popular answer in bold.")
+    codes = ", ".join(f"{ANSWER_CODES[c]} {SHORT_LABELS[c]}" for c in RAW_COLUMNS)
+    st.caption(f"Under each image: the share of Galaxy Zoo volunteers who chose each answer ({codes}); "
+               "the most popular answer in bold.")

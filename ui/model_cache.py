@@ -23,6 +23,7 @@ from core.config import get_settings
 from core.inference.batch import ProgressCallback, predict_set
 from core.inference.galaxy_sets import GalaxySet, combine_sets, demo_sets, set_from_folder, set_from_table
 from core.inference.predict import load_run
+from core.training.checkpoint import CheckpointError
 
 
 def model_mtime(run_path: str) -> float:
@@ -48,7 +49,6 @@ def loadable_runs(runs: list[tuple[str, str]]) -> list[str]:
     One damaged model.pt (truncated, pickled, weights that do not fit config.json) must not
     take the page down: its run is left out and the reason shown as text.
     """
-    from core.training.checkpoint import CheckpointError
     from ui.plain_text import md_escape
 
     good = []
@@ -100,7 +100,7 @@ class _PredictionStore:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.items: OrderedDict[tuple, tuple[np.ndarray, list[tuple[str, str]]]] = OrderedDict()
+        self.items: OrderedDict[tuple, tuple[np.ndarray, list[tuple[str, str]], np.ndarray | None]] = OrderedDict()
 
     def get(self, key: tuple):
         with self.lock:
@@ -135,13 +135,25 @@ def predictions_for(run_path: str, gset: GalaxySet, tta: bool,
 
     ``progress(done, total)`` is called while predicting (not when the result is already kept).
     """
+    return _kept(run_path, gset, tta, progress)[:2]
+
+
+def _kept(run_path: str, gset: GalaxySet, tta: bool, progress: ProgressCallback | None = None) -> tuple:
     key = _key(run_path, gset, tta)
     kept = _store().get(key)
     if kept is None:
         result = predict_set(model_for(run_path), gset, tta=tta, progress=progress or False)
-        kept = (result.fractions, result.failed)
+        kept = (result.fractions, result.failed, result.uncertainty)
         _store().put(key, kept)
     return kept
+
+
+def uncertainty_for(run_path: str, gset: GalaxySet, tta: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(TOP_P (N,), SD (N, 9)) of a run on a set, NaN where unknown (predicted once with the fractions)."""
+    extra = _kept(run_path, gset, tta)[2]
+    if extra is None:
+        extra = np.full((len(gset), 10), np.nan, dtype=np.float32)
+    return extra[:, 0], extra[:, 1:]
 
 
 def predictions_with_progress(runs: list[tuple[str, str]], gset: GalaxySet, tta: bool,

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.inference.learned import NOT_LEARNED, blank_unlearned
-from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, VOTE_COLUMNS
+from core.schema import ANSWER_AXIS_LABELS, AXIS_LABELS, CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
 
 MODEL_COLOUR = "#1f77b4"
 HUMAN_COLOUR = "#ff7f0e"
@@ -18,25 +18,12 @@ OTHER_COLOUR = "#2ca02c"
 CLASS_DERIVED_COLOUR = "#b0b0b0"
 
 
-
-#: CLASS_NAMES -> short words for the confusion-matrix axes (full words in SHORT_LABELS).
-ANSWER_AXIS = {name: SHORT_LABELS[col].replace("anticlockwise", "ACW").replace("clockwise", "CW")
-               for name, col in zip(CLASS_NAMES, RAW_COLUMNS, strict=True)}
-
-#: One-line column names for charts with many bars per column (RMSE per column), drawn at an angle.
-COLUMN_AXIS = {
-    "P_EL": "elliptical", "P_CW": "CW spiral", "P_ACW": "ACW spiral", "P_EDGE": "edge-on",
-    "P_DK": "don't know", "P_MG": "merger", "P_CS": "all spirals", "P_EL_DEBIASED": "elliptical (deb.)",
-    "P_CS_DEBIASED": "spiral (deb.)",
-}
-
-
 def rmse_bars(board) -> go.Figure:
     """Grouped bars of RMSE per column, one series per leaderboard row (``RMSE <column>`` columns, NaN skipped)."""
     have = [c for c in VOTE_COLUMNS if board[f"RMSE {c}"].notna().any()]
     fig = go.Figure()
     for _, row in board.iterrows():
-        fig.add_bar(x=[COLUMN_AXIS[c] for c in have], y=[row[f"RMSE {c}"] for c in have], name=str(row["run"]),
+        fig.add_bar(x=[AXIS_LABELS[c] for c in have], y=[row[f"RMSE {c}"] for c in have], name=str(row["run"]),
                     customdata=list(have), hovertemplate="%{customdata}: %{y:.3f}<extra>%{fullData.name}</extra>")
     fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis_title="RMSE (fraction of the vote)", title="RMSE per column (lower is better)",
@@ -51,21 +38,30 @@ def human_trace_name(class_derived: bool) -> str:
 
 def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = "",
                   hatched: Sequence[str] = (), height: int = 360,
-                  blank_text: dict[str, str] | None = None) -> go.Figure:
+                  blank_text: dict[str, str] | None = None,
+                  errors: dict[str, np.ndarray] | None = None) -> go.Figure:
     """Grouped bars over the nine columns; ``series`` = [(name, values (9,), colour)], NaN = not known.
 
     Series named in ``hatched`` are drawn with a diagonal pattern (used for class-derived labels).
     A NaN value is labelled "n/a", or ``blank_text[name]`` for that series (e.g. "not learned"
-    for a model's columns it never had labels for).
+    for a model's columns it never had labels for). ``errors[name]``: (9,) one standard
+    deviation per bar, drawn as a +-1 SD interval (NaN: none).
     """
-    labels = [COLUMN_AXIS[c] for c in VOTE_COLUMNS]
+    labels = [AXIS_LABELS[c] for c in VOTE_COLUMNS]
     fig = go.Figure()
     for name, values, colour in series:
         v = np.asarray(values, dtype=float)
         blank = (blank_text or {}).get(name, "n/a")
+        sd = (errors or {}).get(name)
+        error_y = None
+        if sd is not None and np.isfinite(np.asarray(sd, dtype=float)).any():
+            sd = np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
+            # The interval is clipped to [0, 1]: a share of the vote cannot leave it.
+            error_y = dict(type="data", symmetric=False, array=np.minimum(sd, 1 - np.nan_to_num(v)),
+                           arrayminus=np.minimum(sd, np.nan_to_num(v)), color="#333", thickness=1.2, width=4)
         fig.add_bar(
             x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour,
-            marker_pattern_shape="/" if name in hatched else "",
+            marker_pattern_shape="/" if name in hatched else "", error_y=error_y,
             text=[(blank if math.isnan(x) else f"{x:.2f}") for x in v], textposition="outside",
             textfont_size=10, cliponaxis=False,
             customdata=[f"{SHORT_LABELS[c]} ({c})" for c in VOTE_COLUMNS],
@@ -134,7 +130,7 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str] =
                      x_title: str = "model's top answer", y_title: str = "people's top answer") -> go.Figure:
     """Heatmap of counts, rows = human top answer, columns = model top answer."""
     z = np.asarray(confusion, dtype=int)
-    short = [ANSWER_AXIS.get(name, name) for name in labels]
+    short = [ANSWER_AXIS_LABELS.get(name, name) for name in labels]
     row_sum = z.sum(axis=1, keepdims=True)
     share = np.divide(z, row_sum, out=np.zeros_like(z, dtype=float), where=row_sum > 0)
     fig = go.Figure(go.Heatmap(
@@ -144,4 +140,40 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str] =
     ))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10),
                       xaxis=dict(title=x_title, side="bottom"), yaxis=dict(title=y_title, autorange="reversed"))
+    return fig
+
+
+def reliability_figure(reports: Sequence[tuple[str, dict]]) -> go.Figure:
+    """Reliability diagram: per run (name, core.inference.confidence_scores.confidence_report), the
+    accuracy of each TOP_P bin against its mean TOP_P; the diagonal is perfect calibration."""
+    fig = go.Figure()
+    # The diagonal is a shape, not a trace, so run k takes colour k here and on the coverage figure alike.
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
+    for name, rep in reports:
+        bins = [b for b in rep["bins"] if b["n"]]
+        fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
+                        name=f"{name} (ECE {rep['ece']:.3f})", marker=dict(size=[6 + 14 * (b["n"] / rep["n"]) ** 0.5
+                                                                                  for b in bins]),
+                        customdata=[[b["n"], b["lo"], b["hi"]] for b in bins],
+                        hovertemplate="TOP_P %{customdata[1]:.1f}-%{customdata[2]:.1f}: %{customdata[0]} galaxies"
+                                      "<br>mean TOP_P %{x:.2f}, right %{y:.0%}<extra></extra>")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), title="Reliability (dotted: perfectly calibrated)",
+                      xaxis=dict(title="TOP_P (claimed probability)", range=[0, 1.02]),
+                      yaxis=dict(title="share right", range=[0, 1.02], tickformat=".0%"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
+    return fig
+
+
+def coverage_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> go.Figure:
+    """Accuracy vs coverage: per run (name, coverage, accuracy), answering only the most certain galaxies."""
+    fig = go.Figure()
+    for name, cov, acc in curves:
+        fig.add_scatter(x=cov, y=acc, mode="lines", name=name,
+                        hovertemplate="most certain %{x:.0%}: right %{y:.1%}<extra>" + name + "</extra>")
+    fig.add_vline(x=0.8, line_dash="dot", line_color="grey", opacity=0.6)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), title="Accuracy vs coverage",
+                      xaxis=dict(title="share of galaxies answered (most certain first)", tickformat=".0%",
+                                 range=[0, 1.01]),
+                      yaxis=dict(title="top-answer accuracy", tickformat=".0%"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
     return fig

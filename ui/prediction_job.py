@@ -36,6 +36,7 @@ from ui.catalog_state import current_catalog
 from ui.cluster_engine import ENGINE_LOCAL as ENGINE_LOCAL  # re-exported: the labels tests pick
 from ui.cluster_engine import ENGINE_SCHEDULER as ENGINE_SCHEDULER
 from ui.cluster_engine import EngineKeys, dashboard_line, engine_choice, job_controls
+from ui.job_polling import rerun_when_job_changes
 from ui.plain_text import md_escape
 
 POLL_ACTIVE_S = 1.0
@@ -231,13 +232,8 @@ def _panel(preferred: Path | None) -> None:
     if not job_controls(folder, state, now_active, cancel_label="Cancel job", cancel_key="predict_job_cancel",
                         cancel_toast="Cancel requested; finished partitions are kept.", worker="job's worker"):
         _ending(folder, state)
-    seen = st.session_state.get(state_keys.PREDICT_JOB_SEEN_ACTIVE)
-    if seen and not now_active:
-        st.session_state[state_keys.PREDICT_JOB_SEEN_ACTIVE] = False
-        st.rerun()  # the job ended: redraw the tab once (buttons, download)
-    if now_active and not seen:
-        st.session_state[state_keys.PREDICT_JOB_SEEN_ACTIVE] = True
-        st.rerun()  # a job started elsewhere: poll fast
+    # The job ended: redraw the tab once (buttons, download); one started elsewhere: poll fast.
+    rerun_when_job_changes(state_keys.PREDICT_JOB_SEEN_ACTIVE, now_active)
 
 
 def show_catalogue_job(run: dict) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.scoring import CHANCE_ACCURACY, score_warnings
 from core.training.run_config import RunConfig
+from core.training.run_figures import run_figures
 from ui.prediction_inputs import fmt
 
 ACCURACY_HELP = ("Share of galaxies whose model top answer equals the people's top answer (the recorded class "
@@ -47,8 +48,6 @@ def show_scores(scores: dict, note: str = "") -> None:
 
 def show_run_summary(run: dict) -> None:
     """A run's own validation figures (core.training.run_figures) with their n, baseline, chance and cautions."""
-    from core.training.run_figures import run_figures
-
     cfg = run["config"]
     fig = run_figures(cfg, run["final_metrics"])
     if fig.accuracy is not None or fig.spin_accuracy is not None:  # else nothing held out: no empty "n/a" row

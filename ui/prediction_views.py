@@ -13,13 +13,10 @@ import streamlit as st
 from core.images.reading import display_source
 from core.inference.galaxy_sets import GalaxySet
 from core.inference.learned import NOT_LEARNED, blank_unlearned
-from core.schema import CLASS_NAMES, RAW_COLUMNS, SHORT_LABELS, LabelKind
+from core.schema import ANSWER_WORDS, SHORT_LABELS, LabelKind
 from ui.plain_text import md_escape
 from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR, fraction_bars, human_trace_name
 from ui.prediction_inputs import fmt
-
-#: CLASS_NAMES (as in the galaxy table's top-answer columns) -> the words shown to people.
-ANSWER_WORDS = {name: SHORT_LABELS[col] for name, col in zip(CLASS_NAMES, RAW_COLUMNS, strict=True)}
 
 
 def _galaxy_table(table: pd.DataFrame, key: str, labelled: bool):
@@ -34,6 +31,9 @@ def _galaxy_table(table: pd.DataFrame, key: str, labelled: bool):
             "DISAGREEMENT": st.column_config.ProgressColumn("disagreement", min_value=0.0, max_value=1.0,
                                                             format="%.2f"),
             "LABEL_KIND": "human label", "MOST_DIFFERENT": "most different", "MODEL_TOP": "model top",
+            "TOP_P": st.column_config.NumberColumn("sure", format="%.2f",
+                                                   help="TOP_P: calibrated probability that the volunteers' top "
+                                                        "answer is the model's top answer"),
             "HUMAN_TOP": "people top", "IMAGE": None, **number,
         },
     )
@@ -41,10 +41,11 @@ def _galaxy_table(table: pd.DataFrame, key: str, labelled: bool):
 
 
 def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, failed: list[tuple[str, str]],
-                learned: np.ndarray, key: str, focus_id: str | None = None) -> int:
+                learned: np.ndarray, key: str, focus_id: str | None = None, sd: np.ndarray | None = None) -> int:
     """Counts, unusable images, the galaxy table and the selected (or first) galaxy with its bars.
 
-    ``focus_id``: a galaxy to show while no table row is selected ("More like this"). Returns its row in ``table``.
+    ``focus_id``: a galaxy to show while no table row is selected ("More like this"); ``sd`` (N, 9):
+    one standard deviation per fraction, drawn as intervals. Returns its row in ``table``.
     """
     kinds = pd.Series(gset.label_kind()).value_counts()
     st.write(f"**{len(gset):,} galaxies** ({md_escape(gset.name)}) · human labels: "
@@ -78,13 +79,31 @@ def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, fai
     series = [("model", blank_unlearned(fractions[pick], learned), MODEL_COLOUR)]
     if not np.isnan(gset.targets[pick]).all():
         series.append((human_trace_name(cd), gset.targets[pick], HUMAN_COLOUR))
-    c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)], blank_text={"model": NOT_LEARNED}),
-                        key="predict_galaxy_bars")
+    errors = {"model": blank_unlearned(sd[pick], learned)} if sd is not None else None
+    c_bars.plotly_chart(fraction_bars(series, hatched=[human_trace_name(True)], blank_text={"model": NOT_LEARNED},
+                                      errors=errors), key="predict_galaxy_bars")
+    if errors is not None and np.isfinite(errors["model"]).any():
+        c_bars.caption(INTERVAL_NOTE)
     _galaxy_facts(c_img, c_bars, g, cd, gset.label_kind()[pick])
     return pick
 
 
+#: Under bars with intervals.
+INTERVAL_NOTE = ("Black whiskers: ±1 standard deviation over the model's samples (ensemble members or dropout "
+                 "masks, and the 8 views with test-time augmentation): how much the model itself wavers.")
+
+
+def sure_words(top_p: float) -> str:
+    """TOP_P in words for a caption ("" when unknown)."""
+    if not np.isfinite(top_p):
+        return ""
+    return (f"Probability that the volunteers' top answer is the model's: **{top_p:.0%}** "
+            "(calibrated on held-out galaxies: Compare models shows how well).")
+
+
 def _galaxy_facts(c_img, c_bars, g: pd.Series, class_derived: bool, label_kind: str) -> None:
+    if np.isfinite(g.get("TOP_P", np.nan)):
+        c_img.caption(sure_words(float(g["TOP_P"])))
     d = g["DISAGREEMENT"]
     if np.isnan(d):
         c_img.caption(f"Model's top answer: {ANSWER_WORDS.get(g['MODEL_TOP'], 'not known')}. No human label to "
@@ -102,12 +121,19 @@ def _galaxy_facts(c_img, c_bars, g: pd.Series, class_derived: bool, label_kind: 
         c_bars.caption("Only some vote fractions are known for this galaxy (n/a = not in the label).")
 
 
-def show_upload_bars(image: bytes, name: str, values: np.ndarray, top_words: str, top_share: float):
-    """An uploaded picture, its most likely answer and the model's nine bars; returns the bars' column."""
+def show_upload_bars(image: bytes, name: str, values: np.ndarray, top_words: str, top_share: float,
+                     sd: np.ndarray | None = None, top_p: float = float("nan")):
+    """An uploaded picture, its most likely answer and the model's nine bars (``sd``: +-1 SD intervals,
+    ``top_p``: TOP_P); returns the bars' column."""
     c_img, c_bars = st.columns([1, 2.4])
     c_img.image(image, caption=md_escape(name), width="stretch")
     c_img.metric("Most people would say", top_words)  # the share as plain text: a metric delta draws an arrow
     c_img.caption(f"{top_share:.0%} of the vote, as the model predicts it")
-    c_bars.plotly_chart(fraction_bars([("model", values, MODEL_COLOUR)], blank_text={"model": NOT_LEARNED}),
-                        key="predict_upload_bars")
+    if np.isfinite(top_p):
+        c_img.caption(sure_words(top_p))
+    errors = {"model": sd} if sd is not None else None
+    c_bars.plotly_chart(fraction_bars([("model", values, MODEL_COLOUR)], blank_text={"model": NOT_LEARNED},
+                                      errors=errors), key="predict_upload_bars")
+    if sd is not None and np.isfinite(sd).any():
+        c_bars.caption(INTERVAL_NOTE)
     return c_bars

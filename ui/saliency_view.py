@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.explain.answers import learned_columns
+from core.images.reading import open_image
 from core.schema import SHORT_LABELS
 
 #: Session key of the answer whose map is shown (a VOTE_COLUMNS name).
@@ -32,7 +33,6 @@ def _overlay(run_path: str, mtime: float, source: str | bytes, column: str, crop
              ) -> tuple[bytes, float, bool, str]:
     """(overlay PNG, predicted fraction, uniform?, description) of one map; ``source`` a path or image bytes."""
     from core.explain.saliency import explain_image, overlay_png
-    from core.images.reading import open_image
     from ui.model_cache import model_for
 
     img = open_image(source).convert("RGB")

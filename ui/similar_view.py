@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.config import get_settings
+from core.config import REPO_ROOT, get_settings
+from core.explain.index_file import read_index
+from core.explain.index_lookup import embed_command, image_vector, index_dirs, matching_indexes
+from core.explain.similar import Query, id_queries, search
+from core.images.reading import open_image
 from core.inference.galaxy_sets import GalaxySet
 from ui import state_keys
 from ui.plain_text import md_escape
@@ -26,14 +30,11 @@ DEFAULT_K = 6
 
 @st.cache_resource(show_spinner="Reading the embedding index...", max_entries=8)
 def _index(path: str, mtime: float):
-    from core.explain.index_file import read_index
-
     return read_index(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _matching(run_path: str, mtime: float, demo_dir: str) -> list[str]:
-    from core.explain.index_lookup import index_dirs, matching_indexes
     from ui.model_cache import model_for
 
     return [str(p) for p in matching_indexes(model_for(run_path), index_dirs(run_path, demo_dir))]
@@ -41,8 +42,6 @@ def _matching(run_path: str, mtime: float, demo_dir: str) -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _upload_vector(run_path: str, mtime: float, data: bytes, views: int) -> np.ndarray:
-    from core.explain.index_lookup import image_vector
-    from core.images.reading import open_image
     from ui.model_cache import model_for
 
     return image_vector(model_for(run_path), open_image(data), views)
@@ -56,8 +55,6 @@ def _open(gid: str, clear_key: str | None) -> None:
 
 def _short(path: str | os.PathLike) -> str:
     """``path`` relative to the repository root (where the command is run) when it lies inside it."""
-    from core.config import REPO_ROOT
-
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT.resolve()))
     except ValueError:
@@ -83,15 +80,12 @@ def show_similar(run_path: str, model, query: str | bytes, gset: GalaxySet | Non
     and which neighbours "Open" can show). ``images_dir``: named in the build command.
     ``table_key``: the galaxy table's widget key, whose selection "Open" clears; ``key``: widget-key prefix.
     """
-    from core.explain.similar import Query, id_queries, search
     from ui.model_cache import model_mtime
 
     settings = get_settings()
     mtime = model_mtime(run_path)
     found = _matching(str(run_path), mtime, str(settings.demo_dir))
     if not found:
-        from core.explain.index_lookup import embed_command
-
         st.info("No embedding index was made with this run, so there are no look-alikes to show. Build one "
                 "(it goes where this page looks for it), then reload:")
         st.code(embed_command(_short(run_path), _short(images_dir)), language="bash", wrap_lines=True)

@@ -9,10 +9,38 @@ from __future__ import annotations
 import streamlit as st
 
 from core.catalog.reader import CatalogResult
-from core.catalog.sky import build_sky_map, color_choices, selected_objids
+from core.catalog.sky import color_choices
 from core.schema import SHORT_LABELS
 from ui import state_keys
+from ui.catalog_charts import build_sky_map, selected_objids
 from ui.catalog_state import current_selection, set_selection
+
+#: The map's box keeps the Mollweide ellipse's 2:1 shape plus the title (and the colour bar's width) at every
+#: width, so the map fills the page width without empty bands around it (a fixed pixel height cannot).
+MAP_BOX = "sky_map_box"
+
+
+def map_css(colour_scale: bool) -> str:
+    """CSS giving the map's box its width:height ratio (1.8 with one colour, 2.0 beside a colour bar)."""
+    ratio = 2.0 if colour_scale else 1.8
+    return (f".st-key-{MAP_BOX} {{ aspect-ratio: {ratio}; min-height: 200px; }} "
+            f".st-key-{MAP_BOX} > div {{ flex: 1 1 auto; }}")
+
+
+#: Selected galaxies: larger and opaque; the others grey and faint, so a selection stands out.
+SELECTED_COLOUR = "#d62728"
+
+
+def fit_and_highlight(figure, colour_scale: bool) -> None:
+    """Let the map take its box's height (MAP_CSS) and draw a selection clearly (selected red when one
+    colour, else in their colour-scale colour; unselected grey)."""
+    figure.update_layout(height=None, autosize=True)
+    for trace in figure.data:
+        if trace.type != "scattergl":
+            continue
+        size = trace.marker.size if isinstance(trace.marker.size, (int, float)) else 7
+        chosen = dict(size=max(9, size * 1.6), opacity=1.0) | ({} if colour_scale else dict(color=SELECTED_COLOUR))
+        trace.update(selected=dict(marker=chosen), unselected=dict(marker=dict(color="#9e9e9e", opacity=0.3)))
 
 
 def show_sky_map(result: CatalogResult, digest: str) -> list[str]:
@@ -38,13 +66,16 @@ def show_sky_map(result: CatalogResult, digest: str) -> list[str]:
         sky = cache[2]
     else:
         sky = build_sky_map(result.table, color_by=color_by)
+        fit_and_highlight(sky.figure, colour_scale=color_by is not None)
         st.session_state[state_keys.SKY_MAP_CACHE] = (digest, color_by, sky)
     chart_key = f"sky_map_{digest[:12]}_{st.session_state.get(state_keys.SKY_MAP_CLEARS, 0)}"  # new key = cleared
     returning = chart_key not in st.session_state  # first run since another page was shown
-    event = st.plotly_chart(
-        sky.figure, key=chart_key, on_select="rerun",
-        selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
-    )
+    st.html(f"<style>{map_css(color_by is not None)}</style>")
+    with st.container(key=MAP_BOX):
+        event = st.plotly_chart(
+            sky.figure, key=chart_key, on_select="rerun", height="stretch",
+            selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
+        )
     selection = selected_objids(sky, event.selection if event else None)
     if selection:  # a new box or lasso replaces any kept selection
         st.session_state[state_keys.CATALOG_KEEP_SELECTION] = False

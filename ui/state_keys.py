@@ -47,6 +47,8 @@ VOTE_SKIPPED = "vote_skipped"
 VOTE_NOTICE = "vote_notice"
 #: Where the Classify page takes galaxies from ("demo", "downloaded" or "folder").
 VOTE_SOURCE = "vote_image_source"
+#: bool: the Classify page shows the galaxies the model is least sure of first (lowest TOP_P).
+VOTE_LEAST_SURE = "vote_least_certain_first"
 #: dict image-set name ("folder X") -> folder path (str) of every folder the Classify page took galaxies from.
 VOTE_FOLDERS = "vote_folders_seen"
 #: int: how often the Catalog page's "Clear the selection" was pressed (part of the sky map's chart key).
@@ -85,5 +87,49 @@ IMAGES_ENGINE = "img_engine"
 IMAGES_WORKERS = "img_cluster_workers"
 IMAGES_SCHEDULER = "img_scheduler"
 IMAGES_PARTITION = "img_partition_rows"
+#: Images page widgets and bookkeeping (pages/images.py, ui/images_gallery.py, ui/download_job_view.py):
+#: folder whose job last filled the settings form (str); folder the sky-map selection last switched
+#: "Which galaxies" for (str); widget values kept across page visits (dict key -> value);
+IMAGES_PREFILLED_FOR = "img_form_prefilled_for"
+IMAGES_MODE_SET_FOR = "img_mode_set_for"
+IMAGES_KEPT = "img_kept_choices"
+#: which galaxies (mode), how many, random seed, class filter;
+IMAGES_MODE = "img_mode"
+IMAGES_N = "img_n"
+IMAGES_SEED = "img_seed"
+IMAGES_CLASS = "img_class"
+#: the download settings form: service, scale (arcsec/px), size (px), base URL, parallel requests,
+#: min. seconds between requests, deadline per request (s), retries;
+IMAGES_SOURCE = "img_source"
+IMAGES_SCALE = "img_scale"
+IMAGES_SIZE = "img_size"
+IMAGES_BASE_URL = "img_base_url"
+IMAGES_REQUESTS = "img_workers"
+IMAGES_INTERVAL = "img_interval"
+IMAGES_TIMEOUT = "img_timeout"
+IMAGES_RETRIES = "img_retries"
+#: the start, retry-failed and cancel buttons; the import controls; the gallery's filter toggle and page.
+IMAGES_START = "img_start"
+IMAGES_RETRY = "img_retry"
+IMAGES_CANCEL = "img_cancel"
+IMAGES_IMPORT_BUILTIN = "img_import_builtin"
+IMAGES_IMPORT_FOLDER = "img_import_folder"
+IMAGES_IMPORT_ZIP = "img_import_zip"
+IMAGES_IMPORT = "img_import"
+IMAGES_ONLY_CATALOG = "img_only_catalog"
+IMAGES_GALLERY_PAGE = "img_page"
 #: Predict page: OBJID (str) opened from "More like this" (shown until a table row is selected).
 PREDICT_FOCUS = "predict_focus_id"
+#: Explore page (embedding map, ui.embedding_selection / ui.embedding_map_view): the box/lasso selection
+#: (ui.embedding_selection.MapSelection), the index files shown (list of paths), the colour choice (str),
+#: the clicked galaxy (ID str), how often "Clear the selection" was pressed (part of the chart key),
+#: whether the selection in use was made before the chart was last redrawn (bool), and the Predict and
+#: Train toggles "only the galaxies selected on the embedding map" (bool).
+MAP_SELECTION = "embedding_map_selection"
+MAP_FILES = "embedding_map_files"
+MAP_COLOUR = "embedding_map_colour"
+MAP_FOCUS = "embedding_map_focus_id"
+MAP_CLEARS = "embedding_map_clears"
+MAP_KEEP_SELECTION = "embedding_map_keep_selection"
+MAP_ONLY_PREDICT = "embedding_map_only_predict"
+MAP_ONLY_TRAIN = "embedding_map_only_train"

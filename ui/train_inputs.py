@@ -16,14 +16,23 @@ import streamlit as st
 from core.atomic import write_bytes_atomic
 from core.config import Settings
 from core.images.matching import match_images
+from core.labels.join import JoinResult, load_labelled_set
+from core.labels.targets import LabelError
 from core.paths import PathNotAllowed, confine, display_path
-from core.schema import LabelKind
-from core.training.dataset import JoinResult, load_labelled_set
+from core.schema import VOTE_COLUMNS, LabelKind
 from core.training.run_figures import SMALL_N
-from core.training.targets import LabelError
 from core.training.train_config import Source, demo_sources
 from ui import state_keys
-from ui.catalog_state import current_catalog
+from ui.catalog_state import (
+    MAPPED_LABELS,
+    current_catalog,
+    current_selection,
+    is_mapped,
+    labelled_rows,
+    mapped_labels_path,
+    selected_table,
+)
+from ui.embedding_selection import only_map_selection_sources
 from ui.plain_text import md_escape
 from ui.train_run_view import code_span
 from ui.visitor_votes_input import VISITOR_VOTES, choose_visitor_vote_sources
@@ -72,15 +81,36 @@ def shown_name(catalog: str) -> str:
 
 
 def _catalogue_labels(settings: Settings) -> str | None:
+    """The current catalogue's labels as a CSV path (the sky-map selection's rows when asked), or None."""
     catalog = current_catalog()
     if catalog is None:
         st.error("The built-in sample catalogue cannot be read; pick another option.")
         return None
-    table = catalog.table
-    st.caption(f"Catalogue: {md_escape(catalog.name)}, {len(table):,} rows"
-               + (" (the built-in sample; load another on the **Catalog** page)" if catalog.is_sample else "."))
+    rows, picked = catalog.table, current_selection()
+    if picked and st.toggle(f"Only the {len(picked):,} galaxies selected on the sky map", value=True,
+                            key="train_only_selection", help="Clear the selection on the **Catalog** page, or "
+                                                             "turn this off, to train on the whole catalogue."):
+        rows = selected_table(catalog)
+    labels = labelled_rows(catalog, rows)
+    what = f"{len(rows):,} of its {len(catalog.table):,} rows (the sky-map selection)" if len(rows) < len(
+        catalog.table) else f"{len(rows):,} rows"
+    if is_mapped(catalog):
+        st.caption(f"Catalogue: {md_escape(catalog.name)}, {what}. Their labels come from "
+                   f"{code_span(display_path(mapped_labels_path()))}: the source's class (used class-derived, "
+                   "one-hot) and the GZ1 vote fractions where known. Their images: **Images** page, *Import the "
+                   "built-in images*.")
+        shown = f"{catalog.name} ({MAPPED_LABELS})"
+    else:
+        st.caption(f"Catalogue: {md_escape(catalog.name)}, {what}"
+                   + (" (the built-in sample; load another on the **Catalog** page)." if catalog.is_sample else "."))
+        shown = catalog.name
+        if not any(c in labels.columns for c in (*VOTE_COLUMNS, "CLASS_NAME", "CLASS")):
+            st.info(f"{md_escape(catalog.name)} has no vote fractions and no class column, so it cannot label "
+                    "images. Load a catalogue with GZ1 vote fractions on the **Catalog** page, or pick another "
+                    "labels option.", icon=":material/label_off:")
+            return None
     # Every column, so the labels' description counts the table's columns, not a subset's.
-    return _saved_csv(settings, "train_labels", table.to_csv(index=False).encode(), catalog.name)
+    return _saved_csv(settings, "train_labels", labels.to_csv(index=False).encode(), shown)
 
 
 def _labels_path(settings: Settings, choice: str) -> str | None:
@@ -111,7 +141,7 @@ def choose_sources(settings: Settings) -> list[Source]:
         sources = demo_sources()
         st.caption(f"Demo set in {code_span(display_path(settings.demo_dir))}: GZ1 subject images (class "
                    "labels) + spin-labelled 0.2″/px cutouts (P_CW, P_ACW, NVOTE).")
-        return sources
+        return only_map_selection_sources(settings, sources)  # the Explore page's box/lasso, when kept on
     if choice == VISITOR_VOTES:  # votes cast on the Classify page, exported as GZ1 vote fractions
         return choose_visitor_vote_sources(settings)
     catalog_path = _labels_path(settings, choice)
@@ -140,7 +170,7 @@ def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
         try:
             joins.append((s, _join(s.catalog, s.images, file_stamp(s.catalog, s.images))))
         except (LabelError, FileNotFoundError, ValueError) as exc:
-            st.error(md_escape(exc))
+            st.error(md_escape(str(exc).replace(str(s.catalog), shown_name(s.catalog))))
             return []
     for s, join in joins:
         summ = join.summary()

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import get_settings
+from core.inference.runs import run_name
 from core.jobs import JobState, JobStatus
 from core.training.run_config import RunConfig
 from core.training.run_figures import SMALL_N, RunFigures, run_figures
@@ -72,7 +73,8 @@ def curves(rows: list[dict]) -> tuple[go.Figure, go.Figure]:
     met.update_layout(title="Validation metrics", xaxis_title="epoch", yaxis=dict(range=[0, 1.02]),
                       height=330, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     for fig in (loss, met):  # epochs are whole numbers: never a tick at 1.5
-        fig.update_xaxes(tick0=1, dtick=max(1, -(-len(df) // 8)), tickformat="d")
+        fig.update_xaxes(tick0=1, dtick=max(1, -(-len(df) // 8)), tickformat="d",
+                         range=[df["epoch"].min() - 0.5, df["epoch"].max() + 0.5])  # no epoch 0 or 2 after one
     return loss, met
 
 
@@ -138,7 +140,7 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame:
         note = "; ".join(fig.warnings()) or ("no held-out split: trained on every image"
                                              if row and row.get("val_loss") is None else "")
         records.append({
-            "run": r["run_id"],
+            "run": run_name(r),
             "model": RunConfig.from_dict(cfg).arch,
             "size px": str(RunConfig.from_dict(cfg).image_size),
             "epochs": f"{r['n_epochs']} of {cfg.get('epochs', '?')}",
@@ -160,7 +162,7 @@ def run_summary(run: dict) -> str:
     recorded = RunConfig.from_dict(cfg)
     fig = run_figures(cfg, row)
     lines = [
-        f"**{md_escape(run['run_id'])}**: {md_escape(recorded.arch)} model"
+        f"**{md_escape(run_name(run))}**: {md_escape(recorded.arch)} model"
         + (f", {int(cfg['n_params']):,} parameters" if isinstance(cfg.get("n_params"), int) else "")
         + f", {recorded.image_size} px input, {run['n_epochs']} of "
           f"{md_escape(cfg.get('epochs', '?'))} epochs, status {md_escape(run.get('status', '?'))}.",
@@ -168,6 +170,9 @@ def run_summary(run: dict) -> str:
         f"validation images; {md_escape(data.get('n_class_derived', 0))} labels class-derived"
         + (f"; {data['n_unreadable']} unreadable images skipped" if data.get("n_unreadable") else "") + ".",
     ]
+    if run.get("shipped"):
+        lines.insert(1, "- **Shipped** with the app (the repository's `models/`, model card `models/README.md`): "
+                        "read-only, never trained into, resumed or changed.")
     for src in data.get("sources") or []:
         if isinstance(src, dict):
             kinds = ", ".join(f"{md_escape(k)}: {v}" for k, v in (src.get("label_kinds") or {}).items())

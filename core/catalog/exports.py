@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.csv_safety import safe_frame
-from core.schema import CLEAN_COLUMNS, TRAINING_COLUMNS, VOTE_COLUMNS
+from core.schema import CLEAN_COLUMNS, POSITION_COLUMNS, TRAINING_COLUMNS, VOTE_COLUMNS
 
 #: The SDSS Image List Tool accepts at most this many objects per list.
 IMAGE_LIST_LIMIT = 1000
@@ -102,7 +102,7 @@ def image_list_files(table: pd.DataFrame, limit: int = IMAGE_LIST_LIMIT) -> list
     Returns ``[(file name, bytes), ...]``: ``image_list.txt`` when one file is
     enough, else ``image_list_001.txt``, ``image_list_002.txt``, ...
     """
-    _require(table, ("OBJID", "RA", "DEC"), "the SDSS image list")
+    _require(table, POSITION_COLUMNS, "the SDSS image list")
     if limit < 1:
         raise ValueError("limit must be at least 1")
     text = pc.binary_join_element_wise(

@@ -11,6 +11,7 @@ from core.schema import (
     CLEAN_COLUMNS,
     FLAG_COLUMNS,
     OBJID_ALIASES,
+    POSITION_COLUMNS,
     TABLE2_COLUMNS,
     TRAINING_COLUMNS,
     VOTE_COLUMNS,
@@ -27,7 +28,7 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "zoospec": TABLE2_COLUMNS,
     "table2-13": CLEAN_COLUMNS,
     "training": TRAINING_COLUMNS,
-    "objid-ra-dec": ("OBJID", "RA", "DEC"),
+    "objid-ra-dec": POSITION_COLUMNS,
 }
 SNIFF_BYTES = 1 << 16
 

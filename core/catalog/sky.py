@@ -1,4 +1,4 @@
-"""All-sky map of a catalogue: Mollweide projection (numpy) and the plotly figure.
+"""All-sky map of a catalogue: Mollweide projection, thinning and selections (numpy; the figure is ui's).
 
 Conventions: RA and DEC in decimal degrees (J2000). The map is drawn as the sky
 is seen from inside the sphere, the astronomers' way: RA increases to the
@@ -9,7 +9,7 @@ Projected coordinates are Mollweide plane units: x in [-2*sqrt(2), 2*sqrt(2)],
 y in [-sqrt(2), sqrt(2)].
 
 Only up to ``max_points`` galaxies are sent to the browser (a reproducible
-random subset); the chart title says so whenever it shows fewer than all.
+random subset); the chart (``ui.catalog_charts``) says so whenever it shows fewer than all.
 Box and lasso selections are applied to *all* rows geometrically, so a
 selection on a thinned map still picks every galaxy inside the drawn region.
 """
@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from core.schema import SHORT_LABELS, VOTE_COLUMNS
+from core.schema import VOTE_COLUMNS
 
 SQRT2 = float(np.sqrt(2.0))
 X_MAX = 2.0 * SQRT2
@@ -67,8 +66,26 @@ def mollweide(ra_deg: Any, dec_deg: Any, center_ra_deg: float = 180.0) -> tuple[
     return x, y
 
 
-def _graticule(center_ra_deg: float) -> list[go.Scatter]:
-    """Meridians every 2h, parallels every 30 degrees, the outline, and their labels."""
+@dataclass
+class Graticule:
+    """Grid of the map in projected units: meridians every 2h, parallels every 30 degrees, the outline.
+
+    ``line_x``/``line_y``: one polyline per grid line, separated by None; ``*_label_*``: where the
+    RA labels (on the equator) and DEC labels (at the left edge) go, and their text.
+    """
+
+    line_x: list[float | None]
+    line_y: list[float | None]
+    ra_label_x: np.ndarray
+    ra_label_y: np.ndarray
+    ra_labels: list[str]
+    dec_label_x: np.ndarray
+    dec_label_y: np.ndarray
+    dec_labels: list[str]
+
+
+def graticule(center_ra_deg: float = 180.0) -> Graticule:
+    """The :class:`Graticule` of a map centred on ``center_ra_deg``."""
     xs: list[float | None] = []
     ys: list[float | None] = []
     dec_line = np.linspace(-90, 90, 91)
@@ -87,52 +104,36 @@ def _graticule(center_ra_deg: float) -> list[go.Scatter]:
         x, y = mollweide(np.full_like(dec_line, center_ra_deg + side), dec_line, center_ra_deg)
         xs += [*x, None]
         ys += [*y, None]
-    grid = go.Scatter(
-        x=xs, y=ys, mode="lines", line=dict(color="rgba(128,128,128,0.45)", width=1),
-        hoverinfo="skip", showlegend=False, name="grid",
-    )
-    ra_labels = [ra for ra in range(0, 360, 30) if abs(((ra - center_ra_deg + 180) % 360) - 180) < 179.0]
-    lx, ly = mollweide(np.array(ra_labels, float), np.zeros(len(ra_labels)), center_ra_deg)
-    ra_text = go.Scatter(
-        x=lx, y=ly - 0.07, mode="text", text=[f"{ra // 15}h" for ra in ra_labels],
-        textfont=dict(size=10, color="rgba(128,128,128,0.9)"), hoverinfo="skip", showlegend=False,
-        name="RA labels",
-    )
+    ra_at = [ra for ra in range(0, 360, 30) if abs(((ra - center_ra_deg + 180) % 360) - 180) < 179.0]
+    lx, ly = mollweide(np.array(ra_at, float), np.zeros(len(ra_at)), center_ra_deg)
     decs = [-60, -30, 30, 60]
     dx, dy = mollweide(np.full(len(decs), center_ra_deg + 179.0), np.array(decs, float), center_ra_deg)
-    dec_text = go.Scatter(
-        x=dx - 0.12, y=dy, mode="text", text=[f"{d:+d}°" for d in decs],
-        textfont=dict(size=10, color="rgba(128,128,128,0.9)"), hoverinfo="skip", showlegend=False,
-        name="DEC labels",
-    )
-    return [grid, ra_text, dec_text]
+    return Graticule(xs, ys, lx, ly - 0.07, [f"{ra // 15}h" for ra in ra_at],
+                     dx - 0.12, dy, [f"{d:+d}°" for d in decs])
 
 
 @dataclass
-class SkyMap:
-    """A sky-map figure plus what is needed to turn a selection back into OBJIDs.
+class SkyPoints:
+    """A catalogue on the map: projected coordinates of every row and which rows are drawn.
 
-    ``shown_index``: row positions (into the table) of the plotted points, in
-    trace order; ``x_all``/``y_all``: projected coordinates of every table row.
+    ``shown_index``: row positions (into the table) of the drawn points, in drawing order;
+    ``x_all``/``y_all``: projected coordinates of every table row; ``objids``: the table's OBJIDs.
     """
 
-    figure: go.Figure
     n_total: int
-    n_shown: int
     color_by: str | None
     shown_index: np.ndarray
     x_all: np.ndarray
     y_all: np.ndarray
     objids: pd.Series
-    data_trace_index: int
+
+    @property
+    def n_shown(self) -> int:
+        return len(self.shown_index)
 
     @property
     def subsampled(self) -> bool:
         return self.n_shown < self.n_total
-
-    @property
-    def title(self) -> str:
-        return str(self.figure.layout.title.text)
 
 
 def color_choices(table: pd.DataFrame) -> list[str]:
@@ -140,48 +141,17 @@ def color_choices(table: pd.DataFrame) -> list[str]:
     return [c for c in COLOR_CHOICES if c in table.columns]
 
 
-def _hover(table: pd.DataFrame, shown: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """(customdata float32 rows, hover template lines): OBJID, RA/DEC in degrees, NVOTE, fractions."""
-    hover_cols = ["RA", "DEC"] + [c for c in ("NVOTE",) + VOTE_COLUMNS if c in table.columns]
-    custom = np.column_stack([table[c].to_numpy(dtype=np.float64)[shown] for c in hover_cols]).astype(np.float32)
-    lines = ["<b>OBJID %{text}</b>", "RA %{customdata[0]:.4f}°, DEC %{customdata[1]:.4f}°"]
-    for i, col in enumerate(hover_cols[2:], start=2):
-        if col == "NVOTE":
-            lines.append(f"NVOTE %{{customdata[{i}]:.0f}}")
-        else:
-            lines.append(f"{col} ({SHORT_LABELS[col]}) %{{customdata[{i}]:.3f}}")
-    return custom, lines
+def hover_columns(table: pd.DataFrame) -> list[str]:
+    """Numbers a point's hover shows, in order: RA, DEC (degrees), then NVOTE and the fractions present."""
+    return ["RA", "DEC"] + [c for c in ("NVOTE",) + VOTE_COLUMNS if c in table.columns]
 
 
-def _marker(table: pd.DataFrame, color_by: str | None, shown: np.ndarray) -> dict[str, Any]:
-    """Marker style: smaller and fainter as more points are drawn; Viridis over [0, 1] for fractions."""
-    n_shown = len(shown)
-    size = 7 if n_shown <= 2_000 else 4 if n_shown <= 20_000 else 3
-    marker: dict[str, Any] = dict(size=size, opacity=0.85 if n_shown <= 20_000 else 0.6)
-    if color_by is None:
-        return marker | dict(color="#1f77b4")
-    values = table[color_by].to_numpy(dtype=np.float64)[shown].astype(np.float32)
-    marker.update(color=values, colorscale="Viridis", showscale=True,
-                  colorbar=dict(title=dict(text=color_by, side="right"), thickness=14, len=0.8))
-    if color_by in VOTE_COLUMNS:
-        marker.update(cmin=0.0, cmax=1.0)
-    return marker
+def sky_points(table: pd.DataFrame, color_by: str | None = "P_EL", max_points: int | None = DEFAULT_MAX_POINTS,
+               seed: int = 0, center_ra_deg: float = 180.0) -> SkyPoints:
+    """Project ``table`` (needs RA and DEC in degrees) and pick at most ``max_points`` rows to draw.
 
-
-def build_sky_map(
-    table: pd.DataFrame,
-    color_by: str | None = "P_EL",
-    max_points: int | None = DEFAULT_MAX_POINTS,
-    seed: int = 0,
-    center_ra_deg: float = 180.0,
-    height: int = 440,
-) -> SkyMap:
-    """Build the all-sky Scattergl figure of ``table`` (needs RA and DEC in degrees).
-
-    ``color_by``: a column from :data:`COLOR_CHOICES` (None: one colour).
-    ``max_points``: at most this many points are drawn (None: all); the title
-    then reads "showing N of M". Hover shows OBJID, RA/DEC, NVOTE and the vote
-    fractions present.
+    ``color_by``: a column from :data:`COLOR_CHOICES` (None: one colour), checked here.
+    ``max_points`` None draws every row; otherwise a reproducible random subset (``seed``).
     """
     if "RA" not in table.columns or "DEC" not in table.columns:
         raise ValueError("the sky map needs RA and DEC columns (decimal degrees); this catalogue has no positions")
@@ -190,36 +160,10 @@ def build_sky_map(
     n_total = len(table)
     x_all, y_all = mollweide(table["RA"].to_numpy(), table["DEC"].to_numpy(), center_ra_deg)
     if max_points is not None and n_total > max_points:
-        rng = np.random.default_rng(seed)
-        shown = np.sort(rng.choice(n_total, size=max_points, replace=False))
+        shown = np.sort(np.random.default_rng(seed).choice(n_total, size=max_points, replace=False))
     else:
         shown = np.arange(n_total)
-    n_shown = len(shown)
-
-    custom, lines = _hover(table, shown)
-    marker = _marker(table, color_by, shown)
-    objids = table["OBJID"]
-    traces: list[Any] = _graticule(center_ra_deg)
-    data_trace_index = len(traces)
-    traces.append(go.Scattergl(
-        x=x_all[shown].astype(np.float32), y=y_all[shown].astype(np.float32), mode="markers",
-        marker=marker, text=objids.to_numpy(dtype=object)[shown], customdata=custom,
-        hovertemplate="<br>".join(lines) + "<extra></extra>", name="galaxies", showlegend=False,
-    ))
-    if n_shown < n_total:
-        title = f"Showing {n_shown:,} of {n_total:,} galaxies (random subset)"
-    else:
-        title = f"{n_total:,} galaxies"
-    colour_note = f" · colour: {color_by}" if color_by else ""  # short: the modebar sits top right
-    fig = go.Figure(traces)
-    fig.update_layout(
-        title=dict(text=title + colour_note, font=dict(size=14)),
-        height=height, margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(visible=False, range=[-X_MAX * 1.05, X_MAX * 1.05]),
-        yaxis=dict(visible=False, range=[-Y_MAX * 1.05, Y_MAX * 1.05], scaleanchor="x", scaleratio=1),
-        dragmode="select", hovermode="closest", showlegend=False,
-    )
-    return SkyMap(fig, n_total, n_shown, color_by, shown, x_all, y_all, objids, data_trace_index)
+    return SkyPoints(n_total, color_by, shown, x_all, y_all, table["OBJID"])
 
 
 def _inside_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -237,11 +181,12 @@ def _inside_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray
     return inside
 
 
-def selection_mask(sky: SkyMap, selection: Mapping[str, Any] | None) -> np.ndarray:
+def selection_mask(sky: SkyPoints, selection: Mapping[str, Any] | None, trace: int) -> np.ndarray:
     """Rows of the table picked by a plotly selection (``st.plotly_chart(on_select=...)``).
 
     Boxes and lassos (in projected coordinates) are applied to *all* rows; a
-    plain click selection (points only) maps the clicked points back to rows.
+    plain click selection (points only) maps the clicked points of curve ``trace``
+    (the galaxies' trace; clicks on grid lines are ignored) back to rows.
     """
     mask = np.zeros(sky.n_total, dtype=bool)
     if not selection:
@@ -264,21 +209,14 @@ def selection_mask(sky: SkyMap, selection: Mapping[str, Any] | None) -> np.ndarr
             mask[idx[_inside_polygon(sky.x_all[idx], sky.y_all[idx], px, py)]] = True
     if not boxes and not lassos:
         for point in selection.get("points") or []:
-            curve = point.get("curve_number", sky.data_trace_index)
+            curve = point.get("curve_number", trace)
             index = point.get("point_index", point.get("point_number"))
-            if curve == sky.data_trace_index and index is not None and 0 <= int(index) < sky.n_shown:
+            if curve == trace and index is not None and 0 <= int(index) < sky.n_shown:
                 mask[sky.shown_index[int(index)]] = True
     return mask
 
 
-def selected_objids(sky: SkyMap, selection: Mapping[str, Any] | None) -> list[str]:
-    """OBJIDs (strings) of the rows a selection picks, in table order."""
-    mask = selection_mask(sky, selection)
+def selected_objids(sky: SkyPoints, selection: Mapping[str, Any] | None, trace: int) -> list[str]:
+    """OBJIDs (strings) of the rows a selection picks, in table order (see :func:`selection_mask`)."""
+    mask = selection_mask(sky, selection, trace)
     return sky.objids.to_numpy(dtype=object)[mask].tolist()
-
-
-def payload_bytes(sky: SkyMap) -> int:
-    """Size of the JSON that ``st.plotly_chart`` sends to the browser for this figure."""
-    import plotly.io as pio
-
-    return len(pio.to_json(sky.figure, validate=False).encode("utf-8"))

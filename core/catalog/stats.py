@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from core.schema import SHORT_LABELS, VOTE_COLUMNS
+from core.schema import VOTE_COLUMNS
 
 #: Numeric columns summarised, in display order (only those present are used).
 SUMMARY_COLUMNS: tuple[str, ...] = ("RA", "DEC", "NVOTE") + VOTE_COLUMNS
@@ -52,29 +50,3 @@ def fraction_histograms(table: pd.DataFrame, bins: int = 20) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["column", "bin_left", "bin_right", "count"])
     return pd.concat(rows, ignore_index=True)
-
-
-def histogram_figure(histograms: pd.DataFrame, height: int = 560) -> go.Figure:
-    """A 3x3 grid of bar charts, one per vote fraction, from :func:`fraction_histograms`."""
-    columns = list(dict.fromkeys(histograms["column"]))
-    n_cols = 3
-    n_rows = max(1, -(-len(columns) // n_cols))
-    fig = make_subplots(
-        rows=n_rows, cols=n_cols, shared_xaxes=True,
-        subplot_titles=[f"{c} ({SHORT_LABELS.get(c, c)})" for c in columns],
-        vertical_spacing=0.12, horizontal_spacing=0.06,
-    )
-    for i, column in enumerate(columns):
-        part = histograms[histograms["column"] == column]
-        centres = (part["bin_left"] + part["bin_right"]) / 2
-        fig.add_trace(
-            go.Bar(x=centres, y=part["count"], width=(part["bin_right"] - part["bin_left"]) * 0.95,
-                   name=column, marker_color="#4c78a8", showlegend=False,
-                   hovertemplate=f"{column} %{{x:.3f}}: %{{y:,}} galaxies<extra></extra>"),
-            row=i // n_cols + 1, col=i % n_cols + 1,
-        )
-    fig.update_xaxes(range=[0, 1])
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), bargap=0)
-    for annotation in fig.layout.annotations:
-        annotation.font.size = 12
-    return fig

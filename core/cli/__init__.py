@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("core.cli.train", "train a CNN on a catalogue and its images (CPU)"),
     "evaluate": ("core.cli.evaluate", "score a trained model on a labelled set"),
     "predict": ("core.cli.predict", "predict the nine vote fractions for images"),
+    "calibrate": ("core.cli.calibrate", "fit TOP_P (calibrated confidence) on a run's validation galaxies"),
     "votes": ("core.cli.votes", "export or summarise the visitors' votes (Classify page)"),
     "explain": ("core.cli.explain", "Grad-CAM saliency map of one answer for an image"),
     "embed": ("core.cli.embed", "embed every galaxy of a set (model features) into a parquet index"),

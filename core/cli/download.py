@@ -20,7 +20,7 @@ from core.exit_codes import ExitCode, epilog
 from core.images.cutouts import CutoutSettingsError, check_cutout_host
 from core.images.download import DiskFull, DownloadSummary, run_download
 from core.images.download_config import DownloadConfig, add_arguments
-from core.images.failures import FAILURES_NAME, Outcome
+from core.images.failures import FAILURES_NAME, Outcome, OutcomeStatus
 from core.images.selection import targets_from_table
 from core.jobs import JobKind, JobState, JobStatus
 
@@ -99,7 +99,7 @@ def _rejected_outcomes(result) -> list[Outcome]:
     if rejected is None or len(rejected) == 0:
         return []
     return [Outcome(objid=str(row.get("OBJID", "")), ra=_nan_to_float(row.get("RA")),
-                    dec=_nan_to_float(row.get("DEC")), status="failed",
+                    dec=_nan_to_float(row.get("DEC")), status=OutcomeStatus.FAILED,
                     reason=f"catalogue row {row.get('ROW', '?')} rejected: {row.get('PROBLEMS', '')}")
             for _, row in rejected.iterrows()]
 

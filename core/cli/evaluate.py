@@ -26,10 +26,10 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "evaluate", help="score a trained model on a labelled set",
-        description="Score a trained run (models/RUN) on a labelled image set: top-answer accuracy, per-answer "
+        description="Score a trained run (a run folder, or a run's name) on a labelled image set: top-answer accuracy, per-answer "
                     "recall, clockwise-vs-anticlockwise accuracy on spirals and RMSE per vote column.",
         epilog=epilog(), formatter_class=_Formatter)
-    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder with config.json and model.pt")
+    p.add_argument("--model", required=True, metavar="RUN", help="run folder with config.json and model.pt, or the name of one of your runs or a shipped one")
     p.add_argument("--catalog", required=True, metavar="CSV", help="labels CSV (any supported form)")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder with <ID>.jpg files")
     p.add_argument("--crop", type=float, default=None,
@@ -77,11 +77,12 @@ def format_table(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from core.inference.predict import evaluate_labelled_set, load_run
+    from core.inference.runs import resolve_run
+    from core.labels.targets import LabelError
     from core.training.checkpoint import CheckpointError
-    from core.training.targets import LabelError
 
     try:
-        loaded = load_run(args.model)
+        loaded = load_run(resolve_run(args.model))
         result = evaluate_labelled_set(loaded, args.catalog, args.images, crop_fraction=args.crop, tta=args.tta)
     except (CheckpointError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

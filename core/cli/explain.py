@@ -16,6 +16,10 @@ from pathlib import Path
 
 from core.exit_codes import ExitCode, epilog
 
+#: ``--model`` help of explain and embed (the run folder, or a run's name; the default model).
+MODEL_HELP = ("run folder, or a run's name (your runs first, then the shipped models/); default: demo (yours if "
+              "you trained one, else the shipped models/demo)")
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -23,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n", 1)[1].replace("``", ""), epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", metavar="IMAGE", help="a JPEG or PNG image of the galaxy")
-    p.add_argument("--model", metavar="RUN", help="run folder (default: <models_dir>/demo)")
+    p.add_argument("--model", metavar="RUN", help=MODEL_HELP)
     p.add_argument("--answer", metavar="COLUMN", required=True,
                    help="the vote column to explain, e.g. P_EL, P_CW, P_EDGE (only columns the model learned)")
     p.add_argument("--out", metavar="MAP.npy", required=True, help="where to write the map (.npy, float32)")
@@ -34,15 +38,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def load_model(model: str | None):
-    """The LoadedModel of ``--model`` (default <models_dir>/demo), torch threads as configured."""
+    """The LoadedModel of ``--model`` (:func:`core.inference.runs.resolve_run`: a folder, or a run's name;
+    default: demo, yours if you trained one, else the shipped one), torch threads as configured."""
     import torch
 
     from core.config import get_settings
     from core.inference.predict import load_run
+    from core.inference.runs import resolve_run
 
     settings = get_settings()
     torch.set_num_threads(settings.torch_threads)
-    run_dir = Path(model) if model else settings.models_dir / "demo"
+    run_dir = resolve_run(model, settings)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"model run folder {run_dir} does not exist")
     return load_run(run_dir)

@@ -56,7 +56,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="galaxy ID for a single image (e.g. an 18-digit OBJID); kept as text")
     p.add_argument("image", nargs="?", metavar="IMAGE", help="a JPEG or PNG image of the galaxy")
     p.add_argument("--model", metavar="RUN",
-                   help="run folder with config.json and model.pt (default: <models_dir>/demo)")
+                   help="run folder with config.json and model.pt, or a run's name (your runs first, then the "
+                        "shipped models/); default: demo (yours if you trained one, else the shipped models/demo)")
     p.add_argument("--out", metavar="FILE", default=None,
                    help="CSV to append to (default: predictions.csv in the current folder)")
     p.add_argument("--catalog", metavar="CSV", help="catalogue or label CSV with an OBJID (or FILE) column")
@@ -76,20 +77,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _default_model() -> Path:
-    from core.config import get_settings
-
-    return get_settings().models_dir / "demo"
-
-
 def _load(args) -> object:
     import torch
 
     from core.config import get_settings
     from core.inference.predict import load_run
+    from core.inference.runs import resolve_run
 
     torch.set_num_threads(get_settings().torch_threads)
-    run_dir = Path(args.model) if args.model else _default_model()
+    run_dir = resolve_run(args.model)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"model run folder {run_dir} does not exist"
                                 + ("" if args.model else " (train one, or pass --model models/RUN)"))
@@ -97,21 +93,26 @@ def _load(args) -> object:
 
 
 def _run_single(args) -> int:
+    import numpy as np
+
     from core.inference.batch import predict_one
     from core.inference.learned import NOT_LEARNED
-    from core.inference.predictions_csv import append_prediction
+    from core.inference.predictions_csv import append_prediction, top_answer_codes
     from core.schema import VOTE_COLUMNS
 
     if not args.id.strip():
         raise ValueError("ID must not be empty")
     model = _load(args)
     image = Path(args.image)
-    values = predict_one(model, image, tta=args.tta, crop_fraction=args.crop)
+    outputs = predict_one(model, image, tta=args.tta, crop_fraction=args.crop)
     out = Path(args.out or "predictions.csv")
-    append_prediction(out, args.id, image.name, values, learned=model.learned)
-    shown = [f"{c}={v:.3f}" if k else f"{c}=({NOT_LEARNED})"
-             for c, v, k in zip(VOTE_COLUMNS, values, model.learned, strict=True)]
-    print(f"{args.id} {image.name} " + " ".join(shown))
+    append_prediction(out, args.id, image.name, outputs, learned=model.learned)
+    values, top_p, sd = outputs[:len(VOTE_COLUMNS)], outputs[len(VOTE_COLUMNS)], outputs[len(VOTE_COLUMNS) + 1:]
+    shown = [(f"{c}={v:.3f}" + ("" if np.isnan(e) else f"±{e:.3f}")) if k else f"{c}=({NOT_LEARNED})"
+             for c, v, e, k in zip(VOTE_COLUMNS, values, sd, model.learned, strict=True)]
+    top = top_answer_codes(values)[0]
+    sure = f"TOP_P={top_p:.3f}" if np.isfinite(top_p) else "TOP_P=(no calibration for this run)"
+    print(f"{args.id} {image.name} " + " ".join(shown) + f" TOP_ANSWER={top} {sure}")
     print(f"appended to {out}", file=sys.stderr)
     return ExitCode.OK
 
@@ -203,8 +204,8 @@ def _run_job(args, engine, gset, model) -> int:
 def run(args) -> int:
     from core.images.reading import ImageInputError
     from core.inference.predictions_csv import PredictionsFileError
+    from core.labels.targets import LabelError
     from core.training.checkpoint import CheckpointError
-    from core.training.targets import LabelError
 
     single = args.id is not None or args.image is not None
     try:

@@ -7,7 +7,9 @@
 writes CSV ``QUERY,RANK,ID,DISTANCE`` (rank 1 = nearest; distance = 1 - cosine similarity of
 the embeddings), to FILE or standard output. The query itself is left out when it is in the
 index (for an image, when its file stem is an index ID). Image queries need --model, the
-model that made the index.
+model that made the index. An image that cannot be used (unreadable, empty, not a JPEG or
+PNG) is listed on standard error with the reason and the call exits 1; every other query
+is still answered.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from core.exit_codes import ExitCode, epilog
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "similar", help="nearest galaxies in an embedding index, for IDs or images",
-        description=__doc__.split("\n\n", 1)[1].replace("``", ""), epilog=epilog(),
+        description=__doc__.split("\n\n", 1)[1].replace("``", ""),
+        epilog=epilog() + "\n\nUnusable query images exit 1: each is listed on stderr with its reason and the "
+        "other queries are answered.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--index", metavar="EMB.parquet", required=True, help="index written by 'embed'")
     p.add_argument("--id", action="append", default=[], metavar="ID", help="an ID in the index (repeatable)")
@@ -39,6 +43,7 @@ def run(args) -> int:
     from core.images.reading import ImageInputError
     from core.training.checkpoint import CheckpointError
 
+    refused: list[tuple[str, str]] = []
     try:
         if not (args.id or args.image or args.images):
             raise ValueError("nothing to look up: give --id ID, --image FILE or --images DIR")
@@ -61,11 +66,14 @@ def run(args) -> int:
 
             model = load_model(args.model)
             check_model_matches(index, model)
-            queries += image_queries(model, files, int(index.meta.get("views", 1)))
+            found_queries, refused = image_queries(model, files, int(index.meta.get("views", 1)))
+            queries += found_queries
         rows = search(index, queries, args.k)
     except (IndexFileError, UnknownIdError, ImageInputError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    for path, reason in refused:
+        print(f"refused {path}: {reason}", file=sys.stderr)
     text = rows_csv(rows)
     if args.out:
         from core.atomic import write_bytes_atomic
@@ -78,4 +86,8 @@ def run(args) -> int:
         print(f"{len(queries)} queries, {len(rows)} rows written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if refused:
+        print(f"{len(refused)} of {len(queries) + len(refused)} queries refused (unusable images, listed above); "
+              "the others were answered", file=sys.stderr)
+        return ExitCode.FAILED
     return ExitCode.OK

@@ -2,7 +2,7 @@
 
 Example (the demo model)::
 
-    python -m core train --catalog labels.csv --images DIR --out models/RUN
+    python -m core train --catalog labels.csv --images DIR --out var/runs/RUN
 
 ``--catalog``/``--images``/``--crop`` may be repeated to train on several
 labelled sets at once; they pair up in order (a single ``--crop`` applies to
@@ -63,7 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "central galaxy (core.images.framing)")
     add_config_arguments(p)
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="run folder (default: <models_dir>/run-<timestamp>)")
+                   help="run folder (default: run-<timestamp> in your runs folder GZ_MODELS_DIR, by default "
+                        "$GZ_HOME/runs); the shipped models/ folder is read-only and refused")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for background runs)")
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="train with N processes on this machine (DistributedDataParallel under torchrun, its "
@@ -166,12 +167,12 @@ def _usage_error(args: argparse.Namespace, world) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from core.jobs import JobStatus, read_job
     from core.training.distributed import world_from_env
-    from core.training.train import TrainingBusy, TrainingError, check_world, run_training
+    from core.training.train import TrainingBusy, TrainingError, check_world, run_training, shipped_folder_problem
 
     settings = get_settings()
     world = world_from_env()
     out = Path(args.out) if args.out else settings.models_dir / time.strftime("run-%Y%m%d-%H%M%S")
-    problem = _usage_error(args, world) or missing_inputs(args)
+    problem = _usage_error(args, world) or missing_inputs(args) or shipped_folder_problem(out)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return ExitCode.BAD_INPUT
@@ -206,8 +207,25 @@ def run(args: argparse.Namespace) -> int:
         close()
     if world.main:
         print(f"{state['status']}: {state.get('message', '')} -> {out}")
+        if state["status"] == "finished" and config.val_fraction > 0:
+            _calibrate(out)
     cancelled = ExitCode.OK if world.distributed else ExitCode.CANCELLED  # torchrun restarts any non-zero exit
     return {"finished": ExitCode.OK, "cancelled": cancelled}.get(state["status"], ExitCode.FAILED)
+
+
+def _calibrate(out: Path) -> None:
+    """Fit the finished run's TOP_P on its validation galaxies (core.inference.calibrate); a note when it cannot."""
+    from core.inference.calibrate import calibrate_run
+    from core.inference.calibration import CalibrationError
+
+    try:
+        cal = calibrate_run(out)
+    except (CalibrationError, ValueError, OSError) as exc:
+        print(f"note: no TOP_P calibration for this run ({exc})", file=sys.stderr)
+        return
+    fitted = cal.calibrators["plain"].fitted
+    print(f"calibrated TOP_P on {fitted['n']} validation galaxies (ECE {fitted['ece_on_fit']:.3f}) -> "
+          f"{out}/calibration.json")
 
 
 def worker_argv(argv: list[str], out: Path | None) -> list[str]:

@@ -40,7 +40,8 @@ from core.atomic import write_json_atomic
 from core.cluster.engine import Engine, dashboard_link, dask_client
 from core.images.download import DiskFull, DownloadSummary, JobTally, prepare_folder, process_target
 from core.images.download_config import DownloadConfig
-from core.images.failures import Outcome, Target
+from core.images.download_job import start_download_job
+from core.images.failures import COUNTED_OUTCOMES, Outcome, OutcomeStatus, Target, outcome_counts
 from core.images.fetch import Fetcher, RateLimiter
 from core.jobs import JobState, JobStatus
 
@@ -51,7 +52,7 @@ PARTS_NAME = ".download-parts"
 #: How often a task checks the job's cancel event and sends its counts, seconds.
 TASK_POLL_S = 0.25
 
-_COUNTS = ("downloaded", "skipped", "failed")
+_COUNTS = tuple(str(s) for s in COUNTED_OUTCOMES)
 
 
 def part_path(parts: Path, index: int) -> Path:
@@ -125,7 +126,7 @@ def download_partition(index: int, targets: list[Target], folder: str, config: D
         cancel.set()
         if hasattr(slots, "refresh_callback"):  # else it keeps the semaphore alive on the worker forever
             worker.loop.add_callback(slots.refresh_callback.stop)
-    failures = [asdict(o) for o in outcomes if o is not None and o.status == "failed"]
+    failures = [asdict(o) for o in outcomes if o is not None and o.status == OutcomeStatus.FAILED]
     write_json_atomic(part, {"part": index, "failures": failures})
     result = counts()
     result["pending"] = len(targets) - sum(result.values())
@@ -144,8 +145,6 @@ def start_cluster_download_job(table, folder: Path, config: DownloadConfig, engi
     ``progress.partitions`` / ``progress.partitions_done``. A single-process ``engine`` runs as
     today. Raises ValueError for ``partition_rows`` < 1. Returns the worker's Popen.
     """
-    from core.images.download_job import start_download_job
-
     if isinstance(partition_rows, bool) or not isinstance(partition_rows, int) or partition_rows < 1:
         raise ValueError(f"partition rows must be at least 1, got {partition_rows!r}")
     engine_args = [*engine.cli_args(), "--partition-rows", str(partition_rows)] if engine.distributed else []
@@ -153,15 +152,12 @@ def start_cluster_download_job(table, folder: Path, config: DownloadConfig, engi
 
 
 def _read_part(path: Path) -> list[Outcome]:
-    try:
-        data = jobs.read_json(path)
-    except OSError:
-        data = None
+    data = jobs.read_json(path)  # None when missing or unreadable
     if data is None:
         raise FileNotFoundError(
             f"{path}, written by a Dask worker, cannot be read here: the image folder must be on a "
             "filesystem that every worker and this machine see (NFS, Lustre, a mounted bucket)")
-    return [Outcome(**row) for row in data["failures"]]
+    return [Outcome(**{**row, "status": OutcomeStatus(row["status"])}) for row in data["failures"]]
 
 
 def download_on_cluster(engine: Engine, targets: list[Target], folder: Path, config: DownloadConfig | None = None,
@@ -217,7 +213,7 @@ class _ClusterRun(JobTally):
 
     def _recount(self) -> None:
         with self._lock:
-            counts = {"downloaded": 0, "skipped": 0, "failed": len(self.rejected)}
+            counts = outcome_counts(failed=len(self.rejected))
             for i in range(len(self.partitions)):
                 source = self.final.get(i) or self.live.get(i) or {}
                 for k in _COUNTS:
@@ -320,9 +316,10 @@ class _ClusterRun(JobTally):
         """A task that raised (a bug, a worker lost too often): its galaxies become failures, none lost."""
         detail = f"{type(exc).__name__}: {exc}"[:300]
         self.part_failures[index] = [
-            Outcome(t.objid, t.ra, t.dec, "failed", reason="the Dask task of this partition failed", detail=detail)
+            Outcome(t.objid, t.ra, t.dec, OutcomeStatus.FAILED, reason="the Dask task of this partition failed",
+                    detail=detail)
             for t in self.partitions[index]]
-        return {"downloaded": 0, "skipped": 0, "failed": len(self.partitions[index]), "pending": 0, "disk_full": ""}
+        return {**outcome_counts(failed=len(self.partitions[index])), "pending": 0, "disk_full": ""}
 
 
 def describe_partitions(n_targets: int, partition_rows: int) -> str:

@@ -16,7 +16,6 @@ read images from the paths the client gives: on a real cluster, a shared filesys
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from core.cluster.engine import Engine, dashboard_link, dask_client
 from core.inference.batch import predict_set, still_to_do
 from core.inference.galaxy_sets import GalaxySet
 from core.inference.predictions_csv import PREDICTION_HEADER, PredictionsFileError
+from core.json_files import JsonObjectError, read_json_object
 
 #: Galaxies per task by default: ~20-60 s of work for one worker process on the default model.
 DEFAULT_PARTITION_ROWS = 2000
@@ -129,7 +129,10 @@ def predict_partition(run_dir: str, gset: GalaxySet, part: str, tta: bool, crop_
 def _check_manifest(parts: Path, manifest: dict) -> None:
     path = parts / MANIFEST_NAME
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            old = read_json_object(path, what="partition manifest")
+        except JsonObjectError as exc:
+            raise PredictionsFileError(f"{exc}; delete {parts} to start the partitions again") from None
         if old != manifest:
             raise PredictionsFileError(
                 f"{parts} holds partitions of another run (rows {old.get('rows')}, --partition-rows "
@@ -166,7 +169,11 @@ def _stored_failures(part: Path) -> list[tuple[str, str]]:
     path = _failures_path(part)
     if not path.exists():
         return []
-    return [tuple(f) for f in json.loads(path.read_text(encoding="utf-8"))["failed"]]
+    try:
+        failed = read_json_object(path, what="partition failures").get("failed", [])
+    except JsonObjectError as exc:
+        raise PredictionsFileError(str(exc)) from None
+    return [tuple(f) for f in failed]
 
 
 def predict_on_cluster(engine: Engine, run_dir: str | os.PathLike, gset: GalaxySet, out_csv: str | os.PathLike, *,

@@ -10,6 +10,11 @@ training, inference and cluster only.
 * :mod:`core.explain.identity` — which model an embedding index came from;
 * :mod:`core.explain.index_file` — the embedding index as a parquet file (data only, no pickles);
 * :mod:`core.explain.embed_set` — streamed, resumable embedding of a galaxy set;
+* :mod:`core.explain.embed_cluster` — the same on Dask (``--cluster N`` / ``--scheduler ADDRESS``);
 * :mod:`core.explain.neighbours` — exact cosine nearest-neighbour search (chunked float32 matmul);
-* :mod:`core.explain.similar` — many queries (IDs, images) against one index.
+* :mod:`core.explain.similar` — many queries (IDs, images) against one index;
+* :mod:`core.explain.index_lookup` — which index belongs to a run, and which files a map can show;
+* :mod:`core.explain.projection` — the 2-D map of an index (PCA of the unit-length embeddings);
+* :mod:`core.explain.map_table` — the map's galaxies joined with their images, votes and model answers;
+* :mod:`core.explain.selection` — label files cut to the galaxies selected on the map.
 """

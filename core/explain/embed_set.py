@@ -23,7 +23,7 @@ import numpy as np
 
 from core.explain.features import embed_prepared, embedding_dim
 from core.explain.identity import model_identity
-from core.explain.index_file import IndexFileError, read_index, read_meta, same_model, write_index
+from core.explain.index_file import IndexFileError, read_ids, read_index, read_meta, same_model, write_index
 from core.inference.batch import _CropChooser, open_chunk, still_to_do
 from core.inference.galaxy_sets import GalaxySet
 
@@ -56,8 +56,6 @@ def index_meta(run, views: int) -> dict:
 
 def _done_ids(out: Path, meta: dict) -> tuple[set[str], list[Path]]:
     """IDs already in ``out`` and its parts (checked to come from the same model) and the part files."""
-    from core.explain.index_file import read_ids
-
     done: set[str] = set()
     files = [out] if out.exists() else []
     parts = sorted(parts_dir(out).glob("part-*.parquet")) if parts_dir(out).is_dir() else []

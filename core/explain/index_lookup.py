@@ -55,3 +55,36 @@ def image_vector(run, img: Image.Image, views: int, crop_fraction: float | None 
 
     prepared = run.prepare([img if img.mode == "RGB" else img.convert("RGB")], crop_fraction=crop_fraction)
     return embed_prepared(run.model, prepared, views=views)[0]
+
+
+def map_folders(demo_dir: str | os.PathLike, run_dirs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Where the embedding map looks for index files: the built-in ``<demo_dir>/embeddings``, then each
+    run's ``<run>/embeddings``."""
+    return [Path(demo_dir) / "embeddings"] + [Path(r) / "embeddings" for r in run_dirs]
+
+
+def find_indexes(folders: Sequence[str | os.PathLike]) -> tuple[dict[str, dict], list[str]]:
+    """({path: metadata} of the readable index files in ``folders``, in order; [reason] for each one refused
+    (:class:`core.explain.index_file.IndexFileError` text, naming the file))."""
+    found: dict[str, dict] = {}
+    refused: list[str] = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.parquet")) if Path(folder).is_dir() else []:
+            try:
+                found[str(path)] = read_meta(path)
+            except IndexFileError as exc:
+                refused.append(str(exc))
+    return found, refused
+
+
+def run_with_weights(sha256: str, run_dirs: Sequence[str | os.PathLike]) -> Path | None:
+    """The first run folder whose model.pt has this SHA-256 (the model an index was made with), or None."""
+    from core.explain.identity import weights_sha256
+
+    for run_dir in run_dirs:
+        try:
+            if weights_sha256(run_dir) == sha256:
+                return Path(run_dir)
+        except OSError:
+            continue
+    return None

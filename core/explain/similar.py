@@ -4,7 +4,8 @@ A query is an ID already in the index (its stored embedding is used) or an image
 (embedded with the ``--model`` run, which must be the index's model: same weights hash
 and views). The answer rows are ``QUERY, RANK, ID, DISTANCE`` (rank 1 = nearest, distance
 = 1 - cosine similarity); a query whose name (the ID, or the image's file stem) is in the
-index never gets itself back.
+index never gets itself back. An image that cannot be used is listed with its reason
+(:func:`image_queries`) while the other queries are answered.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from core.csv_safety import safe_row
 from core.explain.index_file import EmbeddingIndex, IndexFileError, same_model
+from core.images.reading import ImageInputError, open_image
 
 #: Output columns.
 COLUMNS = ("QUERY", "RANK", "ID", "DISTANCE")
@@ -61,18 +63,30 @@ def id_queries(index: EmbeddingIndex, ids: Sequence[str]) -> list[Query]:
     return [Query(str(i).strip(), index.vectors[position[str(i).strip()]]) for i in ids]
 
 
-def image_queries(run, files: Sequence[str | os.PathLike], views: int) -> list[Query]:
-    """Queries for image files (QUERY = file stem), embedded with ``run``; ImageInputError names a bad file."""
+def image_queries(run, files: Sequence[str | os.PathLike],
+                  views: int) -> tuple[list[Query], list[tuple[str, str]]]:
+    """Queries for image files (QUERY = file stem), embedded with ``run``, and the files refused.
+
+    An unusable file (missing, unreadable, empty, not a JPEG or PNG) does not stop the others:
+    it is returned as ``(file, reason)`` in the second list, in the order given.
+    """
     from core.explain.features import embed_prepared
-    from core.images.reading import open_image
     from core.inference.predict import crop_for_images
 
-    out = []
+    out, refused = [], []
     for f in files:
         path = Path(f)
-        prepared = run.prepare([open_image(path)], crop_fraction=crop_for_images(run, path.parent))
+        try:
+            img = open_image(path)
+        except ImageInputError as exc:
+            refused.append((str(path), str(exc)))
+            continue
+        except OSError as exc:  # a folder, a file that vanished or cannot be opened
+            refused.append((str(path), f"{path} cannot be read ({exc.strerror or exc})"))
+            continue
+        prepared = run.prepare([img], crop_fraction=crop_for_images(run, path.parent))
         out.append(Query(path.stem, embed_prepared(run.model, prepared, views=views)[0]))
-    return out
+    return out, refused
 
 
 def search(index: EmbeddingIndex, queries: Sequence[Query], k: int) -> list[tuple[str, int, str, float]]:

@@ -39,7 +39,7 @@ from core.atomic import write_bytes_atomic
 from core.images.check import InvalidImage, check_file
 from core.images.cutouts import check_position
 from core.images.download_config import DownloadConfig
-from core.images.failures import Outcome, Target, write_failures
+from core.images.failures import Outcome, OutcomeStatus, Target, outcome_counts, write_failures
 from core.images.fetch import Fetcher, RateLimiter
 from core.images.folder import InvalidObjid, image_path
 from core.images.imageset import write_imageset
@@ -86,7 +86,7 @@ def _remove_stale_parts(folder: Path) -> None:
 
 
 def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetcher) -> Outcome:
-    outcome = Outcome(target.objid, target.ra, target.dec, "failed")
+    outcome = Outcome(target.objid, target.ra, target.dec, OutcomeStatus.FAILED)
     try:
         path = image_path(folder, target.objid)
     except InvalidObjid as exc:
@@ -96,7 +96,7 @@ def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetc
         try:
             # Any valid JPEG counts as done: finished work (downloaded or imported) is never replaced.
             check_file(path)
-            outcome.status = "skipped"
+            outcome.status = OutcomeStatus.SKIPPED
             return outcome
         except InvalidImage:
             pass  # a damaged file from elsewhere: replace it with a good download
@@ -107,9 +107,7 @@ def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetc
         outcome.reason = str(exc)
         return outcome
     data = fetcher.fetch(outcome)
-    if data is None:
-        if outcome.reason == "cancelled":
-            outcome.status = "cancelled"
+    if data is None:  # failed, or cancelled (fetch then set the status)
         return outcome
     try:
         # No fsync per image (measured ~15% of throughput at 16 workers): a file that a power cut
@@ -117,7 +115,7 @@ def _process(target: Target, folder: Path, config: DownloadConfig, fetcher: Fetc
         write_bytes_atomic(path, data, fsync=False)
     except OSError as exc:
         raise (_disk_full(exc, folder) or exc) from exc
-    outcome.status, outcome.reason, outcome.detail = "downloaded", "", ""
+    outcome.status, outcome.reason, outcome.detail = OutcomeStatus.DOWNLOADED, "", ""
     return outcome
 
 
@@ -133,7 +131,7 @@ def process_target(target: Target, folder: Path, config: DownloadConfig, fetcher
     except DiskFull:
         raise
     except Exception as exc:  # a bug or a disk error must not lose the galaxy silently
-        return Outcome(target.objid, target.ra, target.dec, "failed",
+        return Outcome(target.objid, target.ra, target.dec, OutcomeStatus.FAILED,
                        reason="internal error while saving the image",
                        detail=f"{type(exc).__name__}: {exc}"[:300])
 
@@ -199,21 +197,22 @@ class JobTally:
                  rejected: list[Outcome], settings: dict[str, Any]):
         self.folder, self.config, self.settings = folder, config, settings
         self.total = n_targets + len(rejected)
-        self.counts = {"downloaded": 0, "skipped": 0, "failed": len(rejected)}
+        self.counts = outcome_counts(failed=len(rejected))
         self.failures: list[Outcome] = list(rejected)
         self.started, self.t0 = time.time(), time.monotonic()
 
     def state(self, status: JobStatus, message: str = "") -> JobState:
         elapsed = time.monotonic() - self.t0
         processed = sum(self.counts.values())
-        rate = self.counts["downloaded"] / elapsed if elapsed > 0 else 0.0
+        rate = self.counts[OutcomeStatus.DOWNLOADED] / elapsed if elapsed > 0 else 0.0
         pending = self.total - processed
         eta = pending / rate if rate > 0 and status == JobStatus.RUNNING else None
         progress = {"processed": processed, "pending": pending, "elapsed_s": round(elapsed, 3),
                     "fraction": processed / self.total if self.total else 1.0, "throughput": round(rate, 3),
                     "eta_s": None if eta is None else round(eta, 1)}
-        return JobState(kind=JobKind.DOWNLOAD, status=status, message=message, done=self.counts["downloaded"],
-                        total=self.total, failed=self.counts["failed"], skipped=self.counts["skipped"],
+        c = self.counts
+        return JobState(kind=JobKind.DOWNLOAD, status=status, message=message, done=c[OutcomeStatus.DOWNLOADED],
+                        total=self.total, failed=c[OutcomeStatus.FAILED], skipped=c[OutcomeStatus.SKIPPED],
                         pid=os.getpid(), started_at=self.started, settings=self.settings, progress=progress)
 
     def publish(self, status: JobStatus, message: str = "", tolerate_disk_full: bool = False) -> JobState:
@@ -231,8 +230,8 @@ class JobTally:
         return st
 
     def summary(self, status: JobStatus, message: str, final: JobState) -> DownloadSummary:
-        return DownloadSummary(status=status, total=self.total, downloaded=self.counts["downloaded"],
-                               skipped=self.counts["skipped"], failed=self.counts["failed"],
+        return DownloadSummary(status=status, total=self.total, downloaded=self.counts[OutcomeStatus.DOWNLOADED],
+                               skipped=self.counts[OutcomeStatus.SKIPPED], failed=self.counts[OutcomeStatus.FAILED],
                                elapsed_s=final.progress["elapsed_s"], throughput=final.progress["throughput"],
                                failures=list(self.failures), message=message)
 
@@ -276,9 +275,9 @@ class _Run(JobTally):
     def _take(self, item: Outcome | BaseException) -> None:
         if isinstance(item, BaseException):
             raise item
-        if item.status != "cancelled":  # a cancelled galaxy stays pending: a later job fetches it
+        if item.status != OutcomeStatus.CANCELLED:  # a cancelled galaxy stays pending: a later job fetches it
             self.counts[item.status] += 1
-            if item.status == "failed":
+            if item.status == OutcomeStatus.FAILED:
                 self.failures.append(item)
 
     def execute(self, on_progress: Callable[[JobState], None] | None) -> DownloadSummary:

@@ -33,6 +33,7 @@ from core.images.download_config import DownloadConfig
 from core.images.failures import read_failures
 from core.images.folder import list_cutouts
 from core.jobs import JobKind, JobState, JobStatus, job_active
+from core.schema import POSITION_COLUMNS
 
 JOB_CATALOG_NAME = "job_catalog.csv"
 #: The environment variable whose scheduler a download without engine options would join
@@ -44,7 +45,7 @@ def write_job_catalog(table, folder: Path) -> Path:
     """Write the galaxies of a job as a bare ``OBJID,RA,DEC`` CSV (decimal degrees) in ``folder``."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(("OBJID", "RA", "DEC"))
+    writer.writerow(POSITION_COLUMNS)
     for objid, ra, dec in zip(table["OBJID"].tolist(), table["RA"].tolist(), table["DEC"].tolist(), strict=False):
         writer.writerow(safe_row((str(objid), f"{float(ra):.7f}", f"{float(dec):.7f}")))
     return write_bytes_atomic(Path(folder) / JOB_CATALOG_NAME, buf.getvalue().encode("utf-8"))

@@ -14,6 +14,7 @@ import math
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,9 +22,10 @@ import requests
 
 from core.atomic import write_bytes_atomic
 from core.csv_safety import safe_row
+from core.schema import POSITION_COLUMNS
 
 FAILURES_NAME = "failures.csv"
-FAILURE_COLUMNS = ("OBJID", "RA", "DEC", "REASON", "ATTEMPTS", "HTTP_STATUS", "URL", "DETAIL")
+FAILURE_COLUMNS = (*POSITION_COLUMNS, "REASON", "ATTEMPTS", "HTTP_STATUS", "URL", "DETAIL")
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,28 @@ class Target:
     dec: float
 
 
+class OutcomeStatus(StrEnum):
+    """What happened to one galaxy of a download (:attr:`Outcome.status`); the value is the word counted."""
+
+    DOWNLOADED = "downloaded"
+    SKIPPED = "skipped"  # a valid image was already in the folder (never replaced)
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the job was cancelled first: the galaxy stays pending for a later job
+
+
+#: The outcomes a job counts, in report order (a cancelled galaxy is not counted: it stays pending).
+COUNTED_OUTCOMES: tuple[OutcomeStatus, ...] = (OutcomeStatus.DOWNLOADED, OutcomeStatus.SKIPPED,
+                                               OutcomeStatus.FAILED)
+
+
+def outcome_counts(failed: int = 0) -> dict[str, int]:
+    """Zero counts of :data:`COUNTED_OUTCOMES` (plain-str keys, as job state and Dask messages carry them)."""
+    return {str(s): (failed if s == OutcomeStatus.FAILED else 0) for s in COUNTED_OUTCOMES}
+
+
 @dataclass
 class Outcome:
-    """What happened to one galaxy: status is ``downloaded``, ``skipped``, ``failed`` or ``cancelled``.
+    """What happened to one galaxy (:class:`OutcomeStatus`).
 
     ``reason`` is plain words for people; ``detail`` the raw error behind it.
     """
@@ -45,7 +66,7 @@ class Outcome:
     objid: str
     ra: float
     dec: float
-    status: str
+    status: OutcomeStatus
     reason: str = ""
     attempts: int = 0
     http_status: int | None = None

@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from core.images.check import MAX_IMAGE_BYTES, InvalidImage, check_response
 from core.images.cutouts import CutoutSettings
 from core.images.download_config import DownloadConfig
-from core.images.failures import Outcome, host_of, network_reason, raw_error
+from core.images.failures import Outcome, OutcomeStatus, host_of, network_reason, raw_error
 
 USER_AGENT = "galaxy-zoo-morphology-dashboard/1.0 (python-requests; polite cutout downloader)"
 _CHUNK = 64 * 1024
@@ -149,12 +149,12 @@ class Fetcher:
     def fetch(self, outcome: Outcome) -> bytes | None:
         """Checked JPEG bytes from ``outcome.url``, or None with ``outcome.reason`` set.
 
-        ``outcome.reason`` is "cancelled" when the job was cancelled. OSError from the
+        ``outcome.status`` becomes CANCELLED (reason "cancelled") when the job was cancelled. OSError from the
         local machine (not the network) is not caught here.
         """
         for attempt in range(1, self.config.max_attempts + 1):
             if self.cancel.is_set():
-                outcome.reason = "cancelled"
+                outcome.status, outcome.reason = OutcomeStatus.CANCELLED, "cancelled"
                 return None
             self.limiter.wait(self.cancel)
             try:
@@ -167,7 +167,7 @@ class Fetcher:
                     if self.slots is not None:
                         self.slots.release()
             except _Cancelled:
-                outcome.reason = "cancelled"
+                outcome.status, outcome.reason = OutcomeStatus.CANCELLED, "cancelled"
                 return None
             except _Retry as retry:
                 if not retry.retryable or attempt == self.config.max_attempts:
@@ -176,7 +176,7 @@ class Fetcher:
                 if retry.retry_after is not None:
                     delay = max(delay, min(retry.retry_after, self.config.backoff_max))
                 if self.cancel.wait(delay):
-                    outcome.reason = "cancelled"
+                    outcome.status, outcome.reason = OutcomeStatus.CANCELLED, "cancelled"
                     return None
         return None
 

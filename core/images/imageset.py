@@ -9,13 +9,13 @@ folder, ``mixed`` records it, since the folder then holds both.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from core.atomic import write_json_atomic
 from core.images.cutouts import SOURCE_LABELS
 from core.images.folder import list_cutouts
+from core.json_files import JsonObjectError, read_json_object
 
 IMAGESET_NAME = "imageset.json"
 #: The keys the downloader owns (others in the file are left as they are).
@@ -23,12 +23,14 @@ DOWNLOADER_KEYS = ("scale_arcsec_per_px", "width_px", "height_px", "source", "ba
 
 
 def read_imageset(folder: str | Path) -> dict[str, Any]:
-    """The folder's ``imageset.json`` as a dict ({} when missing, unreadable or not a JSON object)."""
+    """The folder's ``imageset.json`` as a dict ({} when missing, unreadable or not a JSON object).
+
+    The file is optional and advisory (written by the downloader or by hand), so a bad one counts as none.
+    """
     try:
-        data = json.loads((Path(folder) / IMAGESET_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json_object(Path(folder) / IMAGESET_NAME, what="image-set description")
+    except JsonObjectError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def write_imageset(folder: str | Path, config) -> Path:

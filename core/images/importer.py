@@ -44,9 +44,15 @@ class ImportReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
-        return (f"{len(self.imported)} imported, {len(self.already_present)} already present, "
+    def summary(self, names: int = 5) -> str:
+        """Counts in words; the ignored files are named (the first ``names`` of them) with the reason."""
+        text = (f"{len(self.imported)} imported, {len(self.already_present)} already present, "
                 f"{len(self.rejected)} rejected, {len(self.ignored)} other files ignored")
+        if self.ignored:
+            more = len(self.ignored) - names
+            text += (f" (not named <OBJID>.jpg: {', '.join(self.ignored[:names])}"
+                     + (f" and {more} more)" if more > 0 else ")"))
+        return text
 
 
 def objid_from_name(name: str) -> str | None:

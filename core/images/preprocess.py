@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,8 +25,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.atomic import atomic_file
 from core.config import get_settings
+from core.images.crop import CROP_RANGE, is_crop_fraction
 from core.images.framing import FrameInfo, frame_image, framing_key
+from core.images.imageset import read_imageset
 from core.images.reading import upright
 
 #: Bumped whenever prepare_image changes, so old caches are not reused.
@@ -35,8 +37,8 @@ PREPROCESS_VERSION = 2
 
 
 def _check(size: int, crop_fraction: float | None) -> None:
-    if crop_fraction is not None and not 0 < crop_fraction <= 1:
-        raise ValueError(f"crop_fraction must be in (0, 1], got {crop_fraction}")
+    if crop_fraction is not None and not is_crop_fraction(crop_fraction):
+        raise ValueError(f"crop_fraction must be in {CROP_RANGE}, got {crop_fraction}")
     if size < 8:
         raise ValueError(f"size must be at least 8 px, got {size}")
 
@@ -73,29 +75,18 @@ def prepare_image(img: Image.Image, size: int, crop_fraction: float | None = Non
     return prepare_with_info(img, size, crop_fraction)[0]
 
 
-#: Optional file in an image folder describing the set, e.g. {"crop_fraction": 0.45, "description": "..."}.
-IMAGESET_FILE = "imageset.json"
-
-
 def folder_crop_fraction(images_dir: str | Path) -> float | None:
-    """The centre crop an image folder declares in its ``imageset.json``, or None.
+    """The centre crop an image folder declares in its ``imageset.json`` (key ``crop_fraction``), or None.
 
     The right crop depends on the pixel scale of a set (GZ1 subject images are
     scaled to the galaxy, 0.2"/px cutouts are tight), so a folder can say it once
     and training, evaluation and the pages all use the same value.
     """
-    import json
-
-    path = Path(images_dir) / IMAGESET_FILE
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("crop_fraction")
-    except (OSError, ValueError, AttributeError):
-        return None
-    try:
-        value = float(value)
+        value = float(read_imageset(images_dir).get("crop_fraction"))
     except (TypeError, ValueError):
         return None
-    return value if 0 < value <= 1 else None
+    return value if is_crop_fraction(value) else None
 
 
 def prepare_file_with_info(path: Path, size: int,
@@ -137,15 +128,9 @@ def _fallback_path(path: Path) -> Path:
 
 
 def _save_atomic(path: Path, arr: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cache.", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # No fsync: a cache file is checked (shape, dtype) when read back and rebuilt if bad.
+    with atomic_file(path, fsync=False) as fh:
+        np.save(fh, arr)
 
 
 def _prepare_one(path: Path, size: int, crop_fraction: float | None) -> tuple[np.ndarray, bool]:

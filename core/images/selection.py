@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.images.failures import Target
-from core.schema import RAW_COLUMNS
+from core.schema import POSITION_COLUMNS, RAW_COLUMNS
 
 #: Ways to pick a subset, for :func:`choose_galaxies`.
 SUBSET_MODES = ("all", "first", "random", "class", "selection")
@@ -65,7 +65,7 @@ def targets_from_table(table, limit: int | None = None) -> list[Target]:
 
     Duplicate OBJIDs are fetched once (the first row wins).
     """
-    missing = [c for c in ("OBJID", "RA", "DEC") if c not in table.columns]
+    missing = [c for c in POSITION_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"catalogue has no {', '.join(missing)} column(s); a download needs OBJID, RA and DEC")
     seen: set[str] = set()

@@ -31,7 +31,7 @@ import numpy as np
 from core.csv_safety import safe_cell
 from core.images.reading import ImageInputError, open_image
 from core.inference.galaxy_sets import GalaxySet
-from core.inference.predictions_csv import PredictionWriter, existing_ids
+from core.inference.predictions_csv import OUTPUT_COLUMNS, PredictionWriter, existing_ids
 from core.schema import VOTE_COLUMNS
 
 #: Images decoded and predicted per chunk (one CSV flush and one progress call per chunk).
@@ -43,15 +43,34 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class SetPrediction:
-    """Fractions (N, 9) aligned with the set (NaN rows for images that could not be used) and the failures."""
+    """Fractions (N, 9) aligned with the set (NaN rows for images that could not be used) and the failures.
+
+    ``uncertainty`` (N, 10): TOP_P then the nine SDs (OUTPUT_COLUMNS after the fractions), NaN
+    where unknown; None when the prediction carried none.
+    """
 
     fractions: np.ndarray
     failed: list[tuple[str, str]]  # (ID, message naming the file)
     skipped: int = 0               # IDs already present in the output CSV
+    uncertainty: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
         return ~np.isnan(self.fractions).any(axis=1)
+
+    @property
+    def top_p(self) -> np.ndarray:
+        """(N,) TOP_P (NaN where unknown)."""
+        if self.uncertainty is None:
+            return np.full(len(self.fractions), np.nan, dtype=np.float32)
+        return self.uncertainty[:, 0]
+
+    @property
+    def sd(self) -> np.ndarray:
+        """(N, 9) one SD per fraction (NaN where unknown)."""
+        if self.uncertainty is None:
+            return np.full_like(self.fractions, np.nan)
+        return self.uncertainty[:, 1:]
 
 
 class _CropChooser:
@@ -84,13 +103,14 @@ def open_chunk(gset: GalaxySet, idx: np.ndarray) -> tuple[list, list[int], list[
 
 def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChooser, tta: bool,
                    batch_size: int) -> tuple[list[int], np.ndarray, list[tuple[str, str]]]:
-    """Open and predict the galaxies at ``idx``: (positions predicted, their (n, 9) fractions, failures)."""
+    """Open and predict the galaxies at ``idx``: (positions predicted, their (n, 19) outputs, failures)."""
     images, good, failed = open_chunk(gset, idx)
-    pred = np.empty((len(good), len(VOTE_COLUMNS)), dtype=np.float32)
+    pred = np.empty((len(good), len(OUTPUT_COLUMNS)), dtype=np.float32)
     crops = [crop_of(gset.files[i].parent) for i in good]  # None = framed by the galaxy
     for crop in dict.fromkeys(crops):
         sel = np.flatnonzero([c == crop for c in crops])
-        pred[sel] = model.predict([images[k] for k in sel], tta=tta, batch_size=batch_size, crop_fraction=crop)
+        pred[sel] = model.predict_outputs_prepared(model.prepare([images[k] for k in sel], crop), tta=tta,
+                                                   batch_size=batch_size)
     return good, pred, failed
 
 
@@ -138,11 +158,11 @@ def _finish_chunk(model, gset: GalaxySet, chunk: _SubmittedChunk, tta: bool,
         arrays.append(array)
         good.append(int(i))
         if len(arrays) == batch_size:
-            done.append((rows, model.predict_prepared(np.stack(arrays), tta=tta, batch_size=batch_size)))
+            done.append((rows, model.predict_outputs_prepared(np.stack(arrays), tta=tta, batch_size=batch_size)))
             del waiting[crop]
     for rows, arrays in waiting.values():
-        done.append((rows, model.predict_prepared(np.stack(arrays), tta=tta, batch_size=batch_size)))
-    pred = np.empty((len(good), len(VOTE_COLUMNS)), dtype=np.float32)
+        done.append((rows, model.predict_outputs_prepared(np.stack(arrays), tta=tta, batch_size=batch_size)))
+    pred = np.empty((len(good), len(OUTPUT_COLUMNS)), dtype=np.float32)
     for rows, fractions in done:
         pred[rows] = fractions
     return good, pred, failed
@@ -247,7 +267,7 @@ def predict_set(
 
 def _predict_set(model, gset: GalaxySet, tta: bool, out_csv, batch_size: int, chunk: int,
                  crop_fraction: float | None, progress: bool | ProgressCallback, workers: int) -> SetPrediction:
-    fractions = np.full((len(gset), len(VOTE_COLUMNS)), np.nan, dtype=np.float32)
+    outputs = np.full((len(gset), len(OUTPUT_COLUMNS)), np.nan, dtype=np.float32)
     failed: list[tuple[str, str]] = []
     todo = still_to_do(gset, out_csv)
     crop_of = _CropChooser(model, crop_fraction)
@@ -265,7 +285,7 @@ def _predict_set(model, gset: GalaxySet, tta: bool, out_csv, batch_size: int, ch
                                                                  batch_size)) for s in range(0, len(todo), chunk))
         for done, (good, pred, bad) in chunks:
             failed += bad
-            fractions[good] = pred
+            outputs[good] = pred
             if writer is not None and good:
                 writer.write([gset.ids[i] for i in good], [gset.files[i].name for i in good], pred)
             report(done)
@@ -275,7 +295,8 @@ def _predict_set(model, gset: GalaxySet, tta: bool, out_csv, batch_size: int, ch
         if writer is not None:
             writer.__exit__(None, None, None)
         report(None)
-    return SetPrediction(fractions, failed, len(gset) - len(todo))
+    n9 = len(VOTE_COLUMNS)
+    return SetPrediction(outputs[:, :n9], failed, len(gset) - len(todo), uncertainty=outputs[:, n9:])
 
 
 def _progress_reporter(progress: bool | ProgressCallback, total: int, name: str) -> Callable[[int | None], None]:
@@ -298,7 +319,8 @@ def _progress_reporter(progress: bool | ProgressCallback, total: int, name: str)
 
 def predict_one(model, image_source, name: str | None = None, *, tta: bool = False,
                 crop_fraction: float | None = None) -> np.ndarray:
-    """Nine fractions (VOTE_COLUMNS order) for one image path, bytes or upload; the page/CLI path.
+    """(19,) outputs for one image path, bytes or upload: nine fractions (VOTE_COLUMNS order), TOP_P,
+    nine SDs (OUTPUT_COLUMNS); the page/CLI path.
 
     Crop as in :func:`predict_set`: for a path with ``crop_fraction=None``, the crop the
     run used for that folder; for bytes/uploads, the run's default crop.
@@ -307,4 +329,5 @@ def predict_one(model, image_source, name: str | None = None, *, tta: bool = Fal
         from core.inference.predict import crop_for_images
 
         crop_fraction = crop_for_images(model, Path(image_source).parent)
-    return model.predict([open_image(image_source, name)], tta=tta, crop_fraction=crop_fraction)[0]
+    prepared = model.prepare([open_image(image_source, name)], crop_fraction)
+    return model.predict_outputs_prepared(prepared, tta=tta)[0]

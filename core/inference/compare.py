@@ -74,13 +74,16 @@ def _disagreement_frame(gset: GalaxySet, left: np.ndarray, right: np.ndarray,
     })
 
 
-def galaxy_table(gset: GalaxySet, pred: np.ndarray, learned: np.ndarray | None = None) -> pd.DataFrame:
+def galaxy_table(gset: GalaxySet, pred: np.ndarray, learned: np.ndarray | None = None,
+                 top_p: np.ndarray | None = None) -> pd.DataFrame:
     """One row per galaxy: ID, IMAGE, LABEL_KIND, DISAGREEMENT (model vs human), MOST_DIFFERENT column,
-    MODEL_TOP, HUMAN_TOP, then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown or,
-    on the model side, a column the run never learned: ``learned`` (9,) bool, default all)."""
+    MODEL_TOP, TOP_P (calibrated probability that people agree with MODEL_TOP; NaN when unknown), HUMAN_TOP,
+    then ``model P_*`` and ``human P_*`` for the nine columns (NaN = unknown or, on the model side, a
+    column the run never learned: ``learned`` (9,) bool, default all)."""
     pred = blank_unlearned(pred, learned)
     df = _disagreement_frame(gset, pred, gset.targets, {
         "MODEL_TOP": _names(top_answer(pred)),
+        "TOP_P": np.full(len(gset), np.nan) if top_p is None else np.asarray(top_p, dtype=float),
         "HUMAN_TOP": _names(top_answer(gset.targets)),
     })
     for j, c in enumerate(VOTE_COLUMNS):

@@ -1,7 +1,7 @@
 """Galaxy sets: galaxies with one image each and their human labels where known.
 
 A :class:`GalaxySet` comes from a catalogue joined to an image folder (the join is
-:mod:`core.training.dataset`'s, the one training uses), a bare image folder, or one of
+:mod:`core.labels.join`'s, the one training uses), a bare image folder, or one of
 the built-in demo sets. Prediction over a set is :mod:`core.inference.batch`.
 """
 
@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.images.folder import list_image_files
+from core.config import get_settings
+from core.images.folder import index_images, list_image_files
+from core.labels.join import join_labels_images
+from core.labels.targets import LabelError, labels_from_frame, read_labels
 from core.schema import RAW_INDEX, VOTE_COLUMNS, IdKind, LabelKind, canonical_column, find_objid_column
 
 
@@ -83,9 +86,7 @@ def _has_label_columns(columns: Iterable[str]) -> bool:
 
 
 def set_from_labels(labels, images_dir: str | os.PathLike, name: str) -> GalaxySet:
-    """A :class:`core.training.targets.LabelTable` joined to ``images_dir`` with core.training.dataset's join."""
-    from core.training.dataset import join_labels_images
-
+    """A :class:`core.labels.targets.LabelTable` joined to ``images_dir`` with core.labels.join's join."""
     join = join_labels_images(labels, images_dir)
     lab = join.labels
     return GalaxySet(name, [str(i) for i in lab.ids], list(join.files), np.asarray(lab.targets, dtype=float),
@@ -99,16 +100,12 @@ def set_from_table(table: pd.DataFrame, images_dir: str | os.PathLike, name: str
     Vote-fraction or class columns present in the table become the human labels;
     a table with IDs only (an ``OBJID,RA,DEC`` list) gives an unlabelled set.
     """
-    from core.images.folder import index_images
-
     col = find_objid_column(table.columns, extra=("ID",))
     if col is None:
         raise ValueError(f"{name}: no OBJID column to join images by (columns: {', '.join(map(str, table.columns))})")
     index = index_images(images_dir)
     id_text = table[col].astype(str).str.strip()
     if _has_label_columns(table.columns):
-        from core.training.targets import LabelError, labels_from_frame
-
         # Only rows with an image matter: the full Table 2 has 667,944 rows, a folder far fewer.
         with_image = table[id_text.isin(index.keys()).to_numpy()]
         text = with_image.astype(str).replace({"nan": "", "<NA>": "", "None": ""})
@@ -126,9 +123,7 @@ def set_from_table(table: pd.DataFrame, images_dir: str | os.PathLike, name: str
 
 
 def set_from_catalog_file(catalog: str | os.PathLike, images_dir: str | os.PathLike) -> GalaxySet:
-    """A catalogue/label CSV joined to ``images_dir``: labelled via core.training.targets, else IDs only."""
-    from core.training.targets import LabelError, read_labels
-
+    """A catalogue/label CSV joined to ``images_dir``: labelled via core.labels.targets, else IDs only."""
     catalog = Path(catalog)
     if not catalog.exists():
         raise FileNotFoundError(f"catalogue {catalog} does not exist")
@@ -143,8 +138,6 @@ def demo_sets(demo_dir: str | os.PathLike | None = None) -> list[GalaxySet]:
     """The built-in demo sets: each folder under ``settings.demo_dir`` holding a ``labels.csv``,
     with its images in an ``images/`` subfolder or beside the labels. Returns [] when absent.
     """
-    from core.config import get_settings
-
     root = Path(demo_dir) if demo_dir is not None else get_settings().demo_dir
     out = []
     if not root.is_dir():

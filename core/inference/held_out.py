@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.config import REPO_ROOT
+from core.images.folder import IMAGE_SUFFIXES
 
 #: Wording placed beside a score measured on galaxies the run may have trained on.
 SAW_EVERYTHING = "trained on every galaxy (nothing held out): this score is on its own training galaxies"
@@ -34,14 +35,14 @@ def held_out_mask(config: Mapping, ids: Sequence[str]) -> np.ndarray | None:
     fraction = config.get("val_fraction")
     if not isinstance(fraction, int | float) or isinstance(fraction, bool) or fraction <= 0:
         return None
-    seed = config.get("seed", 0)
+    seed = config.get("split_seed")
+    if seed is None:
+        seed = config.get("seed", 0)
     return is_validation([str(i) for i in ids], int(seed) if isinstance(seed, int | float) else 0, float(fraction))
 
 
 @lru_cache(maxsize=32)
 def _folder_stems(folder: str, mtime_ns: int) -> frozenset[str]:
-    from core.images.folder import IMAGE_SUFFIXES
-
     with os.scandir(folder) as entries:
         return frozenset(Path(e.name).stem for e in entries
                          if Path(e.name).suffix.lower() in IMAGE_SUFFIXES and not e.name.startswith("."))

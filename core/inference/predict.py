@@ -25,7 +25,10 @@ import torch
 from PIL import Image
 
 from core.images.preprocess import prepare_image
+from core.inference.calibration import RunCalibration, load_calibration
+from core.inference.ensemble import check_compatible, member_dirs
 from core.inference.learned import learned_mask
+from core.inference.uncertainty import MC_SAMPLES, head_masks, sample_prepared, spread
 from core.training.augment import DIHEDRAL_GROUP, dihedral, swap_spin
 from core.training.checkpoint import (
     CONFIG_NAME,
@@ -57,6 +60,12 @@ class LoadedModel:
     n_params: int = field(default=0)
     #: (9,) bool in VOTE_COLUMNS order: the columns this run learned (core.inference.learned.learned_mask).
     learned: np.ndarray = field(default_factory=lambda: np.ones(9, dtype=bool))
+    #: The other members its ensemble.json names (core.inference.ensemble); [] = a single run.
+    members: list[LoadedModel] = field(default_factory=list)
+    #: Its calibration.json (core.inference.calibration), or None: then TOP_P is left blank.
+    calibration: RunCalibration | None = None
+    #: Head-dropout masks per image for MC dropout (0 = off); on by default for a single run.
+    mc_samples: int = 0
 
     @property
     def recorded(self) -> RunConfig:
@@ -85,15 +94,58 @@ class LoadedModel:
         """(N, 9) float fractions in VOTE_COLUMNS order for *raw* images (prepared here)."""
         return self.predict_prepared(self.prepare(images, crop_fraction), tta=tta, batch_size=batch_size)
 
+    @property
+    def nets(self) -> list[GalaxyNet]:
+        """The networks that vote: this run's, then its members'."""
+        return [self.model] + [m.model for m in self.members]
+
+    @property
+    def uncertainty_source(self) -> str:
+        """Where SD and TOP_P come from, in words (e.g. "ensemble of 3 runs")."""
+        parts = [f"ensemble of {len(self.nets)} runs"] if self.members else []
+        if self.mc_samples:
+            parts.append(f"MC dropout ({self.mc_samples} head-dropout masks)")
+        return " + ".join(parts) or "none (one run, no dropout)"
+
+    def head_dropout_masks(self) -> list[torch.Tensor]:
+        """Per net, the (T, D) MC-dropout masks (core.inference.uncertainty.head_masks); [] when MC is off."""
+        if not self.mc_samples:
+            return []
+        return [head_masks(net.raw_head.in_features, float(run.recorded.model.get("dropout", 0.0)), self.mc_samples)
+                for net, run in zip(self.nets, [self, *self.members], strict=True)]
+
+    def _check_prepared(self, prepared: np.ndarray) -> np.ndarray:
+        prepared = np.asarray(prepared)
+        if len(prepared) and prepared.shape[1:] != (self.image_size, self.image_size, 3):
+            raise ValueError(f"prepared images must be ({self.image_size}, {self.image_size}, 3), "
+                             f"got {prepared.shape[1:]}")
+        return prepared
+
+    def predict_outputs_prepared(self, prepared: np.ndarray, tta: bool = False,
+                                 batch_size: int = 64) -> np.ndarray:
+        """(N, 19) float32: the nine fractions, TOP_P, then one SD per fraction (OUTPUT_COLUMNS order).
+
+        The fractions are the members' mean (:mod:`core.inference.uncertainty`); TOP_P is NaN
+        without a calibrator for this way of predicting, SD is NaN where the run never learned
+        the column or with a single sample.
+        """
+        prepared = self._check_prepared(prepared)
+        result = sample_prepared(self.nets, prepared, tta=tta, masks=self.head_dropout_masks(), batch_size=batch_size)
+        spread_ = spread(result)
+        n_samples = result.samples.shape[0]
+        calibrator = self.calibration.for_tta(tta) if self.calibration is not None else None
+        top_p = calibrator.top_p(spread_) if calibrator is not None and len(prepared) else np.full(len(prepared), np.nan)
+        sd = np.where(self.learned[None, :] & (n_samples > 1), spread_.sd, np.nan)
+        return np.column_stack([result.point, top_p, sd]).astype(np.float32)
+
     @torch.inference_mode()
     def predict_prepared(self, prepared: np.ndarray, tta: bool = False, batch_size: int = 64) -> np.ndarray:
         """(N, 9) fractions for images already passed through prepare_image (uint8 (N, S, S, 3))."""
-        prepared = np.asarray(prepared)
+        prepared = self._check_prepared(prepared)
         if len(prepared) == 0:
             return np.zeros((0, 9), dtype=np.float32)
-        if prepared.shape[1:] != (self.image_size, self.image_size, 3):
-            raise ValueError(f"prepared images must be ({self.image_size}, {self.image_size}, 3), "
-                             f"got {prepared.shape[1:]}")
+        if self.members:
+            return sample_prepared(self.nets, prepared, tta=tta, batch_size=batch_size).point
         self.model.eval()
         outs = []
         transforms = DIHEDRAL_GROUP if tta else ((0, False),)
@@ -112,7 +164,7 @@ def _declared_crop(value) -> float | None:
     return None if value is None else float(value)
 
 
-def load_run(run_dir: str | Path) -> LoadedModel:
+def load_run(run_dir: str | Path, *, members: bool = True) -> LoadedModel:
     """Load ``<run_dir>/config.json`` and ``<run_dir>/model.pt`` (state dict, weights_only=True).
 
     Raises CheckpointError (a ValueError) naming the file when the folder is not
@@ -134,7 +186,7 @@ def load_run(run_dir: str | Path) -> LoadedModel:
     except RuntimeError as exc:
         raise CheckpointError(f"{run_dir / MODEL_NAME}: weights do not fit the model in config.json ({exc})") from exc
     model.eval()
-    return LoadedModel(
+    run = LoadedModel(
         run_dir=run_dir,
         config=config,
         model=model,
@@ -143,6 +195,15 @@ def load_run(run_dir: str | Path) -> LoadedModel:
         n_params=count_parameters(model),
         learned=learned_mask(config),
     )
+    if members:
+        for folder in member_dirs(run_dir):
+            member = load_run(folder, members=False)
+            check_compatible(run, member, run_dir / "ensemble.json")
+            run.members.append(member)
+    run.calibration = load_calibration(run_dir) if members else None
+    has_dropout = 0.0 < float(recorded.model.get("dropout", 0.0) or 0.0) < 1.0 and recorded.arch != "resnet18"
+    run.mc_samples = MC_SAMPLES if has_dropout and not run.members else 0
+    return run
 
 
 def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float | None:
@@ -175,8 +236,8 @@ def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str
     ``crop_fraction``, ``tta`` and ``label_kinds``.
     """
     from core.images.preprocess import cached_arrays
+    from core.labels.join import load_labelled_set
     from core.scoring import score
-    from core.training.dataset import load_labelled_set
 
     join = load_labelled_set(catalog, images_dir)
     crop = crop_for_images(run, images_dir) if crop_fraction is None else float(crop_fraction)

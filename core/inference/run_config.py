@@ -16,16 +16,17 @@ from pathlib import Path
 
 import torch
 
+from core.images.crop import CROP_RANGE, is_crop_fraction
 from core.training.checkpoint import CheckpointError
+from core.training.model import ARCHITECTURES, build_model
 from core.training.run_config import UNRECORDED_ARCH
+from core.training.train_config import TrainConfig
 
 #: (config.json key path, TrainConfig field) pairs whose bounds a run's config must respect.
 _BOUNDED = ((("model", "width"), "width"), (("model", "dropout"), "dropout"), (("image_size",), "image_size"))
 
 
 def _train_bounds() -> dict[str, tuple[float, float]]:
-    from core.training.train_config import TrainConfig
-
     return {f.name: f.metadata["bounds"] for f in fields(TrainConfig) if f.metadata.get("bounds")}
 
 
@@ -43,8 +44,6 @@ def check_run_config(config: object, path: Path) -> dict:
     within TrainConfig's bounds; crop_fraction in (0, 1]. Missing keys take the fallbacks of
     :class:`core.training.run_config.RunConfig` (arch) and build_model's defaults.
     """
-    from core.training.model import ARCHITECTURES
-
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: not a run config (expected a JSON object)")
     model = config.get("model", {})
@@ -65,16 +64,14 @@ def check_run_config(config: object, path: Path) -> dict:
             shown = f"{value:g}" if value is not None else "not a number"
             raise CheckpointError(f"{path}: {'.'.join(keys)} must be between {low:g} and {high:g}, got {shown}")
     crop = config.get("crop_fraction")
-    if crop is not None and not (_number(crop) is not None and 0 < float(crop) <= 1):
-        raise CheckpointError(f"{path}: crop_fraction must be in (0, 1]")
+    if crop is not None and not is_crop_fraction(crop):
+        raise CheckpointError(f"{path}: crop_fraction must be in {CROP_RANGE}")
     return config
 
 
 def check_weights_fit(model_config: dict, state: dict[str, torch.Tensor], path: Path) -> None:
     """Refuse ``state`` (the checkpoint at ``path``) unless its names and shapes match the model
     ``model_config`` describes; the comparison model lives on the ``meta`` device (no memory)."""
-    from core.training.model import build_model
-
     with torch.device("meta"):
         expected = build_model({**model_config, "pretrained": False}).state_dict()
     missing = [k for k in expected if k not in state]

@@ -1,21 +1,31 @@
-"""The trained runs under the models folder, and the odd folders skipped with a note.
+"""The trained runs, yours and the shipped ones, and the odd folders skipped with a note.
+
+Runs live in two folders (:attr:`core.config.Settings.run_folders`): your runs folder
+(``models_dir``, ``<GZ_HOME>/runs``: what ``gz train`` and the Train page write) and the shipped
+models folder (``shipped_models_dir``, the repository's ``models/``: read-only, each entry marked
+``shipped``). The default model is :func:`default_run`; ``--model NAME`` resolves through
+:func:`resolve_run`.
 
 One unreadable run folder must never hide the good ones: :func:`scan_runs` reads each
 folder's config.json, state.json and metrics.csv strictly (a JSON object, UTF-8, whole)
 and lists a folder that fails as *skipped* with a one-line reason that never quotes the
-file's contents. The Predict, Train and Compare pages all list runs through here.
+file's contents. The Home, Predict, Train and Compare pages all list runs through here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import get_settings
+from core import json_files
+from core.config import Settings, get_settings
+from core.inference.run_config import check_run_config
+from core.jobs import read_job
 from core.training.checkpoint import CONFIG_NAME, MODEL_NAME, CheckpointError, read_metrics
 
 STATE_NAME = "state.json"
+#: Folder name of the default model (yours if you trained one of that name, else the shipped one).
+DEFAULT_RUN = "demo"
 
 
 @dataclass
@@ -35,29 +45,15 @@ class RunScan:
 
 
 def read_json_object(path: Path) -> dict:
-    """The JSON object in ``path``; CheckpointError naming the file (never quoting it) otherwise."""
+    """:func:`core.json_files.read_json_object` of a run's file, refused as CheckpointError (same message)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing") from None
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: not valid JSON (truncated or damaged near line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: holds a JSON {type(data).__name__}, not an object")
-    return data
+        return json_files.read_json_object(path, what="run file")
+    except json_files.JsonObjectError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
-def _run_entry(path: Path) -> dict:
+def _run_entry(path: Path, shipped: bool = False) -> dict:
     """One usable run as a dict; CheckpointError with the reason when the folder is odd."""
-    from core.inference.run_config import check_run_config
-    from core.jobs import read_job
-
     config = check_run_config(read_json_object(path / CONFIG_NAME), path / CONFIG_NAME)
     status = None
     if (path / STATE_NAME).exists():
@@ -76,27 +72,37 @@ def _run_entry(path: Path) -> dict:
         "n_epochs": len(metrics),
         "status": status or ("finished" if metrics else "unknown"),
         "mtime": (path / MODEL_NAME).stat().st_mtime,
+        "shipped": shipped,
     }
 
 
-def scan_runs(models_dir: str | Path | None = None) -> RunScan:
-    """Every folder under ``models_dir`` (default settings.models_dir) with a model.pt: usable or skipped.
+def run_folder_paths(folder: Path) -> list[Path]:
+    """The run folders (sub-folders with a model.pt) directly under ``folder``, by name; [] if it is missing."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.iterdir()) if p.is_dir() and (p / MODEL_NAME).exists()]
 
-    Folders without model.pt (a run still preparing, other files) are not runs and are not
-    mentioned. Runs are sorted with ``demo`` first, then newest model.pt first.
+
+def scan_runs(models_dir: str | Path | None = None) -> RunScan:
+    """Every run folder (a sub-folder with a model.pt) of ``models_dir``, usable or skipped.
+
+    Default: your runs folder and the shipped models folder (:attr:`Settings.run_folders`); an entry
+    is ``shipped`` when its folder lies in the shipped one. Folders without model.pt (a run still
+    preparing, other files) are not runs and are not mentioned. Sorted with the default model
+    (:func:`default_run`) first, then newest model.pt first.
     """
-    models_dir = Path(models_dir) if models_dir is not None else get_settings().models_dir
+    settings = get_settings()
+    folders = settings.run_folders if models_dir is None else (Path(models_dir),)
     scan = RunScan()
-    if not models_dir.is_dir():
-        return scan
-    for path in sorted(models_dir.iterdir()):
-        if not path.is_dir() or not (path / MODEL_NAME).exists():
-            continue
-        try:
-            scan.runs.append(_run_entry(path))
-        except CheckpointError as exc:
-            scan.skipped.append(SkippedRun(path.name, str(exc).replace(str(models_dir) + "/", "")))
-    scan.runs.sort(key=lambda r: (r["run_id"] != "demo", -r["mtime"]))
+    for folder in folders:
+        shipped = settings.is_shipped(folder)
+        for path in run_folder_paths(folder):
+            try:
+                scan.runs.append(_run_entry(path, shipped))
+            except CheckpointError as exc:
+                scan.skipped.append(SkippedRun(path.name, str(exc).replace(str(folder) + "/", "")))
+    default = str(default_run(settings))
+    scan.runs.sort(key=lambda r: (r["path"] != default, r["run_id"] != DEFAULT_RUN, -r["mtime"]))
     return scan
 
 
@@ -105,9 +111,46 @@ def list_runs(models_dir: str | Path | None = None) -> list[dict]:
 
     Each entry: ``run_id``, ``path`` (str), ``config`` (dict), ``final_metrics``
     (last metrics.csv row as a dict, {} if none), ``n_epochs`` (rows in metrics.csv),
-    ``status`` (from state.json, or "finished"/"unknown"), ``mtime`` (of model.pt, s).
+    ``status`` (from state.json, or "finished"/"unknown"), ``mtime`` (of model.pt, s),
+    ``shipped`` (True for a run of the read-only shipped models folder).
     """
     return scan_runs(models_dir).runs
+
+
+def shown_name(run_id: str, shipped: bool) -> str:
+    """The name a run is shown by: its folder name, plus " (shipped)" for a run of the shipped models folder."""
+    return f"{run_id} (shipped)" if shipped else run_id
+
+
+def run_name(run: dict) -> str:
+    """:func:`shown_name` of a :func:`scan_runs` entry."""
+    return shown_name(run["run_id"], bool(run.get("shipped")))
+
+
+def default_run(settings: Settings | None = None) -> Path:
+    """The default model: ``<models_dir>/demo`` when you trained one of that name, else the shipped ``demo``."""
+    s = settings or get_settings()
+    own = s.models_dir / DEFAULT_RUN
+    return own if (own / MODEL_NAME).is_file() else s.shipped_models_dir / DEFAULT_RUN
+
+
+def resolve_run(model: str | Path | None, settings: Settings | None = None) -> Path:
+    """The run folder a ``--model`` value names.
+
+    None: :func:`default_run`. An existing folder: itself, as given. A bare name (no ``/``): that run
+    in your runs folder, else in the shipped models folder. Anything else is returned as given, for
+    the caller to report as missing.
+    """
+    s = settings or get_settings()
+    if model is None or str(model) == "":
+        return default_run(s)
+    path = Path(model).expanduser()
+    if path.is_dir() or len(path.parts) != 1 or path.name in (".", ".."):
+        return path
+    for folder in s.run_folders:
+        if (folder / path.name).is_dir():
+            return folder / path.name
+    return path
 
 
 def skipped_note(skipped: list[SkippedRun]) -> str:

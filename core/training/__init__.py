@@ -1,1 +1,1 @@
-"""Labels, datasets, the CNN, its loss, augmentation, checkpoints and the training loop."""
+"""The CNN, its loss, augmentation, checkpoints and the training loop."""

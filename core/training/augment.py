@@ -26,19 +26,16 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from core.schema import VOTE_COLUMNS
-
-CW = VOTE_COLUMNS.index("P_CW")
-ACW = VOTE_COLUMNS.index("P_ACW")
+from core.schema import ACW_INDEX, CW_INDEX
 
 
 def swap_spin(t: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
     """Copy of (N, 9) ``t`` with the P_CW and P_ACW columns swapped (on ``rows`` only, if given)."""
     out = t.clone()
     if rows is None:
-        out[:, [CW, ACW]] = t[:, [ACW, CW]]
+        out[:, [CW_INDEX, ACW_INDEX]] = t[:, [ACW_INDEX, CW_INDEX]]
     else:
-        out[rows, CW], out[rows, ACW] = t[rows, ACW], t[rows, CW]
+        out[rows, CW_INDEX], out[rows, ACW_INDEX] = t[rows, ACW_INDEX], t[rows, CW_INDEX]
     return out
 
 

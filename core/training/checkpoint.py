@@ -1,6 +1,6 @@
 """Run-folder files: model state dicts, resume checkpoints, config.json and metrics.csv.
 
-Layout of ``models/<run-id>/``:
+Layout of a run folder (``<runs folder>/<run-id>/``, or a shipped one in ``models/``):
 
 * ``config.json``: every training setting, data hash, library versions, exact command;
 * ``metrics.csv``: one row per finished epoch;

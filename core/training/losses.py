@@ -49,12 +49,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.schema import RAW_COLUMNS, VOTE_COLUMNS
+from core.schema import ACW_RAW_INDEX, CW_RAW_INDEX, DEBIASED_INDEX, N_RAW
 
-N_RAW = len(RAW_COLUMNS)
-CW_RAW = RAW_COLUMNS.index("P_CW")
-ACW_RAW = RAW_COLUMNS.index("P_ACW")
-DEB = [VOTE_COLUMNS.index(c) for c in ("P_EL_DEBIASED", "P_CS_DEBIASED")]
 NVOTE_REFERENCE = 30.0
 
 
@@ -102,19 +98,19 @@ def vote_loss(raw_logits: torch.Tensor, debiased_logits: torch.Tensor, target: t
     rest_term = torch.where(has_rest, -rest * (lse_rest - lse_all), torch.zeros_like(rest))
     raw_loss = known_term + rest_term
 
-    spin_known = known[:, CW_RAW] & known[:, ACW_RAW]
-    spin_total = (t[:, CW_RAW] + t[:, ACW_RAW]) * spin_known
+    spin_known = known[:, CW_RAW_INDEX] & known[:, ACW_RAW_INDEX]
+    spin_total = (t[:, CW_RAW_INDEX] + t[:, ACW_RAW_INDEX]) * spin_known
     use_spin = spin_total > 0
-    q = torch.where(use_spin, t[:, CW_RAW] / spin_total.clamp(min=1e-6), torch.zeros_like(spin_total))
-    spin_logit = raw_logits[:, CW_RAW] - raw_logits[:, ACW_RAW]
+    q = torch.where(use_spin, t[:, CW_RAW_INDEX] / spin_total.clamp(min=1e-6), torch.zeros_like(spin_total))
+    spin_logit = raw_logits[:, CW_RAW_INDEX] - raw_logits[:, ACW_RAW_INDEX]
     spin_loss = F.binary_cross_entropy_with_logits(spin_logit, q, reduction="none") * spin_total
 
     per_row = raw_loss + spin_weight * spin_loss
     total = (w * per_row).sum() / w.sum().clamp(min=1e-6)
 
-    deb_known = mask[:, DEB].bool()
+    deb_known = mask[:, list(DEBIASED_INDEX)].bool()
     if deb_known.any():
-        deb_t = torch.nan_to_num(target[:, DEB], nan=0.0)
+        deb_t = torch.nan_to_num(target[:, list(DEBIASED_INDEX)], nan=0.0)
         deb = F.binary_cross_entropy_with_logits(debiased_logits, deb_t, reduction="none")
         total = total + debiased_weight * deb[deb_known].mean()
     return total

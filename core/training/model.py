@@ -25,18 +25,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.schema import RAW_COLUMNS
+from core.schema import CS_PART_RAW_INDEX, DEBIASED_COLUMNS, RAW_COLUMNS
 from core.training import encoders
 from core.training.run_config import UNRECORDED_ARCH  # what a config.json naming no architecture means
 
 ARCHITECTURES: tuple[str, ...] = ("small", "effnet_lite0", "resnet18")
 #: EfficientNet-Lite0 blocks kept by ``effnet_lite0`` (11 of 16: up to the 112-channel stage, stride 16).
 EFFNET_BLOCKS = encoders.VARIANTS["lite0"].blocks_through(5)
-
-_IDX = {c: i for i, c in enumerate(RAW_COLUMNS)}
-#: Indices (into the six raw answers) summed to give P_CS.
-CS_PARTS = (_IDX["P_CW"], _IDX["P_ACW"], _IDX["P_EDGE"])
-
 
 def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
@@ -128,7 +123,7 @@ class GalaxyNet(nn.Module):
         else:
             self.backbone, n, self.init_note = _resnet18_features(pretrained)
         self.raw_head = nn.Linear(n, len(RAW_COLUMNS))
-        self.debiased_head = nn.Linear(n, 2)
+        self.debiased_head = nn.Linear(n, len(DEBIASED_COLUMNS))
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
@@ -141,7 +136,7 @@ class GalaxyNet(nn.Module):
 def fractions_from_logits(raw_logits: torch.Tensor, debiased_logits: torch.Tensor) -> torch.Tensor:
     """(N, 9) fractions in VOTE_COLUMNS order: softmax(6), P_CS = CW + ACW + EDGE, sigmoid(2)."""
     raw = torch.softmax(raw_logits, dim=1)
-    cs = raw[:, list(CS_PARTS)].sum(dim=1, keepdim=True)
+    cs = raw[:, list(CS_PART_RAW_INDEX)].sum(dim=1, keepdim=True)
     return torch.cat([raw, cs, torch.sigmoid(debiased_logits)], dim=1)
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.images.preprocess import cached_arrays, prepare_file
+from core.labels.join import JoinResult, load_labelled_set
+from core.labels.targets import LabelError
 from core.schema import VOTE_COLUMNS
-from core.training.dataset import JoinResult, load_labelled_set
-from core.training.targets import LabelError
 from core.training.train_config import Source, TrainConfig, TrainingError
 
 

@@ -2,7 +2,8 @@
 
 A run stopped by a kill, a crash or Cancel keeps ``resume.pt`` after its last finished
 epoch. Running ``python -m core train`` again with the settings in its config.json
-continues it; a larger ``epochs`` extends it (see :mod:`core.training.train`).
+continues it; a larger ``epochs`` extends it (see :mod:`core.training.train`). A run of the
+read-only shipped models folder is never resumable.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.config import get_settings
 from core.jobs import JobStatus, read_job
 from core.training.checkpoint import RESUME_NAME, read_config, read_metrics
 from core.training.train_config import TrainConfig, config_argv, config_from_json
@@ -30,8 +32,11 @@ class ResumePoint:
 
 
 def resume_point(run_dir: str | Path) -> ResumePoint | None:
-    """The run's resume point when it stopped early (interrupted or cancelled) with a checkpoint, else None."""
+    """The run's resume point when it stopped early (interrupted or cancelled) with a checkpoint, else None
+    (always None for a shipped run)."""
     run_dir = Path(run_dir)
+    if get_settings().is_shipped(run_dir):
+        return None
     state = read_job(run_dir)
     if state is None or state.running or not (run_dir / RESUME_NAME).exists():
         return None

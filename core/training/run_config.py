@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from core.images.crop import is_crop_fraction
+
 #: Architecture of a run whose config.json records none (runs from before the choice existed: the small CNN).
 UNRECORDED_ARCH = "small"
 #: Input side in px of a run that records no ``image_size`` (the size every early run used).
@@ -83,7 +85,7 @@ class RunConfig:
         crop = cfg.get("crop_fraction", UNRECORDED_CROP_FRACTION)
         if crop is not None:
             crop = _number(crop)
-            crop = crop if crop is not None and 0 < crop <= 1 else UNRECORDED_CROP_FRACTION
+            crop = crop if is_crop_fraction(crop) else UNRECORDED_CROP_FRACTION
         n_params = _number(cfg.get("n_params"))
         run_id = cfg.get("run_id")
         return cls(

@@ -81,7 +81,7 @@ def config_record(config: TrainConfig, data: PreparedData, command: str, run_dir
         "crop_fraction": config.sources[0].crop,
         "lr_schedule": "one-cycle (cosine), peak lr, 30% warm-up",
         "optimizer": "AdamW",
-        "split": "validation if SHA-256('seed:ID')/2^64 < val_fraction",
+        "split": "validation if SHA-256('split_seed:ID')/2^64 < val_fraction (split_seed: seed when unset)",
         "torch_threads_used": torch.get_num_threads(),
         "learned_columns": learned_columns(data.targets[train_idx]),
         "label_counts": label_counts(data.targets[train_idx]),

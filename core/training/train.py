@@ -3,8 +3,10 @@
 :func:`run_training` is the one training code path (CLI, Train page via a
 detached ``python -m core train`` process, tests). It:
 
-1. takes the machine-wide training lock (``<models_dir>/training.lock``): one
-   training run at a time per machine; a second one gets :class:`TrainingBusy`;
+1. refuses a run folder in the read-only shipped models folder (:func:`shipped_folder_problem`),
+   then takes the machine-wide training lock (``<models_dir>/training.lock``, in your runs
+   folder, next to ``active_training.json``): one training run at a time per machine; a second
+   one gets :class:`TrainingBusy`;
 2. joins each source's labels to its images and prepares the pixels once
    (:mod:`core.training.prepare`; unreadable images are skipped and listed);
 3. splits by ID into train/validation: an ID goes to validation when
@@ -65,8 +67,6 @@ from core.training.model import GalaxyNet, build_model
 from core.training.prepare import PreparedData, is_validation, prepare_data
 from core.training.run_record import RunState, config_record, resume_entry
 from core.training.train_config import (
-    GZ1_IMAGES_CROP,
-    SPIN_CUTOUTS_CROP,
     Source,
     TrainConfig,
     TrainingError,
@@ -76,7 +76,7 @@ from core.training.train_config import (
 
 __all__ = ["run_training", "TrainingBusy", "TrainingError", "TrainConfig", "Source", "PreparedData",
            "prepare_data", "evaluate_arrays", "is_validation", "demo_sources", "active_run", "training_busy",
-           "GZ1_IMAGES_CROP", "SPIN_CUTOUTS_CROP", "TRAINING_LOCK", "ACTIVE_RUN_FILE"]
+           "TRAINING_LOCK", "ACTIVE_RUN_FILE", "shipped_folder_problem"]
 
 TRAINING_LOCK = "training.lock"
 ACTIVE_RUN_FILE = "active_training.json"
@@ -96,11 +96,14 @@ def run_training(config: TrainConfig, run_dir: str | Path, command: str | None =
     ``on_message(text)``. Raises TrainingBusy when another run holds the machine
     lock, TrainingError for unusable input (after writing a ``failed`` state).
     ``world``: this process's torchrun rank and world size (default: from the environment);
-    the process group is joined here and left on return.
+    the process group is joined here and left on return. A ``run_dir`` in the shipped models
+    folder is a TrainingError before anything is written or locked.
     """
     settings = get_settings()
     world = world_from_env() if world is None else world
     run_dir = Path(run_dir).resolve()
+    if problem := shipped_folder_problem(run_dir):
+        raise TrainingError(problem)
     command = command or " ".join(["python", "-m", "core", *sys.argv[1:]])
     check_world(config, world)
     dist.init(world)
@@ -108,6 +111,16 @@ def run_training(config: TrainConfig, run_dir: str | Path, command: str | None =
         return _run_on_rank(config, run_dir, command, on_batch, on_epoch, on_message, world, settings)
     finally:
         dist.destroy()
+
+
+def shipped_folder_problem(run_dir: str | Path) -> str | None:
+    """Why ``run_dir`` may not be trained into (it lies in the read-only shipped models folder), else None."""
+    settings = get_settings()
+    if not settings.is_shipped(run_dir):
+        return None
+    return (f"{run_dir} is in the shipped models folder {settings.shipped_models_dir}, which is read-only: a "
+            f"shipped run is never trained into, resumed or extended. Give an --out in your runs folder "
+            f"{settings.models_dir} (GZ_MODELS_DIR), or leave --out out")
 
 
 def _sigterm_under_torchrun(run_dir: Path) -> None:
@@ -283,7 +296,7 @@ def _train_locked(config: TrainConfig, run: RunState, command: str, on_batch, on
     torch.manual_seed(config.seed)  # the same first weights on every rank (DDP also copies rank 0's)
     np.random.seed(config.seed % 2 ** 32)
     data = _prepare(config, run, world)
-    val = is_validation(data.ids, config.seed, config.val_fraction)
+    val = is_validation(data.ids, config.split_seed_used, config.val_fraction)
     train_idx, val_idx = np.flatnonzero(~val), np.flatnonzero(val)
     if len(train_idx) < 2:
         raise TrainingError(f"{len(train_idx)} training images left after the validation split "

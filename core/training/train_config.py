@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import get_settings
+from core.images.crop import CROP_RANGE, is_crop_fraction
 from core.training.augment import AugmentSettings
 from core.training.model import ARCHITECTURES, UNRECORDED_ARCH
 
@@ -89,6 +90,8 @@ class TrainConfig:
                                   bounds=(0.0, 0.95))
     seed: int = setting(0, "seeds the split, the shuffling, the augmentation and the first weights: same seed, "
                         "same run", bounds=(0, 2 ** 31 - 1))
+    split_seed: int | None = setting(None, "seeds only the validation split (default: --seed): ensemble members "
+                                     "share one split and differ in --seed", kind=int, bounds=(0, 2 ** 31 - 1))
     class_balance: float = setting(0.5, "weight of rare answers: 0 none, 1 inverse class frequency",
                                    bounds=(0.0, 1.0))
     spin_weight: float = setting(1.0, "weight of the clockwise-vs-anticlockwise share in the loss",
@@ -100,6 +103,11 @@ class TrainConfig:
                                   bounds=(1, 256), resume="free")
     max_minutes: float | None = setting(None, "stop after the epoch that passes this many minutes (default: no "
                                         "limit)", kind=float, bounds=(0.0, 1e6), resume="free")
+
+    @property
+    def split_seed_used(self) -> int:
+        """The seed of the validation split: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def model_section(self) -> dict:
         """The ``model`` section of config.json (what build_model needs)."""
@@ -117,8 +125,8 @@ class TrainConfig:
             if low is not None and not low <= value <= high:
                 raise TrainingError(f"{_flag(f)} must be between {low:g} and {high:g}, got {value:g}")
         for s in self.sources:
-            if s.crop is not None and not 0 < s.crop <= 1:
-                raise TrainingError(f"--crop must be in (0, 1], got {s.crop}")
+            if s.crop is not None and not is_crop_fraction(s.crop):
+                raise TrainingError(f"--crop must be in {CROP_RANGE}, got {s.crop}")
         return self
 
 
@@ -249,12 +257,6 @@ def resume_conflicts(old: dict, new: dict) -> list[str]:
         elif rule == "extend" and (a is None or b < a):
             changed.append(f"{f.name} (may only grow)")
     return changed
-
-
-#: Centre crop used for the GZ1 subject images (423 px, scaled to the galaxy's Petrosian radius:
-#: the galaxy fills roughly the central quarter) and for the 0.2"/px spin cutouts (galaxy fills the frame).
-GZ1_IMAGES_CROP = 0.45
-SPIN_CUTOUTS_CROP = 1.0
 
 
 def demo_sources(demo_dir: Path | None = None) -> list[Source]:

@@ -14,6 +14,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.atomic import write_bytes_atomic
+from core.csv_safety import safe_frame
 from core.schema import CLASS_NAMES, RAW_COLUMNS
 from core.votes.answers import ANSWER_INDEX
 from core.votes.migrations import votes
@@ -68,8 +70,6 @@ def export_frame(engine: Engine, min_votes: int = 1, counts: pd.DataFrame | None
 
 def export_csv_bytes(engine: Engine, min_votes: int = 1, counts: pd.DataFrame | None = None) -> tuple[bytes, int]:
     """The export as CSV bytes (for a download button or a file) and its number of galaxies."""
-    from core.csv_safety import safe_frame
-
     frame = export_frame(engine, min_votes, counts)
     buf = io.StringIO()
     safe_frame(frame).to_csv(buf, index=False, lineterminator="\n")
@@ -78,8 +78,6 @@ def export_csv_bytes(engine: Engine, min_votes: int = 1, counts: pd.DataFrame | 
 
 def write_export(engine: Engine, path: str | Path, min_votes: int = 1) -> int:
     """Write the export to ``path`` atomically; return the number of galaxies written."""
-    from core.atomic import write_bytes_atomic
-
     data, n = export_csv_bytes(engine, min_votes)
     write_bytes_atomic(path, data)
     return n

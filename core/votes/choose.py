@@ -4,8 +4,9 @@ Each pick first draws a strategy by the weights of ``settings.votes_mix``
 (``GZ_VOTES_MIX``, e.g. ``uncertain=0.6,random=0.2,few=0.2``):
 
 * ``uncertain`` – one of the :data:`UNCERTAIN_SHORTLIST` galaxies the model is least sure of
-  (highest entropy of its six raw fractions), so visitors' votes go where they teach most;
-  the shortlist keeps simultaneous visitors from all getting the same galaxy;
+  (lowest TOP_P, or highest entropy of its six raw fractions for an uncalibrated run:
+  :meth:`core.votes.pool.VotingPool.least_certain_first`), so visitors' votes go where they
+  teach most; the shortlist keeps simultaneous visitors from all getting the same galaxy;
 * ``few`` – one of the galaxies with the fewest votes so far;
 * ``random`` – any galaxy.
 
@@ -26,6 +27,8 @@ from core.votes.migrations import votes
 from core.votes.pool import VotingPool
 
 STRATEGIES = ("uncertain", "random", "few")
+#: Mix of the Classify page's "Least certain first" switch: every pick from the least-sure shortlist.
+LEAST_CERTAIN_FIRST = {"uncertain": 1.0, "random": 0.0, "few": 0.0}
 #: How many of the least-sure galaxies the "uncertain" strategy picks among.
 UNCERTAIN_SHORTLIST = 10
 
@@ -85,8 +88,7 @@ def next_galaxy(pool: VotingPool, engine: Engine, session_id: str, exclude: Iter
         return None
     strategy = rng.choice(STRATEGIES, p=[mix[s] for s in STRATEGIES])
     if strategy == "uncertain":
-        entropy = np.nan_to_num(pool.entropy_bits[open_], nan=-1.0)
-        shortlist = open_[np.argsort(-entropy, kind="stable")[:UNCERTAIN_SHORTLIST]]
+        shortlist = pool.least_certain_first(open_)[:UNCERTAIN_SHORTLIST]
         return int(rng.choice(shortlist))
     if strategy == "few":
         counts = votes_per_galaxy(engine)

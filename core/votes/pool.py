@@ -7,8 +7,10 @@ Table-2 rows keyed by OBJID); the spin-labelled demo cutouts, keyed by position,
 
 The model's nine fractions per galaxy (default run ``models/demo``) are predicted once per
 (run, model file version, image files) and cached as ``<cache_dir>/votes/predictions-<key>.npy``,
-so no request ever waits for the model on a galaxy it has seen. Its uncertainty is the
-Shannon entropy of the six raw fractions, in bits (0 = sure, log2 6 = 2.585 = no idea).
+so no request ever waits for the model on a galaxy it has seen, with its TOP_P (the calibrated
+probability that the volunteers' top answer is the model's, :mod:`core.inference.calibration`).
+How unsure the model is: 1 - TOP_P where the run is calibrated, else the Shannon entropy of the six
+raw fractions, in bits (0 = sure, log2 6 = 2.585 = no idea).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.config import REPO_ROOT, Settings, get_settings
+from core.config import Settings, get_settings
+from core.inference.runs import default_run
 from core.schema import RAW_INDEX, VOTE_COLUMNS, LabelKind
 from core.votes.store import GALAXY_ID_PATTERN
 
@@ -38,7 +41,8 @@ class VotingPool:
     ``ids`` 18-digit OBJIDs (text), ``files`` image paths, ``sources`` image-set names,
     ``human`` (N, 9) GZ1 fractions in VOTE_COLUMNS order (NaN = unknown), ``class_derived``
     (N,) True where ``human`` is a one-hot GZ1 class rather than vote fractions, ``model``
-    (N, 9) the model's fractions (NaN rows where the image could not be read).
+    (N, 9) the model's fractions (NaN rows where the image could not be read), ``top_p`` (N,) its
+    TOP_P (NaN where unknown: no calibration, or no prediction).
     """
 
     ids: list[str]
@@ -47,12 +51,15 @@ class VotingPool:
     human: np.ndarray
     class_derived: np.ndarray
     model: np.ndarray
+    top_p: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __post_init__(self) -> None:
         self._pos = {g: i for i, g in enumerate(self.ids)}
+        if self.top_p is None:
+            self.top_p = np.full(len(self.ids), np.nan)
 
     def position(self, galaxy_id: str) -> int | None:
         """Index of ``galaxy_id`` in the pool, or None."""
@@ -63,6 +70,15 @@ class VotingPool:
         """(N,) entropy of the model's six raw fractions, bits; NaN where there is no prediction."""
         p = np.clip(self.model[:, list(RAW_INDEX)].astype(float), 1e-12, 1.0)
         return -(p * np.log2(p)).sum(axis=1)
+
+    def least_certain_first(self, positions: np.ndarray) -> np.ndarray:
+        """``positions`` ordered from the galaxy the model is least sure of: lowest TOP_P when every one
+        has a TOP_P, else highest entropy; galaxies without a prediction last (ties in pool order)."""
+        positions = np.asarray(positions, dtype=int)
+        top_p = self.top_p[positions]
+        if len(positions) and np.isfinite(top_p).all():
+            return positions[np.argsort(top_p, kind="stable")]
+        return positions[np.argsort(-np.nan_to_num(self.entropy_bits[positions], nan=-1.0), kind="stable")]
 
     def human_kind(self, i: int) -> LabelKind:
         """What the GZ1 side of galaxy ``i`` is: vote fractions, a class, partial or nothing."""
@@ -119,10 +135,8 @@ def downloaded_image_set(settings: Settings | None = None, catalog: pd.DataFrame
 
 
 def default_run_dir(settings: Settings | None = None) -> Path:
-    """The model whose fractions are revealed: ``<models_dir>/demo``, else the shipped ``models/demo``."""
-    s = settings or get_settings()
-    own = s.models_dir / "demo"
-    return own if (own / "model.pt").is_file() else REPO_ROOT / "models" / "demo"
+    """The model whose fractions are revealed: the default run (core.inference.runs.default_run)."""
+    return default_run(settings)
 
 
 def _predictions_path(run_dir: Path, files: Sequence[Path], cache_dir: Path) -> Path:
@@ -135,20 +149,26 @@ def _predictions_path(run_dir: Path, files: Sequence[Path], cache_dir: Path) -> 
     return cache_dir / "votes" / f"predictions-{digest.hexdigest()[:24]}.npy"
 
 
+#: Columns of the cached predictions: the nine fractions, then TOP_P.
+_CACHED_COLUMNS = len(VOTE_COLUMNS) + 1
+
+
 def model_fractions(gset, run_dir: str | os.PathLike, cache_dir: Path | None = None) -> np.ndarray:
-    """(N, 9) fractions of run ``run_dir`` for every image of ``gset``, from the disk cache or computed once."""
+    """(N, 10) fractions of run ``run_dir`` (VOTE_COLUMNS order) then TOP_P, for every image of ``gset``,
+    from the disk cache or computed once."""
     from core.atomic import write_bytes_atomic
 
     run_dir = Path(run_dir)
     path = _predictions_path(run_dir, gset.files, cache_dir or get_settings().cache_dir)
     if path.is_file():
         cached = np.load(path)
-        if cached.shape == (len(gset), len(VOTE_COLUMNS)):
+        if cached.shape == (len(gset), _CACHED_COLUMNS):
             return cached
     from core.inference.batch import predict_set
     from core.inference.predict import load_run
 
-    fractions = predict_set(load_run(run_dir), gset).fractions
+    result = predict_set(load_run(run_dir), gset)
+    fractions = np.column_stack([result.fractions, result.top_p])
     import io
 
     buf = io.BytesIO()
@@ -175,10 +195,10 @@ def build_pool(image_sets: Sequence[tuple[object, str]], run_dir: str | os.PathL
         empty = np.zeros((0, len(VOTE_COLUMNS)))
         return VotingPool([], [], [], empty, np.zeros(0, dtype=bool), empty)
     joined = combine_sets(kept, "voting pool")
-    fractions = model_fractions(joined, run_dir or default_run_dir(), cache_dir)
+    predicted = np.asarray(model_fractions(joined, run_dir or default_run_dir(), cache_dir), dtype=float)
     return VotingPool([str(g) for g in joined.ids], list(joined.files), sources,
                       np.asarray(joined.targets, dtype=float), np.asarray(joined.class_derived, dtype=bool),
-                      np.asarray(fractions, dtype=float))
+                      predicted[:, :len(VOTE_COLUMNS)], predicted[:, len(VOTE_COLUMNS)])
 
 
 def merge_pools(pools: Sequence[VotingPool]) -> VotingPool:
@@ -200,4 +220,5 @@ def merge_pools(pools: Sequence[VotingPool]) -> VotingPool:
                       [p.sources[i] for p, idx in parts for i in idx],
                       np.concatenate([p.human[idx] for p, idx in parts]),
                       np.concatenate([p.class_derived[idx] for p, idx in parts]),
-                      np.concatenate([p.model[idx] for p, idx in parts]))
+                      np.concatenate([p.model[idx] for p, idx in parts]),
+                      np.concatenate([p.top_p[idx] for p, idx in parts]))

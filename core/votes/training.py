@@ -16,8 +16,11 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from core.atomic import write_bytes_atomic
 from core.config import Settings, get_settings
+from core.images.folder import index_images
 from core.training.train_config import Source
+from core.votes.aggregate import export_csv_bytes
 
 
 def export_path(min_votes: int, settings: Settings | None = None) -> Path:
@@ -40,10 +43,6 @@ def visitor_vote_sources(engine: Engine, min_votes: int = 1, extra_folders: Sequ
                          settings: Settings | None = None) -> tuple[list[Source], int]:
     """(training sources, galaxies exported): one Source per image folder holding at least one
     galaxy with ``min_votes`` or more votes; ([], 0) when no galaxy has that many."""
-    from core.atomic import write_bytes_atomic
-    from core.images.folder import index_images
-    from core.votes.aggregate import export_csv_bytes
-
     s = settings or get_settings()
     data, n = export_csv_bytes(engine, min_votes)
     if n == 0:

@@ -39,7 +39,7 @@ def server_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def app_url(browser_home: Path, server_env: dict[str, str]) -> Iterator[str]:
     env = {"GZ_HOME": str(browser_home), "GZ_MODELS_DIR": str(browser_home / "models"),
-           "GZ_TORCH_THREADS": "2", **server_env}
+           "GZ_SHIPPED_MODELS_DIR": str(browser_home / "shipped-models"), "GZ_TORCH_THREADS": "2", **server_env}
     with streamlit_server(env) as url:
         yield url
 

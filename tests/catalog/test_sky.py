@@ -1,8 +1,6 @@
-"""Mollweide projection, the sky-map figure, thinning and selections (core.catalog.sky)."""
+"""Mollweide projection, thinning and selections (core.catalog.sky); the figure is tests/pages/test_catalog_charts.py."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -12,14 +10,16 @@ from core.catalog.reader import load_catalog, load_sample
 from core.catalog.sky import (
     SQRT2,
     X_MAX,
-    build_sky_map,
     color_choices,
+    graticule,
     mollweide,
-    payload_bytes,
     selected_objids,
     selection_mask,
+    sky_points,
 )
 from tests.conftest import FIXTURES
+
+TRACE = 3  #: curve number of the galaxies' trace (after the grid and its two label traces)
 
 
 @pytest.fixture(scope="module")
@@ -58,61 +58,24 @@ def test_projection_solves_the_mollweide_equation_and_stays_inside_the_ellipse()
     assert np.abs(residual).max() < 1e-9
 
 
-def test_sample_map_shows_every_galaxy_with_hover_and_colour(sample: pd.DataFrame) -> None:
-    sky = build_sky_map(sample, color_by="P_EL")
-    assert sky.n_shown == sky.n_total == 695 and not sky.subsampled
-    assert sky.title.startswith("695 galaxies")
-    trace = sky.figure.data[sky.data_trace_index]
-    assert trace.type == "scattergl"
-    assert list(trace.text) == list(sample["OBJID"])
-    np.testing.assert_allclose(np.asarray(trace.marker.color), sample["P_EL"], atol=1e-6)
-    assert "OBJID %{text}" in trace.hovertemplate and "P_CS" in trace.hovertemplate
-    assert np.asarray(trace.customdata).shape == (695, 2 + 1 + 9)
-    x, y = mollweide(sample["RA"], sample["DEC"])
-    np.testing.assert_allclose(np.asarray(trace.x), x, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(trace.y), y, atol=1e-5)
-
-
-def test_large_table_is_thinned_and_the_title_says_so(sample: pd.DataFrame) -> None:
-    big = _tiled(sample, 5_000)
-    sky = build_sky_map(big, color_by="NVOTE", max_points=1_000)
-    assert sky.subsampled and sky.n_shown == 1_000 and sky.n_total == 5_000
-    assert "Showing 1,000 of 5,000 galaxies" in sky.title
-    trace = sky.figure.data[sky.data_trace_index]
-    assert len(trace.x) == 1_000
-    assert list(trace.text) == list(big["OBJID"].iloc[sky.shown_index])
-    again = build_sky_map(big, color_by="NVOTE", max_points=1_000)
-    np.testing.assert_array_equal(again.shown_index, sky.shown_index)  # reproducible
-
-
-def test_payload_is_base64_compact(sample: pd.DataFrame) -> None:
-    sky = build_sky_map(_tiled(sample, 20_000), max_points=None)
-    size = payload_bytes(sky)
-    spec = json.loads(__import__("plotly.io", fromlist=["to_json"]).to_json(sky.figure, validate=False))
-    assert "bdata" in json.dumps(spec["data"][sky.data_trace_index]["x"])
-    # Per galaxy: 15 float32 (x, y, colour, 12 hover numbers) = 80 base64 bytes + a 21-byte OBJID
-    # string; as plain JSON numbers the same would take ~280 bytes.
-    assert 100 < size / 20_000 < 120
-
-
 def test_box_selection_applies_to_all_rows_even_when_thinned(sample: pd.DataFrame) -> None:
     big = _tiled(sample, 3_000)
-    sky = build_sky_map(big, max_points=300)
+    sky = sky_points(big, max_points=300)
     box = {"x": [0.5, -0.8], "y": [0.2, 1.0]}
-    mask = selection_mask(sky, {"box": [box], "lasso": [], "points": []})
+    mask = selection_mask(sky, {"box": [box], "lasso": [], "points": []}, TRACE)
     expected = (sky.x_all >= -0.8) & (sky.x_all <= 0.5) & (sky.y_all >= 0.2) & (sky.y_all <= 1.0)
     np.testing.assert_array_equal(mask, expected)
     assert mask.sum() > 300  # more galaxies than are drawn
-    everything = selection_mask(sky, {"box": [{"x": [-3, 3], "y": [-2, 2]}]})
+    everything = selection_mask(sky, {"box": [{"x": [-3, 3], "y": [-2, 2]}]}, TRACE)
     assert everything.all()
-    ids = selected_objids(sky, {"box": [box]})
+    ids = selected_objids(sky, {"box": [box]}, TRACE)
     assert ids == list(big["OBJID"][expected]) and all(isinstance(i, str) for i in ids)
 
 
 def test_lasso_selection_is_a_point_in_polygon_test(sample: pd.DataFrame) -> None:
-    sky = build_sky_map(sample)
+    sky = sky_points(sample)
     triangle = {"x": [-1.0, 1.0, 0.0], "y": [0.0, 0.0, 1.2]}
-    mask = selection_mask(sky, {"lasso": [triangle]})
+    mask = selection_mask(sky, {"lasso": [triangle]}, TRACE)
     x, y = sky.x_all, sky.y_all
     # inside the triangle: above the base, below both slanted sides
     expected = (y > 0) & (y < 1.2 * (1 - np.abs(x)))
@@ -123,21 +86,33 @@ def test_lasso_selection_is_a_point_in_polygon_test(sample: pd.DataFrame) -> Non
 
 def test_clicked_points_map_back_through_the_thinning(sample: pd.DataFrame) -> None:
     big = _tiled(sample, 2_000)
-    sky = build_sky_map(big, max_points=500)
-    points = [{"curve_number": sky.data_trace_index, "point_index": 7},
+    sky = sky_points(big, max_points=500)
+    points = [{"curve_number": TRACE, "point_index": 7},
               {"curve_number": 0, "point_index": 3}]  # a grid line: ignored
-    ids = selected_objids(sky, {"points": points, "box": [], "lasso": []})
+    ids = selected_objids(sky, {"points": points, "box": [], "lasso": []}, TRACE)
     assert ids == [big["OBJID"].iloc[sky.shown_index[7]]]
-    assert selected_objids(sky, None) == [] and selected_objids(sky, {}) == []
+    assert selected_objids(sky, None, TRACE) == [] and selected_objids(sky, {}, TRACE) == []
 
 
 def test_color_choices_and_errors() -> None:
     training = load_catalog(FIXTURES / "catalog" / "training_10col.csv").table
     with pytest.raises(ValueError, match="no positions"):
-        build_sky_map(training)
+        sky_points(training)
     positions = load_catalog(FIXTURES / "catalog" / "objid_ra_dec.csv").table
     assert color_choices(positions) == []
     with pytest.raises(ValueError, match="cannot colour"):
-        build_sky_map(positions, color_by="P_EL")
-    plain = build_sky_map(positions, color_by=None)
+        sky_points(positions, color_by="P_EL")
+    plain = sky_points(positions, color_by=None)
     assert plain.n_shown == len(positions)
+
+
+def test_thinning_is_reproducible_and_the_graticule_lies_on_the_map(sample: pd.DataFrame) -> None:
+    big = _tiled(sample, 5_000)
+    points = sky_points(big, color_by="NVOTE", max_points=1_000)
+    assert points.subsampled and points.n_shown == 1_000 and points.n_total == 5_000
+    np.testing.assert_array_equal(sky_points(big, max_points=1_000).shown_index, points.shown_index)
+    grid = graticule()
+    xs = np.array([v for v in grid.line_x if v is not None])
+    ys = np.array([v for v in grid.line_y if v is not None])
+    assert np.all(xs**2 / 8 + ys**2 / 2 <= 1 + 1e-9)
+    assert "12h" in grid.ra_labels and grid.dec_labels == ["-60°", "-30°", "+30°", "+60°"]

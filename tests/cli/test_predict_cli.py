@@ -18,7 +18,7 @@ from core.exit_codes import ExitCode
 from core.images.reading import open_image
 from core.inference.predict import load_run
 from core.inference.predictions_csv import PREDICTION_HEADER, read_predictions
-from core.schema import VOTE_COLUMNS
+from core.schema import ANSWER_CODES, RAW_COLUMNS, VOTE_COLUMNS
 from tests.support.paths import REPO_ROOT
 from tests.support.tiny_runs import FIXTURES, make_run
 
@@ -42,10 +42,13 @@ def test_single_image_appends_one_row_with_header_once(run_dir: Path, tmp_path: 
     assert main(["predict", OBJID, str(IMAGE), "--model", str(run_dir), "--out", str(out)]) == 0
     assert main(["predict", "000042", str(IMAGE), "--model", str(run_dir), "--out", str(out)]) == 0
     rows = _rows(out)
-    assert rows[0] == list(PREDICTION_HEADER) == ["ID", "IMAGE", *VOTE_COLUMNS]
+    assert rows[0] == list(PREDICTION_HEADER) == ["ID", "IMAGE", *VOTE_COLUMNS, "TOP_ANSWER", "TOP_P",
+                                                  *(f"{c}_SD" for c in VOTE_COLUMNS)]
     assert [r[:2] for r in rows[1:]] == [[OBJID, IMAGE.name], ["000042", IMAGE.name]]
     assert out.read_text().count("ID,IMAGE") == 1
-    values = np.array([[float(x) for x in r[2:]] for r in rows[1:]])
+    values = np.array([[float(x) for x in r[2:11]] for r in rows[1:]])
+    assert [r[11] for r in rows[1:]] == [ANSWER_CODES[RAW_COLUMNS[int(np.argmax(values[0, :6]))]]] * 2
+    assert [r[12] for r in rows[1:]] == ["", ""]  # the run has no calibration.json: no TOP_P
     expected = load_run(run_dir).predict([open_image(IMAGE)])[0]
     # Written as the shortest text that reads back to the same float32.
     assert np.array_equal(values.astype(np.float32), np.vstack([expected, expected]))

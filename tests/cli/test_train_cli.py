@@ -62,3 +62,17 @@ def test_gz_console_script_usage_says_gz(tmp_path):
                           env={**os.environ})
     assert done.returncode == ExitCode.BAD_INPUT
     assert done.stderr.startswith("usage: gz train") and "python -m core" not in done.stderr
+
+
+def test_a_finished_run_with_a_split_calibrates_its_top_p(tmp_path, capsys):
+    out = tmp_path / "runs" / "calibrated"
+    assert main(["train", "--catalog", str(LABELS), "--images", str(LABELS.parent), "--model", "small", "--width", "8",
+                 "--size", "32", "--epochs", "1", "--val-fraction", "0.5", "--threads", "2", "--out", str(out),
+                 "--no-progress"]) == ExitCode.OK
+    said = capsys.readouterr()
+    assert "calibrated TOP_P on" in said.out, said.err
+    from core.inference.calibration import load_calibration
+
+    cal = load_calibration(out)
+    assert set(cal.calibrators) == {"plain", "tta"} and cal.source["galaxies"] == "its validation split"
+    assert cal.calibrators["plain"].fitted["n"] >= 50

@@ -12,7 +12,7 @@ from core.cli import main
 from core.cluster.engine import Engine, EngineError, engine_from_args, normalise_address
 from core.cluster.predict import parts_dir, predict_on_cluster
 from core.inference.galaxy_sets import set_from_catalog_file
-from core.inference.predictions_csv import PredictionsFileError, read_predictions
+from core.inference.predictions_csv import PredictionsFileError, largest_difference, read_predictions
 from tests.support.dask_cluster import external_cluster
 from tests.support.tiny_runs import FIXTURES, make_run
 
@@ -42,7 +42,7 @@ def _assert_same(a: Path, b: Path) -> None:
     assert list(left.columns) == list(right.columns)
     assert list(left["ID"]) == list(right["ID"])  # catalogue order, each ID once
     assert left["ID"].is_unique
-    diff = (left.drop(columns=["ID", "IMAGE"]) - right.drop(columns=["ID", "IMAGE"])).abs().max().max()
+    diff = largest_difference(left, right)
     assert diff <= 1e-5
 
 

@@ -29,7 +29,7 @@ from core.config import REPO_ROOT
 from core.inference.batch import predict_set
 from core.inference.galaxy_sets import GalaxySet
 from core.inference.predict import load_run
-from core.inference.predictions_csv import read_predictions
+from core.inference.predictions_csv import largest_difference, read_predictions
 from tests.support.dask_cluster import external_cluster
 from tests.support.tiny_runs import FIXTURES, make_run
 
@@ -127,7 +127,7 @@ def _assert_equal_to_single_process(out: Path, reference_files: list[Path], run_
     left, right = read_predictions(out), read_predictions(single)
     assert left["ID"].is_unique and list(left["ID"]) == list(right["ID"])  # every row once, catalogue order
     assert list(left["IMAGE"]) == list(right["IMAGE"])
-    diff = (left.drop(columns=["ID", "IMAGE"]) - right.drop(columns=["ID", "IMAGE"])).abs().max().max()
+    diff = largest_difference(left, right)
     assert diff <= 1e-5
 
 

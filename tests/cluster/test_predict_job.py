@@ -27,7 +27,7 @@ from core.cluster.predict_job import (
     start_predict_job,
 )
 from core.inference.galaxy_sets import set_from_catalog_file
-from core.inference.predictions_csv import read_predictions
+from core.inference.predictions_csv import largest_difference, read_predictions
 from core.jobs import JobState, JobStatus
 from tests.support.dask_cluster import external_cluster
 from tests.support.tiny_runs import FIXTURES, make_run
@@ -70,7 +70,7 @@ def _ended(state: JobState) -> bool:
 def _same(a: Path, b: Path) -> None:
     left, right = read_predictions(a), read_predictions(b)
     assert list(left["ID"]) == list(right["ID"])
-    assert (left.drop(columns=["ID", "IMAGE"]) - right.drop(columns=["ID", "IMAGE"])).abs().max().max() <= 1e-5
+    assert largest_difference(left, right) <= 1e-5
 
 
 def test_job_on_a_local_cluster_writes_progress_and_the_same_output(images: Path, run_dir: Path, tmp_path: Path):

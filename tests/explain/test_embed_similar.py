@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,33 @@ def test_images_folder_queries_every_image(index_path, capsys):
     rows = _rows(capsys.readouterr().out)
     assert {r["QUERY"] for r in rows} == {p.stem for p in GZ1.glob("*.jpg")}
     assert all(r["QUERY"] != r["ID"] for r in rows)
+
+
+def test_unusable_query_images_are_listed_and_the_others_answered(index_path, tmp_path, capsys):
+    folder = tmp_path / "queries"
+    shutil.copytree(GZ1, folder)
+    (folder / "labels.csv").unlink()
+    (folder / "text.jpg").write_bytes(b"not a jpeg at all")
+    (folder / "empty.jpg").write_bytes(b"")
+    code = main(["similar", "--index", str(index_path), "--images", str(folder), "--model", str(DEMO_MODEL),
+                 "-k", "2"])
+    assert code == ExitCode.FAILED  # "some of it failed": the good queries are still answered
+    out, err = capsys.readouterr()
+    assert {r["QUERY"] for r in _rows(out)} == {p.stem for p in GZ1.glob("*.jpg")}
+    refused = [line for line in err.splitlines() if line.startswith("refused ")]
+    assert len(refused) == 2
+    assert any(str(folder / "text.jpg") in line and "not a JPEG or PNG" in line for line in refused)
+    assert any(str(folder / "empty.jpg") in line and "empty" in line for line in refused)
+    assert "2 of 9 queries refused" in err
+    # --image FILE the same way, next to an --id query; a file that is not there is listed too.
+    gid = read_index(index_path).ids[0]
+    code = main(["similar", "--index", str(index_path), "--id", gid, "--image", str(tmp_path / "gone.jpg"),
+                 "--image", str(folder / f"{gid}.jpg"), "--model", str(DEMO_MODEL), "-k", "1",
+                 "--out", str(tmp_path / "near.csv")])
+    assert code == ExitCode.FAILED
+    err = capsys.readouterr().err
+    assert f"refused {tmp_path / 'gone.jpg'}" in err and "cannot be read" in err
+    assert [r["QUERY"] for r in _rows((tmp_path / "near.csv").read_text())] == [gid, gid]
 
 
 def test_index_from_another_model_is_refused(index_path, capsys):

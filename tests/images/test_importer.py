@@ -34,6 +34,8 @@ def test_import_folder_keeps_valid_images_and_names_the_rest(tmp_path):
     assert dict(report.rejected) == {"111.jpg": "truncated JPEG (no end-of-image marker)",
                                      "222.jpg": "an HTML page instead of a JPEG"}
     assert sorted(report.ignored) == ["galaxy.jpg", "notes.txt"]
+    assert report.summary().endswith("2 other files ignored (not named <OBJID>.jpg: galaxy.jpg, notes.txt)")
+    assert report.summary(names=1).endswith("(not named <OBJID>.jpg: galaxy.jpg and 1 more)")
     assert sorted(p.name for p in dest.glob("*.jpg")) == ["587729160043954260.jpg", "587742772951842916.jpg"]
     assert (dest / "587742772951842916.jpg").read_bytes() == _good(0)
     # Importing again changes nothing and says so.

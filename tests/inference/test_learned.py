@@ -58,7 +58,7 @@ def test_blank_cells_in_the_written_and_downloaded_csv(tmp_path: Path):
     for rows in (_rows(out), list(csv.reader(predictions_csv_bytes(["1", "2"], ["1.jpg", "2.jpg"], values, learned)
                                              .decode().splitlines()))):
         for row in rows[1:]:
-            assert row[2:9] == ["0.25"] * 7 and row[9:] == ["", ""]
+            assert row[2:9] == ["0.25"] * 7 and row[9:11] == ["", ""] and row[-2:] == ["", ""]  # and their SDs
     frame = read_predictions(out)
     assert frame[list(DEBIASED_COLUMNS)].isna().all().all() and frame["P_EL"].tolist() == [0.25, 0.25]
 
@@ -67,7 +67,7 @@ def test_cli_single_and_set_leave_unlearned_columns_blank(tmp_path: Path, capsys
     run = make_run(tmp_path / "models" / "nodeb", learned_columns=NO_DEBIASED)
     single = tmp_path / "one.csv"
     assert main(["predict", OBJID, str(IMAGE), "--model", str(run), "--out", str(single)]) == 0
-    assert _rows(single)[1][9:] == ["", ""] and all(_rows(single)[1][2:9])
+    assert _rows(single)[1][9:11] == ["", ""] and _rows(single)[1][-2:] == ["", ""] and all(_rows(single)[1][2:9])
     assert "P_EL_DEBIASED=(not learned)" in capsys.readouterr().out
     many = tmp_path / "set.csv"
     assert main(["predict", "--images", str(FIXTURES / "spin"), "--out", str(many), "--model", str(run),

@@ -108,8 +108,9 @@ def test_tta_swaps_spin_for_a_mirrored_galaxy(tmp_path: Path):
     p = predict_one(model, original.getvalue(), "galaxy.png", tta=True)
     q = predict_one(model, mirrored.getvalue(), "mirror.png", tta=True)
     swapped = p.copy()
-    swapped[[CW, ACW]] = p[[ACW, CW]]
-    np.testing.assert_allclose(q, swapped, atol=1e-6)
+    sd = len(VOTE_COLUMNS) + 1  # outputs: nine fractions, TOP_P, nine SDs
+    swapped[[CW, ACW, sd + CW, sd + ACW]] = p[[ACW, CW, sd + ACW, sd + CW]]  # the spread swaps with the spin
+    np.testing.assert_allclose(q, swapped, atol=1e-6, equal_nan=True)
     assert abs(p[CW] - p[ACW]) > 1e-4  # the check has teeth: spin is not a tie here
     # Without TTA the raw network is not mirror-consistent; TTA is what makes it so.
     p0 = predict_one(model, original.getvalue(), "galaxy.png")

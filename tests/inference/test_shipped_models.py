@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.inference.predict import evaluate_labelled_set, load_run
+from core.labels.targets import read_labels
 from core.schema import RAW_COLUMNS
-from core.training.targets import read_labels
 from core.training.train import is_validation
 from tests.support.paths import REPO_ROOT
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.votes.migrations import votes
 from core.votes.store import get_engine, session_votes
-from tests.support.paths import FIXTURES, page_file
+from tests.support.paths import FIXTURES, REPO_ROOT, page_file
 from ui import state_keys
 
 PAGE = page_file("classify")
@@ -21,8 +21,10 @@ WITH_GZ1_VOTES, CLASS_ONLY = "587738947208085695", "588848901526192251"
 
 @pytest.fixture(autouse=True)
 def fixture_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo set is the 7 class-labelled GZ1 fixture images (+5 spin cutouts, which have no OBJID)."""
+    """The demo set is the 7 class-labelled GZ1 fixture images (+5 spin cutouts, which have no OBJID);
+    the model revealed is the shipped demo model."""
     monkeypatch.setenv("GZ_DEMO_DIR", str(FIXTURES / "predict"))
+    monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(REPO_ROOT / "models"))
 
 
 def _page(timeout: float = 120, showing: str | None = None) -> AppTest:

@@ -152,3 +152,34 @@ def test_a_damaged_model_file_is_named_and_does_not_take_the_page_down(models_di
     assert any(w.value.startswith("Run cut cannot be used: cut/model\\.pt") for w in at.warning)
     if page == "compare":
         assert at.dataframe[0].value["run"].tolist() == ["demo"]
+
+
+def _calibrate_synthetically(run: Path) -> None:
+    """A calibration.json fitted on made-up spreads (the page only draws what TOP_P says)."""
+    import numpy as np
+
+    from core.inference.calibration import PLAIN, TTA, RunCalibration, fit_calibrator, save_calibration
+    from core.inference.uncertainty import MC_SAMPLES, Spread
+
+    rng = np.random.default_rng(0)
+    n = 400
+    p_top = rng.uniform(0.2, 1, n)
+    s = Spread(sd=rng.uniform(0, 0.1, (n, 9)), top=np.zeros(n, int), p_top=p_top, margin=p_top / 2,
+               agreement=p_top)
+    cal = fit_calibrator(s, 1 + MC_SAMPLES, rng.uniform(0, 1, n) < p_top)
+    save_calibration(run, RunCalibration({PLAIN: cal, TTA: cal}, {"run": run.name}))
+
+
+def test_reliability_and_coverage_for_calibrated_runs(models_dir: Path):
+    _calibrate_synthetically(make_run(models_dir / "demo", seed=0, image_size=32, dropout=0.2))
+    make_run(models_dir / "plain", seed=1, image_size=32)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "ECE" in d.value.columns)
+    assert table["run"].tolist() == ["demo"] and table["galaxies"].tolist() == [8]  # all six answers known
+    charts = {el.proto.id.split("-")[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    reliability = next(v for k, v in charts.items() if "compare_reliability" in k)
+    coverage = next(v for k, v in charts.items() if "compare_coverage" in k)
+    assert [t["name"][:11] for t in reliability["data"]] == ["demo (ECE 0"]
+    assert [t["name"] for t in coverage["data"]] == ["demo"]
+    assert any("No TOP_P for plain" in c.value for c in at.caption)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.support.paths import REPO_ROOT
+from ui.plain_text import md_escape
 
 REPO = REPO_ROOT
 
@@ -46,3 +47,15 @@ def test_public_mode_says_what_is_off(monkeypatch, app_test):
     assert not at.exception
     assert any("public demo" in i.value.lower() for i in at.info)
     assert any("no training" in i.value for i in at.sidebar.info)
+
+
+def test_home_counts_your_runs_and_the_shipped_ones(monkeypatch, tmp_path, app_test):
+    monkeypatch.setenv("GZ_MODELS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(tmp_path / "shipped"))
+    for folder in (tmp_path / "runs" / "mine", tmp_path / "shipped" / "demo", tmp_path / "shipped" / "gz1-heldout"):
+        folder.mkdir(parents=True)
+        (folder / "model.pt").write_bytes(b"")
+    at = app_test(None, timeout=30).run()
+    assert not at.exception
+    trained = next(m for m in at.metric if m.label == "Trained models")
+    assert trained.value == "3" and trained.proto.help == md_escape("mine; shipped: demo, gz1-heldout")

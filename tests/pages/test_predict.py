@@ -253,3 +253,30 @@ def test_a_folder_of_other_galaxies_says_how_many_images_and_why_none_match(with
     assert not at.exception, [e.value for e in at.exception]
     text = next(re.sub(r"\\(.)", r"\1", i.value) for i in at.info if "No galaxy in this set" in i.value)
     assert "The folder holds 2 images, none named after an OBJID of this catalogue (e.g. 587722982276399181.jpg" in text
+
+
+def test_a_sky_map_selection_is_the_default_set_and_says_so(with_demo: Path, tmp_path: Path):
+    from core.catalog.reader import load_catalog
+    from core.images.matching import mapped_catalog, mapped_dir
+    from ui import state_keys
+    from ui.catalog_state import MAPPED_NAME, mapped_digest
+
+    images = tmp_path / "images"
+    images.mkdir()
+    ids = sorted(p.stem for p in mapped_dir().glob("*.jpg"))
+    for objid in ids:
+        (images / f"{objid}.jpg").write_bytes((mapped_dir() / f"{objid}.jpg").read_bytes())
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[state_keys.CATALOG] = load_catalog(mapped_catalog(), name=MAPPED_NAME)
+    at.session_state[state_keys.CATALOG_DIGEST] = mapped_digest()
+    at.session_state[state_keys.SKY_SELECTION] = ids[:5]
+    at.session_state[state_keys.IMAGES_DIR] = str(images)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="predict_set_source").value == "Catalogue + downloaded images"
+    assert at.toggle(key="predict_set_source_only_selection").label == "Only the 5 galaxies selected on the sky map"
+    table = _table(at).value
+    assert sorted(table["ID"]) == ids[:5]
+    assert set(table["LABEL_KIND"]) == {"class-derived"}  # the built-in galaxies' shipped labels.csv
+    at.toggle(key="predict_set_source_only_selection").set_value(False).run()
+    assert len(_table(at).value) == 30

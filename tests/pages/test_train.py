@@ -228,3 +228,14 @@ def test_runs_table_catches_up_when_the_watched_run_finishes():
     table = at.dataframe[0].value.set_index("run")
     assert table.loc["watched", "status"] == "finished" and "None" not in table.to_string()
     assert table.loc["watched", "epochs"] == "2 of 2"
+
+
+def test_shipped_runs_are_listed_beside_yours_and_marked_read_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(tmp_path / "shipped"))
+    shipped = make_run(tmp_path / "shipped" / "demo")
+    make_run(get_settings().models_dir / "mine")
+    at = _run()
+    assert not at.exception
+    assert at.dataframe[0].value["run"].tolist() == ["demo (shipped)", "mine"]
+    assert at.selectbox(key="train_details_run").value == str(shipped)  # runs are told apart by folder
+    assert any("**Shipped**" in m.value and "read-only" in m.value for m in at.markdown)

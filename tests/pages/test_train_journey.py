@@ -13,7 +13,7 @@ from core.config import get_settings
 from core.jobs import LOG_NAME, JobLock, JobState, JobStatus, write_state
 from core.training.checkpoint import read_metrics, write_metrics
 from core.training.train import ACTIVE_RUN_FILE, TRAINING_LOCK
-from tests.pages.test_train import _labelled_folder, _run, _start_button, _texts, _use_path
+from tests.pages.test_train import PAGE, _labelled_folder, _run, _start_button, _texts, _use_path
 from tests.support.tiny_runs import make_run
 
 
@@ -78,3 +78,43 @@ def test_current_catalogue_box_names_the_catalogue_counts_its_columns_and_offers
     assert "Label kinds: ." not in _texts(at)
     assert not [c for c in at.checkbox if c.key == "train_confirm_tiny"]
     assert _start_button(at).disabled
+
+
+def _mapped_session(at: AppTest, selection: list[str]) -> AppTest:
+    """The Catalog page's state after *Use the built-in galaxies with images* and a sky-map selection."""
+    from core.catalog.reader import load_catalog
+    from core.images.matching import mapped_catalog
+    from ui import state_keys
+    from ui.catalog_state import MAPPED_NAME, mapped_digest
+
+    at.session_state[state_keys.CATALOG] = load_catalog(mapped_catalog(), name=MAPPED_NAME)
+    at.session_state[state_keys.CATALOG_SOURCE] = MAPPED_NAME
+    at.session_state[state_keys.CATALOG_DIGEST] = mapped_digest()
+    at.session_state[state_keys.CATALOG_IS_SAMPLE] = False
+    at.session_state[state_keys.SKY_SELECTION] = selection
+    return at
+
+
+def test_current_catalogue_of_the_built_in_galaxies_with_images_finds_their_images_and_labels():
+    import shutil
+
+    from core.images.matching import mapped_dir
+
+    images = get_settings().home / "mapped-images"
+    images.mkdir(parents=True)
+    for jpg in mapped_dir().glob("*.jpg"):
+        shutil.copy(jpg, images / jpg.name)
+    ids = sorted(p.stem for p in images.glob("*.jpg"))
+    at = _mapped_session(AppTest.from_file(PAGE, default_timeout=60), []).run()
+    at.radio(key="train_data_choice").set_value("Current catalogue").run()
+    at.text_input(key="train_images_dir").set_value(str(images)).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Matched images"], metrics["Labels without image"]) == (str(len(ids)), "0") == ("30", "0")
+    assert "labels.csv" in _texts(at) and "class-derived" in _texts(at)
+    # A sky-map selection narrows the set (the toggle says so), and turning it off gives all 30 again.
+    at = _mapped_session(at, ids[:12]).run()
+    assert at.toggle(key="train_only_selection").value
+    assert {m.label: m.value for m in at.metric}["Matched images"] == "12"
+    at.toggle(key="train_only_selection").set_value(False).run()
+    assert {m.label: m.value for m in at.metric}["Matched images"] == "30"

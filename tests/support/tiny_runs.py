@@ -21,10 +21,13 @@ FIXTURES = TEST_FIXTURES / "predict"
 
 def make_run(run_dir: Path, *, seed: int = 0, arch: str = "small", width: int = 8, image_size: int = 32,
              crop_fraction: float = 1.0, epochs: int = 2, learned_columns: tuple[str, ...] = VOTE_COLUMNS,
-             val_fraction: float = 0.0, extra_config: dict | None = None) -> Path:
-    """Write an untrained run into ``run_dir`` and return it (config records ``learned_columns``)."""
+             val_fraction: float = 0.0, extra_config: dict | None = None, dropout: float = 0.0) -> Path:
+    """Write an untrained run into ``run_dir`` and return it (config records ``learned_columns``).
+
+    ``dropout`` > 0 turns MC dropout on when it is loaded (core.inference.uncertainty).
+    """
     torch.manual_seed(seed)
-    model_cfg = {"arch": arch, "width": width, "dropout": 0.0, "pretrained": False}
+    model_cfg = {"arch": arch, "width": width, "dropout": dropout, "pretrained": False}
     model = build_model(model_cfg)
     # Random BatchNorm statistics, so the untrained net is not near-constant.
     for m in model.modules():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.training.augment import ACW, CW, DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral
+from core.schema import ACW_INDEX as ACW
+from core.schema import CW_INDEX as CW
+from core.training.augment import DIHEDRAL_GROUP, AugmentSettings, augment_batch, dihedral
 
 
 def _chiral_image(size: int = 16) -> torch.Tensor:

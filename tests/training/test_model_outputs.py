@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.labels.targets import one_hot_targets
 from core.schema import VOTE_COLUMNS
 from core.training.losses import class_weights, vote_loss, vote_weights
 from core.training.model import GalaxyNet, build_model, fractions_from_logits, uint8_to_input
-from core.training.targets import one_hot_targets
 
 COL = {c: i for i, c in enumerate(VOTE_COLUMNS)}
 

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from core.config import REPO_ROOT
 from tests.support.postgres import PostgresServer, start_server
 
 _db_numbers = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def shipped_demo_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Votes reveal the default model's answer: the repository's shipped demo model."""
+    monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(REPO_ROOT / "models"))
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.labels.targets import read_labels
 from core.schema import RAW_COLUMNS, VOTE_COLUMNS, LabelKind
-from core.training.targets import read_labels
 from core.votes.aggregate import EXPORT_COLUMNS, export_frame, summary, vote_counts, write_export
 from core.votes.crowd import crowd_comparison, disagreements, galaxy_reveal, session_score
 from core.votes.pool import VotingPool

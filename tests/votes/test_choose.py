@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.votes.choose import UNCERTAIN_SHORTLIST, next_galaxy, parse_mix
+from core.votes.choose import LEAST_CERTAIN_FIRST, UNCERTAIN_SHORTLIST, next_galaxy, parse_mix
 from core.votes.pool import VotingPool
 from core.votes.store import make_engine, record_vote
 
@@ -42,6 +42,18 @@ def test_uncertain_strategy_picks_among_the_least_sure(engine):
     rng = np.random.default_rng(0)
     picks = {next_galaxy(pool, engine, "sess-aaaa", mix=parse_mix("uncertain=1"), rng=rng) for _ in range(200)}
     assert picks == set(range(N - UNCERTAIN_SHORTLIST, N))
+
+
+def test_with_top_p_the_least_certain_are_those_with_the_lowest_top_p(engine):
+    """TOP_P (calibrated) outranks entropy: here it says the *first* galaxies are the unsure ones."""
+    pool = _pool()
+    pool.top_p = np.linspace(0.3, 0.99, N)
+    assert pool.least_certain_first(np.arange(N))[:3].tolist() == [0, 1, 2]
+    rng = np.random.default_rng(0)
+    picks = {next_galaxy(pool, engine, "sess-aaaa", mix=LEAST_CERTAIN_FIRST, rng=rng) for _ in range(200)}
+    assert picks == set(range(UNCERTAIN_SHORTLIST))
+    pool.top_p[5] = np.nan  # one galaxy without TOP_P: back to entropy for all, not a mixed scale
+    assert pool.least_certain_first(np.arange(N))[0] == N - 1
 
 
 def test_few_strategy_picks_the_galaxies_with_fewest_votes(engine):

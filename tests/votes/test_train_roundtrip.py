@@ -11,10 +11,10 @@ import pandas as pd
 
 from core.inference.predict import load_run
 from core.inference.runs import list_runs
+from core.labels.targets import read_labels
 from core.schema import LabelKind
 from core.training.losses import vote_weights
 from core.training.prepare import prepare_data
-from core.training.targets import read_labels
 from core.training.train import Source, TrainConfig, run_training
 from core.votes.aggregate import write_export
 from core.votes.answers import ANSWERS

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.labels.join import join_labels_images, load_labelled_set
+from core.labels.targets import LabelError, labels_from_frame, read_labels
 from core.schema import VOTE_COLUMNS, IdKind, LabelKind
-from core.training.dataset import join_labels_images, load_labelled_set
-from core.training.targets import LabelError, labels_from_frame, read_labels
 from tests.support.paths import REPO_ROOT
 
 REPO = REPO_ROOT

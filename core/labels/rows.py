@@ -1,6 +1,6 @@
 """Row-level checks of a label table: class names to one-hot targets, and which rows are usable.
 
-Helpers of :func:`core.training.targets.labels_from_frame`. Each problem is recorded as
+Helpers of :func:`core.labels.targets.labels_from_frame`. Each problem is recorded as
 (1-based data row, ID, reason) so nothing is dropped silently.
 """
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.csv_safety import safe_frame
 from core.images.folder import index_images
-from core.training.targets import LabelTable, read_labels
+from core.labels.targets import LabelTable, read_labels
 
 
 @dataclass
@@ -114,5 +114,5 @@ def join_labels_images(labels: LabelTable, images_dir: str | Path) -> JoinResult
 
 
 def load_labelled_set(catalog: str | Path, images_dir: str | Path) -> JoinResult:
-    """:func:`core.training.targets.read_labels` of ``catalog`` joined to ``images_dir``."""
+    """:func:`core.labels.targets.read_labels` of ``catalog`` joined to ``images_dir``."""
     return join_labels_images(read_labels(catalog), images_dir)

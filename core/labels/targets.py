@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from core.catalog.reader import load_catalog
+from core.labels.rows import class_targets, numeric_column, one_hot_targets, usable_rows
 from core.schema import (
     CS_INDEX,
     CS_PART_INDEX,
@@ -49,7 +50,6 @@ from core.schema import (
     canonical_column,
     find_objid_column,
 )
-from core.training.label_rows import class_targets, numeric_column, one_hot_targets, usable_rows
 
 _RAW_IDX = list(RAW_INDEX)
 _CS_PARTS = list(CS_PART_INDEX)

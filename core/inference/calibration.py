@@ -1,0 +1,175 @@
+"""TOP_P: the calibrated probability that the volunteers' top answer is the model's top answer.
+
+A calibrator is a logistic regression (scikit-learn) from a few numbers of a
+:class:`core.inference.uncertainty.Spread` to "the top answer is right", fitted on a
+run's own validation galaxies (never on a test set) and stored as plain numbers in the
+run folder's ``calibration.json`` (data only; nothing is unpickled). One calibrator per
+way of predicting (``plain`` and ``tta``), because test-time augmentation changes the
+numbers it reads. Features (:data:`FEATURES`):
+
+* ``logit_p_top``: logit of the point prediction's top raw fraction (clipped to
+  [1e-4, 1 - 1e-4]); alone, this is Platt scaling of the obvious baseline;
+* ``margin``: top raw fraction minus the second;
+* ``logit_agreement``: logit of the share of samples agreeing on the top answer,
+  smoothed as (a S + 0.5) / (S + 1) for S samples;
+* ``log_sd_top``: log(0.001 + the top answer's standard deviation over the samples).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_json_atomic
+from core.inference.uncertainty import Spread
+
+#: The file in a run folder that holds its calibrators.
+CALIBRATION_NAME = "calibration.json"
+#: Format version of calibration.json.
+CALIBRATION_VERSION = 1
+#: Keys of calibration.json's ``calibrators``: one per way of predicting.
+PLAIN, TTA = "plain", "tta"
+
+
+def _logit(p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
+def _agreement(s: Spread, n_samples: int) -> np.ndarray:
+    return _logit((s.agreement * n_samples + 0.5) / (n_samples + 1))
+
+
+FEATURES: dict[str, Callable[[Spread, int], np.ndarray]] = {
+    "logit_p_top": lambda s, n: _logit(s.p_top),
+    "margin": lambda s, n: np.asarray(s.margin, dtype=float),
+    "logit_agreement": _agreement,
+    "log_sd_top": lambda s, n: np.log(1e-3 + s.sd[:, :6][np.arange(len(s.top)), s.top].astype(float)),
+}
+#: The features a new calibrator uses (chosen in benchmarks/uncertainty_eval.py, see docs/UNCERTAINTY.md).
+DEFAULT_FEATURES: tuple[str, ...] = ("logit_p_top", "margin", "logit_agreement", "log_sd_top")
+
+
+class CalibrationError(ValueError):
+    """A calibration.json that cannot be used, or too little data to fit one; the message names the file."""
+
+
+def feature_matrix(s: Spread, n_samples: int, names: Sequence[str]) -> np.ndarray:
+    """(N, len(names)) float features of a spread (see :data:`FEATURES`)."""
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise CalibrationError(f"unknown calibration feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+    return np.column_stack([FEATURES[n](s, n_samples) for n in names]) if len(s.top) else np.zeros((0, len(names)))
+
+
+@dataclass
+class Calibrator:
+    """Logistic regression on standardised features: TOP_P = sigmoid(((x - mean) / scale) . coef + intercept)."""
+
+    features: tuple[str, ...]
+    coef: np.ndarray
+    intercept: float
+    mean: np.ndarray
+    scale: np.ndarray
+    n_samples: int  # samples per galaxy the features were computed from (members x views x (1 + MC))
+    fitted: dict = field(default_factory=dict)  # what it was fitted on: n, accuracy, ece, when
+
+    def top_p(self, s: Spread) -> np.ndarray:
+        """(N,) float32 calibrated probabilities that the top answer is the volunteers' top answer."""
+        x = (feature_matrix(s, self.n_samples, self.features) - self.mean) / self.scale
+        return (1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))).astype(np.float32)
+
+    def as_dict(self) -> dict:
+        return {"method": "logistic regression (scikit-learn), standardised features",
+                "features": list(self.features), "coef": self.coef.tolist(), "intercept": float(self.intercept),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "n_samples": int(self.n_samples),
+                "fitted": self.fitted}
+
+    @classmethod
+    def from_dict(cls, d: Mapping, where: str) -> Calibrator:
+        try:
+            names = tuple(str(n) for n in d["features"])
+            arrays = [np.asarray(d[k], dtype=float) for k in ("coef", "mean", "scale")]
+            cal = cls(names, *arrays[:1], float(d["intercept"]), arrays[1], arrays[2], int(d["n_samples"]),
+                      dict(d.get("fitted") or {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"{where}: not a calibrator ({exc})") from exc
+        if any(a.shape != (len(names),) for a in arrays) or not np.isfinite(np.concatenate(arrays)).all() \
+                or (cal.scale <= 0).any() or not np.isfinite(cal.intercept):
+            raise CalibrationError(f"{where}: calibrator arrays must be {len(names)} finite numbers each "
+                                   "(scale > 0)")
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown:
+            raise CalibrationError(f"{where}: unknown calibration feature(s) {', '.join(unknown)}")
+        return cal
+
+
+#: Fewest validation galaxies with a top answer, and fewest wrong/right ones, a calibrator is fitted on.
+MIN_FIT_GALAXIES, MIN_FIT_CLASS = 50, 5
+
+
+def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
+                   names: Sequence[str] = DEFAULT_FEATURES) -> Calibrator:
+    """Fit TOP_P on galaxies whose ``correct`` (top answer right) is known; CalibrationError if too few."""
+    from sklearn.linear_model import LogisticRegression
+
+    from core.inference.confidence_scores import expected_calibration_error
+
+    correct = np.asarray(correct, dtype=bool)
+    n, n_right = len(correct), int(correct.sum())
+    if n < MIN_FIT_GALAXIES or min(n_right, n - n_right) < MIN_FIT_CLASS:
+        raise CalibrationError(f"calibration needs at least {MIN_FIT_GALAXIES} validation galaxies with a top "
+                               f"answer, {MIN_FIT_CLASS} right and {MIN_FIT_CLASS} wrong; got {n} ({n_right} right)")
+    x = feature_matrix(s, n_samples, names)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, correct)
+    cal = Calibrator(tuple(names), model.coef_[0].astype(float), float(model.intercept_[0]), mean, scale,
+                     int(n_samples))
+    cal.fitted = {"n": n, "accuracy": n_right / n, "ece_on_fit": expected_calibration_error(cal.top_p(s), correct),
+                  "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return cal
+
+
+@dataclass
+class RunCalibration:
+    """A run's calibration.json: calibrators by way of predicting (``plain``, ``tta``) and where they came from."""
+
+    calibrators: dict[str, Calibrator]
+    source: dict  # e.g. {"run": "gz1-heldout", "galaxies": "validation split", "members": 3, "mc_samples": 16}
+
+    def for_tta(self, tta: bool) -> Calibrator | None:
+        return self.calibrators.get(TTA if tta else PLAIN)
+
+
+def save_calibration(run_dir: str | Path, calibration: RunCalibration) -> Path:
+    """Write ``<run_dir>/calibration.json`` atomically."""
+    return write_json_atomic(Path(run_dir) / CALIBRATION_NAME, {
+        "version": CALIBRATION_VERSION, "source": calibration.source,
+        "calibrators": {k: c.as_dict() for k, c in calibration.calibrators.items()}})
+
+
+def load_calibration(run_dir: str | Path) -> RunCalibration | None:
+    """The run's calibration, or None when it has none; CalibrationError naming the file when it is unusable."""
+    path = Path(run_dir) / CALIBRATION_NAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CalibrationError(f"{path}: unreadable ({exc})") from exc
+    if not isinstance(data, dict) or data.get("version") != CALIBRATION_VERSION \
+            or not isinstance(data.get("calibrators"), dict):
+        raise CalibrationError(f"{path}: not a calibration file of version {CALIBRATION_VERSION}")
+    unknown = set(data["calibrators"]) - {PLAIN, TTA}
+    if unknown:
+        raise CalibrationError(f"{path}: unknown calibrator key(s) {', '.join(sorted(unknown))} "
+                               f"(expected {PLAIN!r}, {TTA!r})")
+    cals = {k: Calibrator.from_dict(v, f"{path} [{k}]") for k, v in data["calibrators"].items()
+            if isinstance(v, dict)}
+    return RunCalibration(cals, dict(data.get("source") or {}))

@@ -1,0 +1,86 @@
+"""TOP_P calibrators: fitted on validation galaxies, stored as plain numbers, refused when unusable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.inference.calibration import (
+    CALIBRATION_NAME,
+    PLAIN,
+    TTA,
+    CalibrationError,
+    RunCalibration,
+    fit_calibrator,
+    load_calibration,
+    save_calibration,
+)
+from core.inference.confidence_scores import expected_calibration_error
+from core.inference.uncertainty import Spread
+
+
+def synthetic(n: int, seed: int) -> tuple[Spread, np.ndarray]:
+    """Spreads whose top answer is right with probability p_top ** 2 (the raw fraction is over-confident)."""
+    rng = np.random.default_rng(seed)
+    p_top = rng.uniform(0.2, 1.0, n)
+    sd = np.zeros((n, 9))
+    sd[:, 0] = (1 - p_top) * rng.uniform(0.05, 0.2, n)
+    s = Spread(sd=sd, top=np.zeros(n, int), p_top=p_top, margin=p_top * rng.uniform(0.3, 1, n),
+               agreement=np.clip(p_top + rng.normal(0, 0.1, n), 0, 1))
+    return s, rng.uniform(0, 1, n) < p_top ** 2
+
+
+def test_fitted_top_p_is_calibrated_on_fresh_galaxies():
+    fit, right = synthetic(3000, 0)
+    cal = fit_calibrator(fit, 17, right)
+    fresh, fresh_right = synthetic(20000, 1)
+    top_p = cal.top_p(fresh)
+    assert top_p.dtype == np.float32 and ((top_p >= 0) & (top_p <= 1)).all()
+    assert expected_calibration_error(top_p, fresh_right) < 0.03
+    assert expected_calibration_error(fresh.p_top, fresh_right) > 0.1  # the raw fraction is not
+    assert cal.fitted["n"] == 3000 and 0 < cal.fitted["accuracy"] < 1
+
+
+def test_too_few_galaxies_or_no_wrong_answer_is_refused():
+    s, right = synthetic(40, 0)
+    with pytest.raises(CalibrationError, match="at least 50"):
+        fit_calibrator(s, 1, right)
+    s, _ = synthetic(200, 0)
+    with pytest.raises(CalibrationError, match="5 wrong"):
+        fit_calibrator(s, 1, np.ones(200, bool))
+
+
+def test_saved_calibration_is_plain_json_and_predicts_the_same(tmp_path: Path):
+    s, right = synthetic(500, 2)
+    cal = fit_calibrator(s, 17, right)
+    save_calibration(tmp_path, RunCalibration({PLAIN: cal, TTA: cal}, {"run": "x"}))
+    text = (tmp_path / CALIBRATION_NAME).read_text()
+    assert json.loads(text)["version"] == 1
+    back = load_calibration(tmp_path)
+    assert back.source == {"run": "x"} and back.for_tta(True) is not None
+    assert np.array_equal(back.for_tta(False).top_p(s), cal.top_p(s))
+    assert load_calibration(tmp_path / "none") is None
+
+
+@pytest.mark.parametrize("mangle, message", [
+    (lambda d: "not json{", "unreadable"),
+    (lambda d: {**d, "version": 99}, "version 1"),
+    (lambda d: {**d, "calibrators": {"sometimes": d["calibrators"]["plain"]}}, "unknown calibrator key"),
+    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "coef": [1.0]}}}, "finite numbers"),
+    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "scale": [0, 1, 1, 1]}}}, "scale > 0"),
+    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "features": ["a", "b", "c", "d"]}}},
+     "unknown calibration feature"),
+    (lambda d: {**d, "calibrators": {"plain": {"features": []}}}, "not a calibrator"),
+])
+def test_an_unusable_calibration_file_is_named(tmp_path: Path, mangle, message):
+    s, right = synthetic(300, 3)
+    save_calibration(tmp_path, RunCalibration({PLAIN: fit_calibrator(s, 5, right)}, {}))
+    data = json.loads((tmp_path / CALIBRATION_NAME).read_text())
+    bad = mangle(data)
+    (tmp_path / CALIBRATION_NAME).write_text(bad if isinstance(bad, str) else json.dumps(bad))
+    with pytest.raises(CalibrationError, match=message) as err:
+        load_calibration(tmp_path)
+    assert CALIBRATION_NAME in str(err.value)

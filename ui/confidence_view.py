@@ -1,0 +1,63 @@
+"""Compare's "How sure, and how often right": reliability diagram and accuracy vs coverage per run.
+
+Drawing only: TOP_P comes with each run's predictions (ui.model_cache.uncertainty_for), the
+scores from :mod:`core.inference.confidence_scores`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.inference.confidence_scores import (
+    QUOTED_COVERAGE,
+    confidence_report,
+    coverage_curve,
+    top_answer_outcomes,
+)
+from core.inference.galaxy_sets import GalaxySet
+from core.scoring import MIN_RELIABLE_N
+from ui.model_cache import uncertainty_for
+from ui.plain_text import md_escape
+from ui.prediction_charts import coverage_figure, reliability_figure
+
+
+def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, fractions: dict, tta: bool) -> None:
+    """``runs`` [(run path, name)]; ``fractions[path]`` (N, 9) over ``gset``; scored on ``scored_mask`` (N,) bool."""
+    st.subheader("How sure, and how often right")
+    st.caption("TOP_P is the model's calibrated probability that the volunteers' top answer is its own top answer "
+               "(fitted on each run's validation galaxies). On a well-calibrated run the points lie on the diagonal; "
+               "the coverage curve shows the accuracy when only the most certain galaxies are answered.")
+    reports, curves, rows, missing = [], [], [], []
+    targets = gset.targets[scored_mask]
+    for path, name in runs:
+        top_p, _sd = uncertainty_for(path, gset, tta)
+        _, conf, correct = top_answer_outcomes(top_p[scored_mask], fractions[path][scored_mask], targets)
+        if len(conf) == 0:
+            missing.append(name)
+            continue
+        rep = confidence_report(conf, correct)
+        reports.append((name, rep))
+        curves.append((name, *coverage_curve(conf, correct)))
+        rows.append({"run": name, "galaxies": rep["n"], "accuracy": rep["accuracy"], "ECE": rep["ece"],
+                     f"accuracy on the {QUOTED_COVERAGE:.0%} most certain": rep["accuracy_at_80"],
+                     "AUROC right vs wrong": rep["auroc"]})
+    if reports:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_confidence", placeholder="–",
+                     column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                                    "ECE": st.column_config.NumberColumn(format="%.3f",
+                                                                         help="Expected calibration error, 10 bins"),
+                                    f"accuracy on the {QUOTED_COVERAGE:.0%} most certain":
+                                        st.column_config.NumberColumn(format="percent"),
+                                    "AUROC right vs wrong": st.column_config.NumberColumn(format="%.3f")})
+        small = [n for n, r in reports if r["n"] < MIN_RELIABLE_N]
+        if small:
+            st.warning(f"Fewer than {MIN_RELIABLE_N} galaxies with a top answer for {', '.join(map(md_escape, small))}: "
+                       "calibration figures from so few mean little.", icon=":material/warning:")
+        left, right = st.columns(2)
+        left.plotly_chart(reliability_figure(reports), key="compare_reliability")
+        right.plotly_chart(coverage_figure(curves), key="compare_coverage")
+    if missing:
+        st.caption(f"No TOP_P for {', '.join(map(md_escape, missing))}: no calibration (a run calibrates itself at the "
+                   "end of training when it holds galaxies out; else `gz calibrate --model RUN --from TWIN`), or no "
+                   "scored galaxy with all six answers known.")
