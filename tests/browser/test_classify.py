@@ -12,7 +12,7 @@ from core.schema import RAW_COLUMNS
 from core.votes.aggregate import all_votes, export_frame
 from core.votes.store import make_engine
 from tests.support.browser import open_app, wait_for_app_idle
-from tests.support.paths import FIXTURES
+from tests.support.paths import FIXTURES, REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,8 @@ VOTES_PER_TAB = 5
 
 @pytest.fixture(scope="module")
 def server_env() -> dict[str, str]:
-    return {"GZ_DEMO_DIR": str(FIXTURES / "predict")}  # 7 GZ1 galaxies with OBJIDs
+    # 7 GZ1 galaxies with OBJIDs; the model revealed after a vote is the shipped demo model
+    return {"GZ_DEMO_DIR": str(FIXTURES / "predict"), "GZ_SHIPPED_MODELS_DIR": str(REPO_ROOT / "models")}
 
 
 def _your_votes(page, n: int) -> None:
