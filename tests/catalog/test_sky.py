@@ -18,6 +18,7 @@ from core.catalog.sky import (
     sky_points,
 )
 from tests.conftest import FIXTURES
+from tests.support.sky_sample import tiled
 
 TRACE = 3  #: curve number of the galaxies' trace (after the grid and its two label traces)
 
@@ -27,12 +28,7 @@ def sample() -> pd.DataFrame:
     return load_sample().table
 
 
-def _tiled(table: pd.DataFrame, n: int) -> pd.DataFrame:
-    """n rows from the real sample, with unique OBJIDs (for thinning tests)."""
-    reps = -(-n // len(table))
-    big = pd.concat([table] * reps, ignore_index=True).iloc[:n].copy()
-    big["OBJID"] = [str(587000000000000000 + i) for i in range(n)]
-    return big
+_tiled = tiled
 
 
 def test_projection_centre_edges_poles_and_ra_to_the_left() -> None:

@@ -12,6 +12,7 @@ import pytest
 from core.catalog.reader import load_sample
 from core.catalog.sky import mollweide
 from core.catalog.stats import fraction_histograms
+from tests.support.sky_sample import tiled
 from ui.catalog_charts import build_sky_map, histogram_figure, payload_bytes, selected_objids
 
 
@@ -20,12 +21,7 @@ def sample() -> pd.DataFrame:
     return load_sample().table
 
 
-def _tiled(table: pd.DataFrame, n: int) -> pd.DataFrame:
-    """n rows from the real sample, with unique OBJIDs (for thinning tests)."""
-    reps = -(-n // len(table))
-    big = pd.concat([table] * reps, ignore_index=True).iloc[:n].copy()
-    big["OBJID"] = [str(587000000000000000 + i) for i in range(n)]
-    return big
+_tiled = tiled
 
 
 def test_sample_map_shows_every_galaxy_with_hover_and_colour(sample: pd.DataFrame) -> None:
