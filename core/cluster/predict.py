@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,15 @@ DEFAULT_PARTITION_ROWS = 2000
 #: Records the partitioning, so a rerun with other settings cannot mix parts.
 MANIFEST_NAME = "manifest.json"
 
+#: Seconds between two looks at ``should_stop`` while no partition finishes.
+STOP_POLL_S = 0.25
+
 #: ``progress(rows_done, rows_total, partitions_done, partitions_total)``.
 ClusterProgress = Callable[[int, int, int, int], None]
+
+
+class PredictionCancelled(Exception):
+    """``should_stop`` said stop: the unfinished tasks were cancelled, finished partition files are kept."""
 
 
 @dataclass
@@ -179,8 +187,13 @@ def _stored_failures(part: Path) -> list[tuple[str, str]]:
 def predict_on_cluster(engine: Engine, run_dir: str | os.PathLike, gset: GalaxySet, out_csv: str | os.PathLike, *,
                        tta: bool = False, crop_fraction: float | None = None, batch_size: int = 64,
                        partition_rows: int = DEFAULT_PARTITION_ROWS,
-                       progress: ClusterProgress | None = None) -> ClusterPrediction:
-    """Predict every galaxy of ``gset`` not yet in ``out_csv`` on ``engine``; merge into ``out_csv``."""
+                       progress: ClusterProgress | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> ClusterPrediction:
+    """Predict every galaxy of ``gset`` not yet in ``out_csv`` on ``engine``; merge into ``out_csv``.
+
+    ``should_stop`` is asked every :data:`STOP_POLL_S` seconds while tasks run; once it returns
+    True the tasks still running are cancelled and :class:`PredictionCancelled` is raised.
+    """
     if partition_rows < 1:
         raise ValueError(f"--partition-rows must be at least 1, got {partition_rows}")
     out_csv, run_dir = Path(out_csv), str(Path(run_dir).resolve())
@@ -212,13 +225,21 @@ def predict_on_cluster(engine: Engine, run_dir: str | os.PathLike, gset: GalaxyS
                                      pure=False): i
                        for i in pending for s, e in [bounds[i]]}
             n_done = result.partitions_reused
-            for future in as_completed(futures):
-                _, failed = future.result()
-                s, e = bounds[futures[future]]
-                result.failed += failed
-                rows_done, n_done = rows_done + (e - s), n_done + 1
-                if progress:
-                    progress(rows_done, len(todo), n_done, len(bounds))
+            finishing = as_completed(futures)
+            while not finishing.is_empty():
+                if should_stop is not None and should_stop():
+                    client.cancel(list(futures))
+                    raise PredictionCancelled(f"cancelled with {n_done} of {len(bounds)} partitions finished")
+                batch = finishing.next_batch(block=False)
+                if not batch:
+                    time.sleep(STOP_POLL_S)
+                for future in batch:
+                    _, failed = future.result()
+                    s, e = bounds[futures[future]]
+                    result.failed += failed
+                    rows_done, n_done = rows_done + (e - s), n_done + 1
+                    if progress:
+                        progress(rows_done, len(todo), n_done, len(bounds))
     result.predicted = merge_parts(out_csv, parts, len(bounds))
     shutil.rmtree(parts, ignore_errors=True)
     return result

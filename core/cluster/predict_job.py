@@ -9,8 +9,8 @@ worker calls :func:`run_predict_job`, which writes ``state.json`` from
 with :func:`core.jobs.read_job` and turns it into figures with :func:`predict_progress`.
 
 Cancel (the CANCEL file, or SIGTERM which writes it) stops the job within about a second:
-a watcher thread interrupts the main thread, the Dask client and an embedded cluster are
-closed, and the finished partitions stay in ``FILE.parts``; starting the same job again
+the loop that collects finished partitions looks at it every quarter second, cancels the
+running tasks, the Dask client and an embedded cluster are closed, and the finished partitions stay in ``FILE.parts``; starting the same job again
 (same catalogue, images, run, output and partition size) keeps them and predicts the rest.
 
 ``state.json``'s ``progress`` holds: ``parts_done``, ``parts_total``, ``rows_done``,
@@ -22,11 +22,9 @@ dashboard URL or None), ``out`` (the output CSV), ``first_progress_at`` (epoch s
 
 from __future__ import annotations
 
-import _thread
 import hashlib
 import os
 import re
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +36,13 @@ from core.atomic import write_bytes_atomic
 from core.cluster.engine import Engine, EngineError, dashboard_link, dask_client
 from core.cluster.engine import engine_for as engine_for  # re-exported: shared with the download jobs
 from core.cluster.engine import eta_words as eta_words
-from core.cluster.predict import DEFAULT_PARTITION_ROWS, ClusterPrediction, parts_dir, predict_on_cluster
+from core.cluster.predict import (
+    DEFAULT_PARTITION_ROWS,
+    ClusterPrediction,
+    PredictionCancelled,
+    parts_dir,
+    predict_on_cluster,
+)
 from core.config import Settings, get_settings
 from core.jobs import JobKind, JobState, JobStatus, job_active
 
@@ -46,8 +50,6 @@ from core.jobs import JobKind, JobState, JobStatus, job_active
 KIND = JobKind.PREDICTION
 #: The catalogue the dashboard wrote for a job (a copy of the table it had loaded).
 JOB_CATALOG_NAME = "job_catalog.csv"
-#: Seconds between two looks at the CANCEL file by the worker's watcher thread.
-CANCEL_POLL_S = 0.25
 #: Refused images kept in the final state (the whole list is printed in job.log).
 FAILURES_SHOWN = 50
 
@@ -194,29 +196,6 @@ def _count_failures(parts: Path, seen: dict[str, int]) -> int:
     return sum(seen.values())
 
 
-class _CancelWatcher:
-    """Interrupts the main thread (KeyboardInterrupt) once the folder's CANCEL file appears."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.stop, self.fired = folder, threading.Event(), False
-        self.thread = threading.Thread(target=self._watch, name="predict-cancel", daemon=True)
-
-    def _watch(self) -> None:
-        while not self.stop.wait(CANCEL_POLL_S):
-            if jobs.cancel_requested(self.folder):
-                self.fired = True
-                _thread.interrupt_main()
-                return
-
-    def __enter__(self) -> _CancelWatcher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=2)
-
-
 def run_predict_job(folder: Path, engine: Engine, run_dir: str | os.PathLike, gset, out_csv: str | os.PathLike, *,
                     tta: bool = False, crop_fraction: float | None = None, batch_size: int = 64,
                     partition_rows: int = DEFAULT_PARTITION_ROWS, job_settings: dict[str, Any] | None = None,
@@ -255,19 +234,17 @@ def run_predict_job(folder: Path, engine: Engine, run_dir: str | os.PathLike, gs
             publish(JobStatus.RUNNING)
 
         publish(JobStatus.RUNNING)
-        watcher = _CancelWatcher(folder)
         try:
             try:
-                with watcher:  # an interrupt anywhere in this block is caught just below
-                    result = _predict(engine, run_dir, gset, out_csv, progress, publish, tta=tta,
-                                      crop_fraction=crop_fraction, batch_size=batch_size,
-                                      partition_rows=partition_rows, on_progress=on_progress)
-            except KeyboardInterrupt:
-                if not (watcher.fired or jobs.cancel_requested(folder)):
-                    publish(JobStatus.CANCELLED, "interrupted")
-                    raise
+                result = _predict(engine, run_dir, gset, out_csv, progress, publish, tta=tta,
+                                  crop_fraction=crop_fraction, batch_size=batch_size, partition_rows=partition_rows,
+                                  on_progress=on_progress, should_stop=lambda: jobs.cancel_requested(folder))
+            except PredictionCancelled:
                 publish(JobStatus.CANCELLED, "cancelled; finished partitions are kept")
                 return JobStatus.CANCELLED, None
+            except KeyboardInterrupt:
+                publish(JobStatus.CANCELLED, "interrupted")
+                raise
             except Exception as exc:
                 publish(JobStatus.FAILED, str(exc) or type(exc).__name__)
                 raise
