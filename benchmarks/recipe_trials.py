@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/recipe_trials.py NAME [DATA] [--arch effnet_lite0] [--size 64] [--epochs 8]
        [--lr 2e-3] [--balance 0.5] [--zoom 0.15] [--shift 0.05] [--cut 0.4] [--blocks N] [--spin-weight 1]
-       [--encoder lite0] [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--max-frame 3] [--crops GZ1,CUTOUTS]
+       [--encoder lite0] [--encoder-lr 1] [--mirror-pair] [--frame-multiple 4] [--max-frame 3] [--crop-fractions GZ1,CUTOUTS]
        [--flag-spirals N] [--mixup ALPHA] [--seed 0] [--threads 1]
        [--log FILE] [--save-preds FILE.npz]
 
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.images.crop import is_crop_fraction
 from core.images.preprocess import cached_arrays, prepare_image
 from core.labels.join import load_labelled_set
 from core.schema import RAW_COLUMNS
@@ -90,12 +91,12 @@ def add_flag_spirals(d: dict, data: Path, size: int, n: int, seed: int) -> dict:
 
 
 def crop_pair(text: str) -> tuple[float, float]:
-    """argparse type of --crops: two centre-crop fractions in (0, 1], GZ1 images first, then cutouts."""
+    """argparse type of --crop-fractions: two centre-crop fractions in (0, 1], GZ1 images first, then cutouts."""
     try:
         pair = tuple(float(v) for v in text.split(","))
     except ValueError:
         pair = ()
-    if len(pair) != 2 or not all(0 < v <= 1 for v in pair):
+    if len(pair) != 2 or not all(is_crop_fraction(v) for v in pair):
         raise argparse.ArgumentTypeError(f"expected two fractions in (0, 1] such as 0.45,1.0, got {text!r}")
     return pair
 
@@ -241,7 +242,7 @@ def main() -> None:
                     help="largest frame side in units of the image's shorter side (default: core's "
                          "MAX_FRAME_TO_IMAGE); trial only: it replaces the constant in this process, and the "
                          "framed-pixel cache is keyed by it")
-    ap.add_argument("--crops", type=crop_pair, default=(None, None), metavar="GZ1,CUTOUTS",
+    ap.add_argument("--crop-fractions", type=crop_pair, default=(None, None), metavar="GZ1,CUTOUTS",
                     help="declared centre crops instead of framing, e.g. 0.45,1.0 (the pre-framing recipe); "
                          "the GZ1 re-cuts then get the same declared crop, as a folder constant would")
     ap.add_argument("--flag-spirals", type=int, default=0, metavar="N",
@@ -264,7 +265,7 @@ def main() -> None:
         from core.images import framing
 
         framing.MAX_FRAME_TO_IMAGE = args.max_frame
-    crops = args.crops
+    crops = args.crop_fractions
     d = load(Path(args.data), args.size, crops)
     if args.flag_spirals:
         d = add_flag_spirals(d, Path(args.data), args.size, args.flag_spirals, args.seed)

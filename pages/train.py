@@ -63,8 +63,8 @@ if settings.public:
 
 
 @st.cache_resource(max_entries=16)
-def _preview(files: tuple[str, ...], size: int, crop: float | None, stamp: tuple):
-    return [prepare_file(Path(f), size, crop) for f in files]
+def _preview(files: tuple[str, ...], size: int, crop_fraction: float | None, stamp: tuple):
+    return [prepare_file(Path(f), size, crop_fraction) for f in files]
 
 
 RUN_NAME = "train_run_name"  # the Run name input's key
@@ -228,10 +228,10 @@ if not settings.public:
         with st.expander("What the model sees after framing (first images, resized to the model input)"):
             s, join = joins[0]
             files = tuple(str(f) for f in join.files[:8])
-            thumbs = _preview(files, int(size), s.crop, file_stamp(s.catalog, s.images))
+            thumbs = _preview(files, int(size), s.crop_fraction, file_stamp(s.catalog, s.images))
             st.image(thumbs, width=96, caption=[Path(f).stem[:18] for f in files])
             with read_upright(files[0]) as first:
-                show_framing(first, s.crop, int(size), Path(files[0]).name)
+                show_framing(first, s.crop_fraction, int(size), Path(files[0]).name)
 
     busy = training_busy()
     name = run_name.strip()

@@ -104,7 +104,7 @@ def only_map_selection_sources(settings: Settings, sources: list[Source],
         path = settings.catalogs_dir / f"map_selection_{hashlib.sha256(data).hexdigest()[:12]}.csv"
         if not path.exists():
             write_bytes_atomic(path, data)
-        out.append(Source(str(path), s.images, s.crop))
+        out.append(Source(str(path), s.images, s.crop_fraction))
     st.caption(f"Training on {total:,} selected galaxies' labels from "
                f"{', '.join(Path(s.catalog).parent.name for s, _, _ in cut)}.")
     return out

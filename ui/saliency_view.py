@@ -29,14 +29,14 @@ HELP = ("Sanity check in the README (*Explain: honesty figures*): maps from a ra
 
 
 @st.cache_data(show_spinner="Computing the saliency map...", max_entries=256)
-def _overlay(run_path: str, mtime: float, source: str | bytes, column: str, crop: float | None
+def _overlay(run_path: str, mtime: float, source: str | bytes, column: str, crop_fraction: float | None
              ) -> tuple[bytes, float, bool, str]:
     """(overlay PNG, predicted fraction, uniform?, description) of one map; ``source`` a path or image bytes."""
     from core.explain.saliency import explain_image, overlay_png
     from ui.model_cache import model_for
 
     img = open_image(source).convert("RGB")
-    sal = explain_image(model_for(run_path), img, column, crop_fraction=crop)
+    sal = explain_image(model_for(run_path), img, column, crop_fraction=crop_fraction)
     return overlay_png(img, sal.values), sal.fraction, sal.uniform, sal.describe()
 
 

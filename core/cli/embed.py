@@ -21,6 +21,7 @@ import sys
 from core.cluster.engine import add_engine_arguments
 from core.exit_codes import ExitCode, epilog
 from core.explain.embed_cluster import DEFAULT_PARTITION_ROWS
+from core.images.crop import add_crop_option
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,8 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="EMB.parquet", required=True, help="index file to write or continue")
     p.add_argument("--views", type=int, choices=(1, 4), default=4,
                    help="1: the image as framed; 4 (default): mean over its four 90-degree rotations")
-    p.add_argument("--crop", type=float, metavar="F", default=None,
-                   help="centre crop, fraction of the shorter side (default: the model's framing)")
+    add_crop_option(p, "centre crop, fraction of the shorter side (default: the model's framing)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per forward pass")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_engine_arguments(p)
@@ -77,7 +77,7 @@ def run(args) -> int:
                 result = _on_cluster(args, engine, model, gset, show)
             else:
                 result = embed_set(model, gset, args.out, views=args.views, batch_size=args.batch_size,
-                                   crop_fraction=args.crop, progress=show)
+                                   crop_fraction=args.crop_fraction, progress=show)
         finally:
             if bar is not None:
                 bar.close()
@@ -102,6 +102,6 @@ def _on_cluster(args, engine, model, gset, show):
     from core.explain.embed_cluster import embed_on_cluster
 
     print(f"embedding {len(gset)} galaxies on {engine.describe()}", file=sys.stderr)
-    return embed_on_cluster(engine, model, gset, args.out, views=args.views, crop_fraction=args.crop,
+    return embed_on_cluster(engine, model, gset, args.out, views=args.views, crop_fraction=args.crop_fraction,
                             batch_size=args.batch_size, partition_rows=args.partition_rows,
                             progress=lambda rows, total, parts, n_parts: show(rows, total))

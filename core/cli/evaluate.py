@@ -15,6 +15,7 @@ import json
 import sys
 
 from core.exit_codes import ExitCode, epilog
+from core.images.crop import add_crop_option
 from core.inference.learned import NOT_LEARNED
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
 
@@ -32,8 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--model", required=True, metavar="RUN", help="run folder with config.json and model.pt, or the name of one of your runs or a shipped one")
     p.add_argument("--catalog", required=True, metavar="CSV", help="labels CSV (any supported form)")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder with <ID>.jpg files")
-    p.add_argument("--crop", type=float, default=None,
-                   help="centre crop (fraction of the side); default: the crop the run used for this folder, "
+    add_crop_option(p, "centre crop (fraction of the side); default: the crop the run used for this folder, "
                         "else the run's default")
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         loaded = load_run(resolve_run(args.model))
-        result = evaluate_labelled_set(loaded, args.catalog, args.images, crop_fraction=args.crop, tta=args.tta)
+        result = evaluate_labelled_set(loaded, args.catalog, args.images, crop_fraction=args.crop_fraction, tta=args.tta)
     except (CheckpointError, LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

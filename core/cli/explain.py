@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from core.exit_codes import ExitCode, epilog
+from core.images.crop import add_crop_option
 
 #: ``--model`` help of explain and embed (the run folder, or a run's name; the default model).
 MODEL_HELP = ("run folder, or a run's name (your runs first, then the shipped models/); default: demo (yours if "
@@ -32,8 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="the vote column to explain, e.g. P_EL, P_CW, P_EDGE (only columns the model learned)")
     p.add_argument("--out", metavar="MAP.npy", required=True, help="where to write the map (.npy, float32)")
     p.add_argument("--png", metavar="OVERLAY.png", help="also write the image with the map drawn over it")
-    p.add_argument("--crop", type=float, metavar="F", default=None,
-                   help="centre crop, fraction of the shorter side (default: the model's framing for that folder)")
+    add_crop_option(p, "centre crop, fraction of the shorter side (default: the model's framing for that folder)")
     return p
 
 
@@ -69,7 +69,7 @@ def run(args) -> int:
 
         image = Path(args.image)
         img = open_image(image)
-        crop = args.crop if args.crop is not None else crop_for_images(model, image.parent)
+        crop = args.crop_fraction if args.crop_fraction is not None else crop_for_images(model, image.parent)
         result = explain_image(model, img, args.answer, crop_fraction=crop)
     except (ImageInputError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

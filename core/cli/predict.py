@@ -37,6 +37,7 @@ from pathlib import Path
 from core.cluster.engine import add_engine_arguments
 from core.cluster.predict import DEFAULT_PARTITION_ROWS
 from core.exit_codes import ExitCode, epilog
+from core.images.crop import add_crop_option
 
 _STARTED_AT = time.time()  # a CANCEL file older than this process is a leftover of an earlier job
 
@@ -64,8 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--images", metavar="DIR", help="image folder (<OBJID>.jpg files); alone: predict every image in it")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 rotations/flips (P_CW/P_ACW swapped back on flips)")
-    p.add_argument("--crop", type=float, metavar="F", default=None,
-                   help="centre crop, fraction of the shorter image side (default: the model's training crop)")
+    add_crop_option(p, "centre crop, fraction of the shorter image side (default: the model's training crop)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per forward pass (default 64)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_engine_arguments(p)
@@ -104,7 +104,7 @@ def _run_single(args) -> int:
         raise ValueError("ID must not be empty")
     model = _load(args)
     image = Path(args.image)
-    outputs = predict_one(model, image, tta=args.tta, crop_fraction=args.crop)
+    outputs = predict_one(model, image, tta=args.tta, crop_fraction=args.crop_fraction)
     out = Path(args.out or "predictions.csv")
     append_prediction(out, args.id, image.name, outputs, learned=model.learned)
     values, top_p, sd = outputs[:len(VOTE_COLUMNS)], outputs[len(VOTE_COLUMNS)], outputs[len(VOTE_COLUMNS) + 1:]
@@ -139,7 +139,7 @@ def _run_set(args) -> int:
         return _run_on_cluster(args, engine, gset)
     model = _load(args)
     result = predict_set(model, gset, tta=args.tta, out_csv=args.out, batch_size=args.batch_size,
-                         crop_fraction=args.crop, progress=not args.no_progress)
+                         crop_fraction=args.crop_fraction, progress=not args.no_progress)
     n_done = int(result.ok.sum())
     print(f"{n_done} predicted, {result.skipped} already in {args.out}, {len(result.failed)} refused; "
           f"model {model.run_dir.name}{' with TTA' if args.tta else ''}", file=sys.stderr)
@@ -166,7 +166,7 @@ def _run_on_cluster(args, engine, gset) -> int:
             print(f"  {parts}/{n_parts} partitions, {rows}/{total} galaxies", file=sys.stderr)
 
     print(f"predicting {len(gset)} galaxies on {engine.describe()}", file=sys.stderr)
-    result = predict_on_cluster(engine, model.run_dir, gset, args.out, tta=args.tta, crop_fraction=args.crop,
+    result = predict_on_cluster(engine, model.run_dir, gset, args.out, tta=args.tta, crop_fraction=args.crop_fraction,
                                 batch_size=args.batch_size, partition_rows=args.partition_rows, progress=show)
     if result.dashboard:
         print(f"Dask dashboard was at {result.dashboard}", file=sys.stderr)
@@ -187,7 +187,7 @@ def _run_job(args, engine, gset, model) -> int:
     print(f"predicting {len(gset)} galaxies on {engine.describe()} as a job in {folder}", file=sys.stderr)
     try:
         status, result = run_predict_job(folder, engine, model.run_dir, gset, args.out, tta=args.tta,
-                                         crop_fraction=args.crop, batch_size=args.batch_size,
+                                         crop_fraction=args.crop_fraction, batch_size=args.batch_size,
                                          partition_rows=args.partition_rows, cancel_since=_STARTED_AT)
     except jobs.JobBusy as exc:
         print(f"error: {exc}", file=sys.stderr)

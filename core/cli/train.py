@@ -4,9 +4,9 @@ Example (the demo model)::
 
     python -m core train --catalog labels.csv --images DIR --out var/runs/RUN
 
-``--catalog``/``--images``/``--crop`` may be repeated to train on several
-labelled sets at once; they pair up in order (a single ``--crop`` applies to
-all). Every other flag comes from :class:`core.training.train_config.TrainConfig`.
+``--catalog``/``--images``/``--crop-fraction`` may be repeated to train on several
+labelled sets at once; they pair up in order (a single ``--crop-fraction`` applies
+to all). Every other flag comes from :class:`core.training.train_config.TrainConfig`.
 Running the same command again on a killed or cancelled run folder resumes it
 from its last finished epoch; a larger ``--epochs`` extends it.
 
@@ -34,6 +34,7 @@ from pathlib import Path
 
 from core.config import get_settings
 from core.exit_codes import ExitCode, epilog
+from core.images.crop import CROP_FLAG, add_crop_option
 
 #: How to resume and what a usage error leaves, as ``--help`` says it.
 RESUME_HELP = """resume: run the same command again with the same --out on a cancelled, interrupted or
@@ -57,10 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="labels CSV (repeat for several sets, paired with --images in order)")
     p.add_argument("--images", action="append", required=True, metavar="DIR",
                    help="image folder with <ID>.jpg files (repeat, one per --catalog)")
-    p.add_argument("--crop", action="append", type=float, metavar="F",
-                   help="fixed centre crop, fraction of the shorter image side (one value, or one per --catalog);"
-                        " default: the folder's imageset.json crop_fraction, else each image is framed by its "
-                        "central galaxy (core.images.framing)")
+    add_crop_option(p, "fixed centre crop, fraction of the shorter image side (one value, or one per --catalog);"
+                       " default: the folder's imageset.json crop_fraction, else each image is framed by its "
+                       "central galaxy (core.images.framing)", repeat=True)
     add_config_arguments(p)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default: run-<timestamp> in your runs folder GZ_MODELS_DIR, by default "
@@ -83,12 +83,12 @@ def sources_from_args(args: argparse.Namespace):
     if len(args.catalog) != len(args.images):
         raise TrainingError(f"{len(args.catalog)} --catalog but {len(args.images)} --images: give one folder "
                             f"per catalogue")
-    # Without --crop, each folder's imageset.json decides, else framing by the galaxy (None).
-    crops = args.crop or [folder_crop_fraction(i) for i in args.images]
+    # Without --crop-fraction, each folder's imageset.json decides, else framing by the galaxy (None).
+    crops = args.crop_fraction or [folder_crop_fraction(i) for i in args.images]
     if len(crops) == 1:
         crops = crops * len(args.catalog)
     if len(crops) != len(args.catalog):
-        raise TrainingError(f"give one --crop, or one per --catalog ({len(args.catalog)}), not {len(crops)}")
+        raise TrainingError(f"give one {CROP_FLAG}, or one per --catalog ({len(args.catalog)}), not {len(crops)}")
     return [Source(str(Path(c).resolve()), str(Path(i).resolve()), None if cr is None else float(cr))
             for c, i, cr in zip(args.catalog, args.images, crops, strict=True)]
 

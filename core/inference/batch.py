@@ -114,10 +114,10 @@ def _predict_chunk(model, gset: GalaxySet, idx: np.ndarray, crop_of: _CropChoose
     return good, pred, failed
 
 
-def _open_and_prepare(model, path: Path, crop: float | None) -> tuple[np.ndarray | None, str | None]:
+def _open_and_prepare(model, path: Path, crop_fraction: float | None) -> tuple[np.ndarray | None, str | None]:
     """(prepared uint8 (S, S, 3), None) for one image file, or (None, the message naming it) if refused."""
     try:
-        return model.prepare([open_image(path)], crop)[0], None
+        return model.prepare([open_image(path)], crop_fraction)[0], None
     except ImageInputError as exc:
         return None, str(exc)
 

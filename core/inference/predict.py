@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.images.crop import stored_crop_fraction
 from core.images.preprocess import prepare_image
 from core.inference.calibration import RunCalibration, load_calibration
 from core.inference.ensemble import check_compatible, member_dirs
@@ -159,11 +160,6 @@ class LoadedModel:
         return np.concatenate(outs).astype(np.float32)
 
 
-def _declared_crop(value) -> float | None:
-    """A stored centre crop as a float; None (framed by the galaxy, core.images.framing) stays None."""
-    return None if value is None else float(value)
-
-
 def load_run(run_dir: str | Path, *, members: bool = True) -> LoadedModel:
     """Load ``<run_dir>/config.json`` and ``<run_dir>/model.pt`` (state dict, weights_only=True).
 
@@ -218,7 +214,7 @@ def crop_for_images(run: LoadedModel, images_dir: str | Path) -> float | None:
     target = Path(images_dir).resolve()
     for source in run.config.get("sources", []):
         if Path(source.get("images", "")).resolve() == target:
-            return _declared_crop(source.get("crop", run.crop_fraction))
+            return stored_crop_fraction(source, run.crop_fraction)
     declared = folder_crop_fraction(target)
     return run.crop_fraction if declared is None else declared
 

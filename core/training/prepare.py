@@ -60,12 +60,12 @@ def learned_columns(targets: np.ndarray) -> list[str]:
     return [col for col, n in label_counts(targets).items() if n >= needed]
 
 
-def _unreadable(join: JoinResult, size: int, crop: float) -> dict[int, str]:
+def _unreadable(join: JoinResult, size: int, crop_fraction: float) -> dict[int, str]:
     """Row index -> reason, for every matched image of ``join`` that cannot be prepared."""
     bad = {}
     for i, path in enumerate(join.files):
         try:
-            prepare_file(path, size, crop)
+            prepare_file(path, size, crop_fraction)
         except ValueError as exc:
             reason = str(exc.__cause__ or exc).replace(str(path), path.name)
             bad[i] = reason[:160]
@@ -76,13 +76,13 @@ def _source_pixels(join: JoinResult, source: Source, size: int,
                    progress: Callable[[int, int], None]) -> tuple[JoinResult, np.ndarray]:
     """(join without unreadable images, their pixels); the decode is only repeated when one fails."""
     try:
-        return join, cached_arrays(join.files, size, source.crop, progress=progress)
+        return join, cached_arrays(join.files, size, source.crop_fraction, progress=progress)
     except ValueError:
-        join = join.without(_unreadable(join, size, source.crop))
+        join = join.without(_unreadable(join, size, source.crop_fraction))
     if len(join) == 0:
         raise TrainingError(f"no readable image in {source.images} matches a label in {source.catalog} "
                             f"({len(join.unreadable_images)} matched images could not be decoded)")
-    return join, cached_arrays(join.files, size, source.crop, progress=progress)
+    return join, cached_arrays(join.files, size, source.crop_fraction, progress=progress)
 
 
 def _join(source: Source) -> JoinResult:

@@ -78,7 +78,7 @@ def config_record(config: TrainConfig, data: PreparedData, command: str, run_dir
     record.update({
         "model_note": model.init_note,
         "n_params": count_parameters(model),
-        "crop_fraction": config.sources[0].crop,
+        "crop_fraction": config.sources[0].crop_fraction,
         "lr_schedule": "one-cycle (cosine), peak lr, 30% warm-up",
         "optimizer": "AdamW",
         "split": "validation if SHA-256('split_seed:ID')/2^64 < val_fraction (split_seed: seed when unset)",

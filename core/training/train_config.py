@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import get_settings
-from core.images.crop import CROP_RANGE, is_crop_fraction
+from core.images.crop import CROP_FLAG, CROP_RANGE, is_crop_fraction, stored_crop_fraction
 from core.training.augment import AugmentSettings
 from core.training.model import ARCHITECTURES, UNRECORDED_ARCH
 
@@ -30,13 +30,13 @@ class TrainingError(ValueError):
 class Source:
     """One labelled image set: a label CSV, its image folder and an optional fixed centre crop.
 
-    ``crop`` None (default): every image is framed by its central galaxy (core.images.framing);
+    ``crop_fraction`` None (default): every image is framed by its central galaxy (core.images.framing);
     a number: the old fixed centred square, that fraction of the shorter side.
     """
 
     catalog: str
     images: str
-    crop: float | None = None
+    crop_fraction: float | None = None
 
 
 def setting(default: Any, help: str, *, flag: str | None = None, choices: tuple | None = None,
@@ -125,8 +125,8 @@ class TrainConfig:
             if low is not None and not low <= value <= high:
                 raise TrainingError(f"{_flag(f)} must be between {low:g} and {high:g}, got {value:g}")
         for s in self.sources:
-            if s.crop is not None and not is_crop_fraction(s.crop):
-                raise TrainingError(f"--crop must be in {CROP_RANGE}, got {s.crop}")
+            if s.crop_fraction is not None and not is_crop_fraction(s.crop_fraction):
+                raise TrainingError(f"{CROP_FLAG} must be in {CROP_RANGE}, got {s.crop_fraction}")
         return self
 
 
@@ -201,9 +201,9 @@ def config_argv(config: TrainConfig, out: Path) -> list[str]:
     argv = ["train"]
     for s in config.sources:
         argv += ["--catalog", str(s.catalog), "--images", str(s.images)]
-    if any(s.crop is not None for s in config.sources):  # a declared crop per set (1.0 = whole image)
+    if any(s.crop_fraction is not None for s in config.sources):  # a declared crop per set (1.0 = whole image)
         for s in config.sources:
-            argv += ["--crop", str(1.0 if s.crop is None else s.crop)]
+            argv += [CROP_FLAG, str(1.0 if s.crop_fraction is None else s.crop_fraction)]
     items = [(_flag(f), getattr(config, f.name)) for f in _cli_fields()]
     items += [("--" + f.name.replace("_", "-"), getattr(config.augment, f.name)) for f in fields(AugmentSettings)]
     for flag, value in items:
@@ -235,8 +235,7 @@ def config_from_json(stored: dict) -> TrainConfig:
         if f.name in where and f.name not in ("sources", "augment"):
             values[f.name] = where[f.name]
     try:
-        sources = [Source(str(s["catalog"]), str(s["images"]), None if s.get("crop", 1.0) is None
-                          else float(s.get("crop", 1.0))) for s in stored["sources"]]
+        sources = [Source(str(s["catalog"]), str(s["images"]), stored_crop_fraction(s)) for s in stored["sources"]]
         augment = AugmentSettings.from_recorded(stored.get("augment") or {})
         return TrainConfig(sources=sources, augment=augment, **values).check()
     except (KeyError, TypeError, ValueError) as exc:

@@ -27,7 +27,7 @@ def demo_copy(tmp_path: Path, repo_root: Path) -> Path:
 
 
 def _run(tmp_path: Path, images: Path, name: str, val_fraction: float) -> Path:
-    source = {"catalog": str(images / "labels.csv"), "images": str(images), "crop": 1.0}
+    source = {"catalog": str(images / "labels.csv"), "images": str(images), "crop_fraction": 1.0}
     return make_run(tmp_path / "runs" / name, dropout=0.2, val_fraction=val_fraction, learned_columns=LEARNED,
                     extra_config={"sources": [source]})
 

@@ -25,7 +25,7 @@ def mixed(tmp_path: Path):
     good = (spin / "ra11.876000_dec+16.136900.jpg").read_bytes()
     (spin / "ra0.000000_dec+00.000000.jpg").write_bytes(good[: len(good) // 2])  # truncated
     run = make_run(tmp_path / "run", crop_fraction=None, extra_config={
-        "sources": [{"images": str(gz1), "crop": None}, {"images": str(spin), "crop": 0.6}]})
+        "sources": [{"images": str(gz1), "crop_fraction": None}, {"images": str(spin), "crop_fraction": 0.6}]})
     gset = combine_sets([set_from_folder(gz1), set_from_folder(spin)], "mixed")
     return load_run(run), gset
 

@@ -66,7 +66,7 @@ def labels(tmp_path: Path) -> Path:
 
 
 def _train_args(labels: Path, *extra: str) -> list[str]:
-    return ["train", "--catalog", str(labels), "--images", str(GZ1), "--crop", "0.45", "--model", "small",
+    return ["train", "--catalog", str(labels), "--images", str(GZ1), "--crop-fraction", "0.45", "--model", "small",
             "--size", "24", "--width", "8", "--batch-size", "4", "--val-fraction", "0", "--threads", "1",
             "--no-progress", *extra]
 

@@ -98,7 +98,7 @@ def test_ship_run_rewrites_only_the_data_paths(tmp_path):
     run.mkdir(parents=True)
     data = tmp_path / "shared" / "gz1"
     config = {"command": "python -m core train --catalog ../shared/gz1/labels.csv --images ../shared/gz1",
-              "sources": [{"catalog": str(data / "labels.csv"), "images": str(data), "crop": None}],
+              "sources": [{"catalog": str(data / "labels.csv"), "images": str(data), "crop_fraction": None}],
               "data": {"hash": "ab", "sources": [{"labels_source": str(data / "labels.csv"),
                                                   "images_dir": str(data), "matched": 3}]},
               "epochs": 2}
@@ -107,7 +107,7 @@ def test_ship_run_rewrites_only_the_data_paths(tmp_path):
     (run / "state.json").write_text(json.dumps(state))
     assert [p.name for p in ship_run.ship(run, repo)] == ["config.json", "state.json"]
     new = json.loads((run / "config.json").read_text())
-    assert new["sources"] == [{"catalog": "../shared/gz1/labels.csv", "images": "../shared/gz1", "crop": None}]
+    assert new["sources"] == [{"catalog": "../shared/gz1/labels.csv", "images": "../shared/gz1", "crop_fraction": None}]
     assert new["data"] == {"hash": "ab", "sources": [{"labels_source": "../shared/gz1/labels.csv",
                                                       "images_dir": "../shared/gz1", "matched": 3}]}
     assert {k: v for k, v in new.items() if k not in ("sources", "data")} == {

@@ -49,7 +49,7 @@ def tiny(tmp_path) -> list[Source]:
 def _args(sources: list[Source], out, epochs: int = 2) -> list[str]:
     argv = ["train"]
     for s in sources:
-        argv += ["--catalog", s.catalog, "--images", s.images, "--crop", str(s.crop)]
+        argv += ["--catalog", s.catalog, "--images", s.images, "--crop-fraction", str(s.crop_fraction)]
     return argv + ["--model", "small", "--width", "8", "--size", "24", "--epochs", str(epochs), "--batch-size",
                    "16", "--val-fraction", "0.25", "--seed", "1", *PLAIN, "--out", str(out), "--no-progress"]
 

@@ -206,7 +206,7 @@ def test_cli_train_and_evaluate(small_sources, tmp_path):
     out = tmp_path / "models" / "cli"
     cmd = [sys.executable, "-m", "core", "train"]
     for s in small_sources:
-        cmd += ["--catalog", s.catalog, "--images", s.images, "--crop", str(s.crop)]
+        cmd += ["--catalog", s.catalog, "--images", s.images, "--crop-fraction", str(s.crop_fraction)]
     cmd += ["--model", "small", "--size", "32", "--width", "8", "--epochs", "1", "--out", str(out), "--no-progress"]
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
