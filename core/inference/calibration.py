@@ -17,7 +17,6 @@ numbers it reads. Features (:data:`FEATURES`):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 
 from core.atomic import write_json_atomic
 from core.inference.uncertainty import Spread
+from core.json_files import JsonObjectError, read_json_object
 
 #: The file in a run folder that holds its calibrators.
 CALIBRATION_NAME = "calibration.json"
@@ -160,10 +160,10 @@ def load_calibration(run_dir: str | Path) -> RunCalibration | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CalibrationError(f"{path}: unreadable ({exc})") from exc
-    if not isinstance(data, dict) or data.get("version") != CALIBRATION_VERSION \
+        data = read_json_object(path, what="calibration file")
+    except JsonObjectError as exc:
+        raise CalibrationError(str(exc)) from None
+    if data.get("version") != CALIBRATION_VERSION \
             or not isinstance(data.get("calibrators"), dict):
         raise CalibrationError(f"{path}: not a calibration file of version {CALIBRATION_VERSION}")
     unknown = set(data["calibrators"]) - {PLAIN, TTA}

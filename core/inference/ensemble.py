@@ -13,10 +13,11 @@ framing, same learned columns (checked on load, the error names the file).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
+
+from core.json_files import JsonObjectError, read_json_object
 
 #: The file in a run folder that names its other members.
 ENSEMBLE_NAME = "ensemble.json"
@@ -35,10 +36,10 @@ def member_dirs(run_dir: str | Path) -> list[Path]:
     if not path.is_file():
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnsembleError(f"{path}: unreadable ({exc})") from exc
-    members = data.get("members") if isinstance(data, dict) else None
+        data = read_json_object(path, what="ensemble file")
+    except JsonObjectError as exc:
+        raise EnsembleError(str(exc)) from None
+    members = data.get("members")
     if not isinstance(members, list) or not all(isinstance(m, str) and m.strip() for m in members):
         raise EnsembleError(f"{path}: expected {{\"members\": [\"../other-run\", ...]}} (a list of folder names)")
     if len(members) > MAX_MEMBERS:

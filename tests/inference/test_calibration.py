@@ -66,7 +66,7 @@ def test_saved_calibration_is_plain_json_and_predicts_the_same(tmp_path: Path):
 
 
 @pytest.mark.parametrize("mangle, message", [
-    (lambda d: "not json{", "unreadable"),
+    (lambda d: "not json{", "not valid JSON"),
     (lambda d: {**d, "version": 99}, "version 1"),
     (lambda d: {**d, "calibrators": {"sometimes": d["calibrators"]["plain"]}}, "unknown calibrator key"),
     (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "coef": [1.0]}}}, "finite numbers"),
