@@ -59,14 +59,18 @@ def fraction_bars(series: Sequence[tuple[str, np.ndarray, str]], title: str = ""
             # The interval is clipped to [0, 1]: a share of the vote cannot leave it.
             error_y = dict(type="data", symmetric=False, array=np.minimum(sd, 1 - np.nan_to_num(v)),
                            arrayminus=np.minimum(sd, np.nan_to_num(v)), color="#333", thickness=1.2, width=4)
+        text = [(blank if math.isnan(x) else f"{x:.2f}") for x in v]
         fig.add_bar(
-            x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour,
+            x=labels, y=np.where(np.isnan(v), None, v), name=name, marker_color=colour, offsetgroup=name,
             marker_pattern_shape="/" if name in hatched else "", error_y=error_y,
-            text=[(blank if math.isnan(x) else f"{x:.2f}") for x in v], textposition="outside",
-            textfont_size=10, cliponaxis=False,
+            text=None if error_y else text, textposition="outside", textfont_size=10, cliponaxis=False,
             customdata=[f"{SHORT_LABELS[c]} ({c})" for c in VOTE_COLUMNS],
             hovertemplate="%{customdata}: %{y:.3f}<extra>" + name + "</extra>",
         )
+        if error_y:  # the values go above the whisker's top, in the same slot, not across it
+            fig.add_bar(x=labels, y=[0.0] * len(labels), base=np.nan_to_num(v) + error_y["array"],
+                        offsetgroup=name, text=text, textposition="outside", textfont_size=10,
+                        cliponaxis=False, marker_color="rgba(0,0,0,0)", showlegend=False, hoverinfo="skip")
     fig.update_layout(
         barmode="group", title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         yaxis=dict(title="fraction of the vote", range=[0, 1.12]),
