@@ -6,6 +6,7 @@ switching answers back and forth is instant; only the run's learned columns are 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from core.schema import SHORT_LABELS
 
 #: Session key of the answer whose map is shown (a VOTE_COLUMNS name).
 ANSWER_KEY = "explain_answer"
+#: Suffix of the session key that remembers which image the picked answer belongs to.
+SOURCE_SUFFIX = "__image"
 
 CAPTION = ("**Grad-CAM** on the model's last convolutional stage for the chosen answer's predicted share: "
            "brighter = the region that raises that share most. It is coarse (for the 64 px runs the stage is "
@@ -55,8 +58,11 @@ def show_saliency(run_path: str, model, source: str | os.PathLike | bytes,
     if not columns:
         st.info("This run learned no answer column, so there is nothing to explain.")
         return
-    if st.session_state.get(key) not in columns:
+    # A new image starts on its own default answer; the visitor's pick holds only while the image stays.
+    shown = str(source) if isinstance(source, (str, os.PathLike)) else hashlib.sha256(bytes(source)).hexdigest()
+    if st.session_state.get(key) not in columns or st.session_state.get(key + SOURCE_SUFFIX) != shown:
         st.session_state[key] = default if default in columns else columns[0]
+    st.session_state[key + SOURCE_SUFFIX] = shown
     c_img, c_map, c_text = st.columns([1, 1, 1.3])
     column = c_text.selectbox("Heat map of the answer", columns, key=key,
                                 format_func=lambda c: f"{SHORT_LABELS.get(c, c)} ({c})", help=HELP)

@@ -47,6 +47,16 @@ def _upload_vector(run_path: str, mtime: float, data: bytes, views: int) -> np.n
     return image_vector(model_for(run_path), open_image(data), views)
 
 
+@st.cache_data(show_spinner="Embedding this galaxy...", max_entries=64)
+def _file_vector(run_path: str, mtime: float, image: str, views: int) -> np.ndarray:
+    """Embedding of an image file outside the index, framed as the run frames that folder."""
+    from core.inference.predict import crop_for_images
+    from ui.model_cache import model_for
+
+    model = model_for(run_path)
+    return image_vector(model, open_image(image), views, crop_for_images(model, Path(image).parent))
+
+
 def _open(gid: str, clear_key: str | None) -> None:
     st.session_state[state_keys.PREDICT_FOCUS] = gid
     if clear_key:  # the galaxy table's selection would otherwise win over the opened galaxy
@@ -95,8 +105,14 @@ def show_similar(run_path: str, model, query: str | bytes, gset: GalaxySet | Non
     if isinstance(query, str) and query in index.ids:
         queries = id_queries(index, [query])
     elif isinstance(query, str):
-        st.caption(f"Galaxy {md_escape(query)} is not in the index {md_escape(path.name)}.")
-        return
+        own = _image_for(query, gset, path, settings.demo_dir)
+        if own is None:
+            st.caption(f"Galaxy {md_escape(query)} is not in the index {md_escape(path.name)} and has no image "
+                       "here to compare, so there are no look-alikes to show.")
+            return
+        st.caption(f"Galaxy {md_escape(query)} is not in the index {md_escape(path.name)}: its image was embedded "
+                   "now and compared with the index.")
+        queries = [Query(query, _file_vector(str(run_path), mtime, str(own), int(index.meta.get("views", 1))))]
     else:
         queries = [Query("", _upload_vector(str(run_path), mtime, bytes(query), int(index.meta.get("views", 1))))]
     rows = search(index, queries, k)

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,7 +14,9 @@ from streamlit.testing.v1 import AppTest
 from core.explain.answers import learned_columns
 from core.explain.index_file import read_index
 from core.explain.neighbours import NeighbourIndex
+from core.inference.compare import top_answer
 from core.inference.predict import load_run
+from core.schema import VOTE_COLUMNS
 from tests.support.paths import page_file
 from tests.support.tiny_runs import make_run
 
@@ -86,6 +89,11 @@ def test_saliency_switches_answers_and_more_like_this_opens_a_neighbour(demo_hom
     buttons[2].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(h.value.startswith(f"Galaxy {near[2]}") for h in at.subheader)
+    # The opened galaxy's heat map starts on its own top answer, not on the answer picked for the last one.
+    table = next(df for df in at.dataframe if "model P_EL" in df.value.columns).value
+    row = table[table["ID"] == near[2]].iloc[0]
+    top = VOTE_COLUMNS[int(top_answer(np.array([[row[f"model {c}"] for c in VOTE_COLUMNS]], float))[0])]
+    assert at.selectbox(key="explain_answer").value == top
 
 
 def test_run_without_an_index_shows_the_embed_command(monkeypatch: pytest.MonkeyPatch):
@@ -112,3 +120,19 @@ def test_upload_gets_a_heat_map_and_its_look_alikes(demo_home):
     assert at.selectbox(key="explain_answer_upload").options
     looks = [b.key.split("|")[2] for b in at.button if b.key and b.key.startswith("similar_upload_open|")]
     assert len(looks) == K and looks[0] == query  # the same picture: its own indexed copy comes first
+
+
+def test_a_galaxy_missing_from_the_index_is_compared_by_its_image(demo_home):
+    from core.explain.index_file import write_index
+
+    query, near = demo_home
+    path = Path(os.environ["GZ_DEMO_DIR"]) / "embeddings" / "gz1.parquet"
+    index = read_index(path)
+    keep = [i for i, gid in enumerate(index.ids) if gid != query]
+    write_index(path, [index.ids[i] for i in keep], index.vectors[keep], index.meta)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _show(at, query)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("is not in the index" in c.value and "embedded now" in c.value for c in at.caption)
+    looks = [b.key.split("|")[2] for b in _open_buttons(at)]
+    assert len(looks) == K and query not in looks and looks[0] == near[0]  # its image finds the same nearest
