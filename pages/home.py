@@ -47,14 +47,16 @@ if settings.public:
 intro, picture = st.columns([3, 2])
 intro.markdown(
     """
-Turn the **Galaxy Zoo 1** catalogue into a galaxy-morphology model, in five steps:
+Turn the **Galaxy Zoo 1** catalogue into a galaxy-morphology model, in six steps:
 
 1. **Catalog** – upload the GZ1 *Table 2* CSV (or use the built-in 695-row sample), check it,
    convert RA/DEC to degrees and see the galaxies on the sky.
 2. **Images** – download one SDSS cutout per galaxy in the background, with live progress.
 3. **Train** – train a CNN on the CPU to predict the nine vote fractions.
 4. **Predict / Compare models** – see the model's fractions next to the human vote, and rank models.
-5. **Classify** – vote on galaxies as the Galaxy Zoo volunteers did; the votes can train a model.
+5. **Explore** – a map of the galaxies as the model sees them; a box on it becomes a set for the other
+   pages. Predict also shows where the model looks, look-alikes and how sure it is.
+6. **Classify** – vote on galaxies as the Galaxy Zoo volunteers did; the votes can train a model.
 
 Galaxy Zoo fractions are *how people voted*: the model learns to emulate the human vote,
 not a ground truth.
@@ -78,7 +80,7 @@ links = [("pages/catalog.py", "Open the catalog", ":material/table:"),
          ("pages/images.py", "Get images", ":material/image:"),
          ("pages/train.py", "Train a model", ":material/model_training:"),
          ("pages/predict.py", "Predict", ":material/insights:"),
-         ("pages/explore.py", "Explore the embedding map", ":material/scatter_plot:"),
+         ("pages/explore.py", "Explore the map", ":material/scatter_plot:"),
          ("pages/compare.py", "Compare models", ":material/leaderboard:"),
          ("pages/classify.py", "Classify galaxies", ":material/how_to_vote:")]
 for row in (links[:3], links[3:6], links[6:]):  # rows of three: labels stay whole at 1024 px and on phones
