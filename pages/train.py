@@ -33,9 +33,8 @@ from ui.framing_view import show_framing
 from ui.job_polling import rerun_when_job_changes
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
-from ui.train_inputs import check_data, choose_sources, file_stamp, tiny_set_warning
+from ui.train_inputs import check_data, choose_sources, file_stamp, tiny_set_warning, validation_count
 from ui.train_run_view import (
-    BADGES,
     LEGEND,
     code_span,
     curves,
@@ -43,6 +42,7 @@ from ui.train_run_view import (
     runs_frame,
     show_figures,
     show_progress,
+    status_line,
 )
 
 POLL_SECONDS = 2
@@ -69,6 +69,8 @@ def _preview(files: tuple[str, ...], size: int, crop_fraction: float | None, sta
 
 RUN_NAME = "train_run_name"  # the Run name input's key
 NEXT_NAME = "train_next_name"  # a fresh name the input takes on the next rerun (set once a run starts)
+DETAILS_RUN = "train_details_run"  # the Run details box's key
+DETAILS_FOR = "train_details_for"  # the current run the Run details box last switched to
 
 
 def fresh_run_name(models_dir: Path, now: float | None = None) -> str:
@@ -127,15 +129,14 @@ def run_panel() -> None:
     # The run just ended: redraw the whole page (the runs table, the Start button).
     rerun_when_job_changes(state_keys.TRAIN_SEEN_ACTIVE, running or state.status.active, on_start=False)
     rows = read_metrics(run_dir)
-    head, btn = st.columns([5, 1])
-    head.markdown(f"**Run {code_span(run_dir.name)}** {BADGES.get(state.status, state.status)} "
-                  f"{md_escape(state.message)}")
+    st.markdown(f"**Run {code_span(run_dir.name)}** {status_line(state, len(rows))}")
     if running:
-        if not settings.public and btn.button("Cancel", key="cancel_training", type="secondary",
-                                              icon=":material/stop:"):
+        show_progress(state, len(rows))
+        # On its own line, as wide as its label: in a narrow column the label broke mid-word at 1024 px.
+        if not settings.public and st.button("Cancel", key="cancel_training", type="secondary",
+                                             icon=":material/stop:"):
             request_cancel(run_dir)
             st.toast("Cancelling: the run stops after the current batch and keeps its last finished epoch.")
-        show_progress(state, len(rows))
     elif (point := resume_point(run_dir)) is not None:
         st.warning(f"This run stopped after epoch {point.epochs_done} of {point.epochs_planned} "
                    f"({point.status}). Resume it here, or with the same command from a terminal.")
@@ -144,7 +145,6 @@ def run_panel() -> None:
         if isinstance(command, str) and command:
             with st.expander("The same resume from a terminal"):
                 st.code(command, language="bash")
-    st.caption(f"{count(len(rows), 'epoch')} finished" + (f" of {state.total}" if state.total else ""))
     if rows:
         _draw_rows(run_dir, rows)
     elif state.status.active:
@@ -210,13 +210,13 @@ if not settings.public:
     config = TrainConfig(sources=sources, arch=arch, image_size=int(size), epochs=int(epochs), lr=float(lr),
                          batch_size=int(batch), val_fraction=float(val_fraction), patience=int(patience),
                          seed=int(seed))
+    n_val = validation_count(joins, config)  # the training's own split of these IDs
     if n_matched:
-        n_val = round(n_matched * config.val_fraction)
         estimate = estimate_seconds(n_matched - n_val, n_val, config.epochs, arch, config.image_size, scan_runs().runs)
         st.caption("Estimated time: no run on this computer has measured its speed yet." if estimate is None else
-                   f"Estimated time: about {max(1, round(estimate.seconds / 60))} min for {config.epochs} epochs "
-                   f"of {n_matched - n_val} training images (from {md_escape(estimate.basis)}; plus preparing "
-                   f"the images the first time).")
+                   f"Estimated time: about {max(1, round(estimate.seconds / 60))} min for "
+                   f"{count(config.epochs, 'epoch')} of {count(n_matched - n_val, 'training image')} (from "
+                   f"{md_escape(estimate.basis)}; plus preparing the images the first time).")
     if st.session_state.pop(NEXT_NAME, False) or RUN_NAME not in st.session_state:
         st.session_state[RUN_NAME] = fresh_run_name(settings.models_dir)
     runs_folder = display_path(settings.models_dir)
@@ -247,8 +247,8 @@ if not settings.public:
         problem = f"{runs_folder}/{name} holds a stopped run: resume it below, or choose another run name."
     elif (settings.models_dir / name / "config.json").exists():
         problem = f"{runs_folder}/{name} already exists: choose another run name."
-    tiny = bool(joins) and tiny_set_warning(n_matched, config.val_fraction)  # never offered for 0 images
-    confirmed = not tiny or st.checkbox(f"Train on these {n_matched} images anyway", key="train_confirm_tiny")
+    tiny = bool(joins) and tiny_set_warning(n_matched, n_val)  # never offered for 0 images
+    confirmed = not tiny or st.checkbox(f"Train on {count(n_matched, 'matched image')} anyway", key="train_confirm_tiny")
     if busy:
         st.info("A training run is in progress on this computer (see above). Only one runs at a time: cancel it "
                 "or wait for it to finish before starting another.")
@@ -274,11 +274,16 @@ if run_scan.runs:
              if note != "—"]
     if notes:
         st.markdown("\n".join(notes))
-    st.caption("Validation figures of each run's last epoch, on its held-out galaxies, with the n behind each; "
-               "the majority baseline is always answering the most common class of those galaxies, and chance "
-               "is 16.7% (one of six answers).")
+    st.caption("Validation figures of each run's last epoch, on its held-out galaxies, with the n behind each. "
+               "An accuracy's n counts only the held-out galaxies with all six answers known, which it is scored "
+               "on, followed by all the run held out; the majority baseline is always answering the most common class of "
+               "those galaxies, and chance is 16.7% (one of six answers).")
     by_path = {r["path"]: r for r in run_scan.runs}
-    picked = st.selectbox("Run details", list(by_path), key="train_details_run",
+    latest = current_run()  # the details follow the run just started or finished, until another is picked
+    latest_path = next((p for p in by_path if latest is not None and Path(p).resolve() == latest.resolve()), None)
+    if latest_path is not None and st.session_state.get(DETAILS_FOR) != latest_path:
+        st.session_state[DETAILS_FOR] = st.session_state[DETAILS_RUN] = latest_path
+    picked = st.selectbox("Run details", list(by_path), key=DETAILS_RUN,
                           format_func=lambda p: run_title(by_path[p]),
                           help="A summary of how the run was trained and what it scored.")
     if picked:

@@ -9,8 +9,10 @@ quote a file's contents, and user-supplied names are shown as text.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from core.atomic import write_bytes_atomic
@@ -20,8 +22,10 @@ from core.labels.join import JoinResult, load_labelled_set
 from core.labels.targets import LabelError
 from core.paths import PathNotAllowed, confine, display_path
 from core.schema import VOTE_COLUMNS, LabelKind
+from core.training.prepare import is_validation
 from core.training.run_figures import SMALL_N
-from core.training.train_config import Source, demo_sources
+from core.training.train_config import Source, TrainConfig, demo_sources
+from core.wording import count
 from ui import state_keys
 from ui.catalog_state import (
     MAPPED_LABELS,
@@ -175,17 +179,15 @@ def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
     for s, join in joins:
         summ = join.summary()
         with st.container(border=True):
-            st.markdown(f"**{md_escape(shown_name(s.catalog))}** ({md_escape(summ['labels_form'])}) ↔ "
+            st.markdown(f"**{md_escape(shown_name(s.catalog))}** · {md_escape(summ['labels_form'])} ↔ "
                         f"{code_span(display_path(Path(s.images)))}")
             cols = st.columns(4)
             cols[0].metric("Matched images", summ["matched"])
             cols[1].metric("Labels without image", summ["labels_without_image"])
             cols[2].metric("Images without label", summ["images_without_label"])
             cols[3].metric("Unusable label rows", summ["label_rows_dropped"])
-            kinds = ", ".join(
-                f"{md_escape(k)}: {v}" + (" ⚠️ class-derived, not vote fractions" if k == LabelKind.CLASS else "")
-                for k, v in summ["label_kinds"].items())
-            st.caption((f"Label kinds: {kinds}. " if kinds else "") + f"Key: {md_escape(summ['id_kind'])}.")
+            kinds = label_kinds_text(summ["label_kinds"], summ["labels_form"])
+            st.caption((f"Labels: {kinds}. " if kinds else "") + f"Key: {md_escape(summ['id_kind'])}.")
             if not summ["matched"]:  # how many images there are and why none match
                 st.info(md_escape(match_images([*join.labels.ids, *join.missing_images], s.images).explanation()), icon=":material/link_off:")
             if summ["labels_without_image"] or summ["images_without_label"] or summ["label_rows_dropped"]:
@@ -195,14 +197,46 @@ def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
     return joins
 
 
-def tiny_set_warning(n_matched: int, val_fraction: float) -> bool:
+def label_kinds_text(kinds: dict, form: str) -> str:
+    """``29 class-derived (one-hot from `CLASS_NAME`, not vote fractions), 1 with vote fractions`` (Markdown)."""
+    column = re.search(r"one-hot from (\w+)", form)
+    parts = []
+    for kind, n in kinds.items():
+        if kind == LabelKind.CLASS:
+            parts.append(f"{n:,} class-derived (one-hot from {code_span(column[1]) if column else 'a class column'}"
+                         ", not vote fractions)")
+        elif kind == LabelKind.NONE:
+            parts.append(f"{n:,} without a label")
+        else:
+            parts.append(f"{n:,} with {md_escape(kind)}")
+    return ", ".join(parts)
+
+
+def validation_count(joins: list[tuple[Source, JoinResult]], config: TrainConfig) -> int:
+    """How many of the matched images the run will hold out: the training's own split (``is_validation``) of
+    the same IDs, so it is exact unless some images turn out unreadable when they are prepared."""
+    key = tuple((s.catalog, s.images, file_stamp(s.catalog, s.images)) for s, _ in joins)
+    return _held_out([join for _, join in joins], key, config.split_seed_used, config.val_fraction)
+
+
+@st.cache_resource(max_entries=16)
+def _held_out(_joins: list[JoinResult], key: tuple, seed: int, val_fraction: float) -> int:
+    """validation_count's sum, held across reruns (``key`` follows the files, as :func:`_join`'s stamp)."""
+    ids = [np.asarray(join.labels.ids).astype(str) for join in _joins]
+    if not sum(len(i) for i in ids):
+        return 0
+    return int(is_validation(np.concatenate(ids), seed, val_fraction).sum())
+
+
+def tiny_set_warning(n_matched: int, n_val: int) -> bool:
     """Warn when 1 to SMALL_N - 1 images matched; True if so (the page then asks for confirmation).
 
-    With none matched there is nothing to confirm: the page says why training cannot start."""
+    ``n_val``: how many of them the split holds out (:func:`validation_count`). With none matched there is
+    nothing to confirm: the page says why training cannot start."""
     if n_matched == 0 or n_matched >= SMALL_N:
         return False
-    n_val = round(n_matched * val_fraction)
-    st.warning(f"Only {n_matched} matched images (about {n_val} for validation). Below {SMALL_N} images, "
+    st.warning(f"Only {count(n_matched, 'matched image')} ({n_val} of them held out for validation). Below "
+               f"{SMALL_N} images, "
                "accuracy and the other figures mean little: one image can move them by many points.",
                icon=":material/warning:")
     return True

@@ -18,6 +18,7 @@ from core.inference.runs import run_name
 from core.jobs import JobState, JobStatus
 from core.training.run_config import RunConfig
 from core.training.run_figures import SMALL_N, RunFigures, run_figures
+from core.wording import count
 from ui.plain_text import md_escape
 
 BADGES = {
@@ -43,6 +44,21 @@ LEGEND = f"""
   rises while the training loss falls, the model is memorising its training images.
 * With fewer than {SMALL_N} validation images, a figure can swing by many points on one image.
 """
+
+
+def status_line(state: JobState, epochs_done: int) -> str:
+    """The status badge once, then the figures: ``[finished] · 1 of 1 epoch``; a running run's badge only (its
+    progress bar gives the epoch), and the run's message only where it adds something (an early stop, a limit)."""
+    badge = BADGES.get(state.status, md_escape(state.status))
+    if state.running:
+        return badge
+    figures = f"{epochs_done} of {count(state.total, 'epoch')}" if state.total else count(epochs_done, "epoch")
+    message = (state.message or "").strip()
+    if message.lower().startswith(str(state.status)):  # "finished 2 epochs", "cancelled after…": said already
+        message = message[len(str(state.status)):].strip(" :;,·")
+    if state.status in (JobStatus.FAILED, JobStatus.FINISHED) and not message.lower().startswith(("early", "stopped")):
+        message = ""  # a failure's message is shown as an error below; "finished N epochs" repeats the figures
+    return f"{badge} · {figures}" + (f" · {md_escape(message)}" if message else "")
 
 
 def code_span(value: object) -> str:
@@ -105,7 +121,7 @@ def show_figures(figures: RunFigures, row: dict) -> None:
     m = st.columns(4)
     m[0].metric("Validation loss", f"{row['val_loss']:.3f}", help=f"on {figures.n_val} held-out images")
     delta = None if figures.accuracy is None or figures.baseline is None else \
-        f"{100 * (figures.accuracy - figures.baseline):+.1f} pts"  # short: a 1024 px column cuts more
+        f"{100 * (figures.accuracy - figures.baseline):+.1f} pts vs baseline"  # short: a 1024 px column cuts more
     m[1].metric("Top-answer accuracy", percent(figures.accuracy), delta=delta,
                 help="Share of held-out galaxies whose top answer the model gets right; the delta is in "
                      "percentage points above (or below) the majority-class baseline given below.")
@@ -113,22 +129,26 @@ def show_figures(figures: RunFigures, row: dict) -> None:
                 help="Recall of each of the six answers, averaged: rare answers count as much as common ones.")
     m[3].metric("Spin accuracy", percent(figures.spin_accuracy),
                 help="Clockwise vs anticlockwise, on spirals with a spin vote.")
-    st.caption(f"n = {_n(figures.n_val)} validation images · accuracy on {_n(figures.n_accuracy)} with all six "
+    st.caption(f"n = {_n(figures.n_val, 'validation image')} · accuracy on {_n(figures.n_accuracy)} with all six "
                f"answers · majority-class baseline {percent(figures.baseline)} · chance {percent(figures.chance)} "
-               f"· spin accuracy on {_n(figures.n_spin)} spirals")
+               f"· spin accuracy on {_n(figures.n_spin, 'spiral')}")
     for text in figures.warnings():
         st.warning(text[0].upper() + text[1:] + ".", icon=":material/warning:")
 
 
-def _n(value: int | None) -> str:
-    return "?" if value is None else str(value)
+def _n(value: int | None, noun: str = "") -> str:
+    """``value`` with thousands separators ("?" when unknown), followed by ``noun`` in the right number."""
+    if not noun:
+        return "?" if value is None else f"{value:,}"
+    return f"? {noun}s" if value is None else count(value, noun)
 
 
 def _count(fig: RunFigures) -> str:
     """The n of an accuracy; older runs only recorded how many images they held out."""
-    if fig.n_accuracy is not None:
-        return f"n={fig.n_accuracy}"
-    return "n unknown" if fig.n_val is None else f"of {fig.n_val} held out"
+    if fig.n_accuracy is not None:  # galaxies with all six answers known: fewer than all held out
+        return f"n={fig.n_accuracy:,}" + (f" of {fig.n_val:,} held out" if fig.n_val and fig.n_val != fig.n_accuracy
+                                           else "")
+    return "n unknown" if fig.n_val is None else f"of {fig.n_val:,} held out"
 
 
 def runs_frame(runs: list[dict]) -> pd.DataFrame:
@@ -191,7 +211,7 @@ def run_summary(run: dict) -> str:
         lines.append(f"- **Validation**: accuracy {percent(fig.accuracy)} ({_count(fig)}; majority baseline "
                      f"{percent(fig.baseline)}, chance {percent(fig.chance)}); macro recall "
                      f"{'—' if fig.macro_recall is None else f'{fig.macro_recall:.3f}'}; spin accuracy "
-                     f"{percent(fig.spin_accuracy)} on {_n(fig.n_spin)} spirals.")
+                     f"{percent(fig.spin_accuracy)} on {_n(fig.n_spin, 'spiral')}.")
     lines += [f"- ⚠️ {md_escape(w)}" for w in fig.warnings()]
     lines.append(f"- **Settings**: batch {md_escape(cfg.get('batch_size', '?'))}, peak learning rate "
                  f"{md_escape(cfg.get('lr', '?'))}, validation fraction {md_escape(cfg.get('val_fraction', '?'))}, "

@@ -64,7 +64,8 @@ def test_page_shows_demo_data_check_and_start_button():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Matched images"] in ("341", "240")
     captions = " ".join(c.value for c in at.caption)
-    assert "class-derived, not vote fractions" in captions
+    assert "Labels: 341 class-derived (one-hot from `CLASS_NAME`, not vote fractions)." in captions, captions
+    assert "Label kinds" not in captions and "((" not in _texts(at) and "))" not in _texts(at)
     assert "Lintott et al. 2008" in captions  # data credit
     assert not _start_button(at).disabled
     # every setting explains itself, and the defaults are TrainConfig's
@@ -109,6 +110,11 @@ def test_tiny_set_shows_its_n_warns_and_asks_for_confirmation():
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Matched images"] == "3"
     assert any("Only 3 matched images" in w.value for w in at.warning)
+    # The warning's held-out count is the training's own split of these IDs, not a rounded share.
+    from core.training.prepare import is_validation
+    ids = pd.read_csv(labels, dtype=str).OBJID.tolist()
+    n_val = int(is_validation(ids, TrainConfig().split_seed_used, TrainConfig().val_fraction).sum())
+    assert any(f"({n_val} of them held out for validation)" in w.value for w in at.warning), [w.value for w in at.warning]
     assert _start_button(at).disabled
     at.checkbox(key="train_confirm_tiny").check().run()
     assert not _start_button(at).disabled
@@ -126,6 +132,12 @@ def test_tiny_set_shows_its_n_warns_and_asks_for_confirmation():
     at = _run()
     text = _texts(at)
     assert "n = 3 validation images" in text and "majority-class baseline 66.7%" in text
+    assert {m.label: m.delta for m in at.metric}["Top-answer accuracy"] == "-33.3 pts vs baseline"
+    assert "on 0 spirals" in text
+    # Finished: the status word once, then the figures (not "finished finished 1 epoch", "1 epoch finished of 2").
+    head = at.markdown[0].value
+    assert head.count("finished") == 1 and "1 of 2 epochs" in head, head
+    assert "epochs finished" not in text and "epoch finished" not in text
     assert "measured on only 3 validation images" in text.lower() and "below the majority-class baseline" in text
 
 
@@ -145,6 +157,9 @@ def test_running_run_is_shown_and_second_start_refused():
         at = _run()
         assert not at.exception
         assert "run-x" in at.markdown[0].value and "running" in at.markdown[0].value
+        assert "epoch 3/5" not in at.markdown[0].value  # the progress bar says it, once
+        assert [e.proto.text.count("epoch 3/5") for e in at.get("progress")] == [1]
+        assert "epochs finished" not in _texts(at)
         assert any(b.label == "Cancel" for b in at.button)
         assert _start_button(at).disabled
         assert any("Only one runs at a time" in i.value for i in at.info)
@@ -239,3 +254,22 @@ def test_shipped_runs_are_listed_beside_yours_and_marked_read_only(tmp_path, mon
     assert at.dataframe[0].value["run"].tolist() == ["demo (shipped)", "mine"]
     assert at.selectbox(key="train_details_run").value == str(shipped)  # runs are told apart by folder
     assert any("**Shipped**" in m.value and "read-only" in m.value for m in at.markdown)
+
+
+def test_run_details_default_to_the_run_just_finished(tmp_path, monkeypatch):
+    monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(tmp_path / "shipped"))
+    shipped = make_run(tmp_path / "shipped" / "demo")
+    mine = make_run(get_settings().models_dir / "mine")
+    write_metrics(mine, [{**row, "val_n": 1362, "val_n_top_answer": 1060} for row in read_metrics(mine)])
+    write_state(mine, JobState(kind="training", status=JobStatus.FINISHED, total=2, done=2,
+                               message="finished 2 epochs").to_dict())
+    write_json_atomic(get_settings().models_dir / ACTIVE_RUN_FILE, {"run_dir": str(mine)})
+    at = _run()
+    assert not at.exception
+    assert at.dataframe[0].value["run"].tolist()[0] == "demo (shipped)"
+    assert at.selectbox(key="train_details_run").value == str(mine)
+    at.selectbox(key="train_details_run").set_value(str(shipped)).run()  # a pick of the visitor's own stays
+    assert at.selectbox(key="train_details_run").value == str(shipped)
+    # An accuracy's n says what it counts: the scored galaxies of all held out.
+    cell = at.dataframe[0].value.set_index("run").loc["mine", "accuracy (n)"]
+    assert cell.endswith("(n=1,060 of 1,362 held out)"), cell

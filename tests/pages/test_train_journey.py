@@ -75,7 +75,7 @@ def test_current_catalogue_box_names_the_catalogue_counts_its_columns_and_offers
     box = [m.value for m in at.markdown if "↔" in m.value][0]
     assert "train_labels_" not in box and "16 columns" in box, box
     assert {m.label: m.value for m in at.metric}["Matched images"] == "0"
-    assert "Label kinds: ." not in _texts(at)
+    assert "Labels: ." not in _texts(at) and "Label kinds" not in _texts(at)
     assert not [c for c in at.checkbox if c.key == "train_confirm_tiny"]
     assert _start_button(at).disabled
 
@@ -112,6 +112,9 @@ def test_current_catalogue_of_the_built_in_galaxies_with_images_finds_their_imag
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Matched images"], metrics["Labels without image"]) == (str(len(ids)), "0") == ("30", "0")
     assert "labels.csv" in _texts(at) and "class-derived" in _texts(at)
+    labels_line = [c.value for c in at.caption if c.value.startswith("Labels: ")][0]
+    assert "class-derived (one-hot from" in labels_line and "not vote fractions)" in labels_line, labels_line
+    assert labels_line.count("class-derived") == 1 and "((" not in _texts(at), labels_line
     # A sky-map selection narrows the set (the toggle says so), and turning it off gives all 30 again.
     at = _mapped_session(at, ids[:12]).run()
     assert at.toggle(key="train_only_selection").value
