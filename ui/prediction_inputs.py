@@ -57,9 +57,9 @@ def run_label(run: dict) -> str:
     recorded = RunConfig.from_dict(cfg)
     bits = [run_name(run), recorded.arch, f"{recorded.image_size} px"]
     if isinstance(acc, float):
-        data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
-        n_val = data.get("n_val")
-        bits.append(f"val. accuracy {acc:.0%}" + (f" (n = {n_val:,})" if isinstance(n_val, int) else ""))
+        n_top = run["final_metrics"].get("val_n_top_answer")  # galaxies the accuracy is scored on
+        bits.append(f"val. accuracy {acc:.0%}" + (f" (n = {int(n_top):,})" if isinstance(n_top, int | float)
+                                                  and not isinstance(n_top, bool) else ""))
     elif not cfg.get("val_fraction"):
         bits.append("nothing held out")
     return " · ".join(bits)
