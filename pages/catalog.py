@@ -161,6 +161,25 @@ def _show_report(result: CatalogResult) -> None:
         )
 
 
+def _columns_note(columns: list[str]) -> str:
+    """What the shown columns hold, named as the table heads them, for only the columns present."""
+    notes = []
+    text = [c.replace("_STR", " (text)") for c in ("RA_STR", "DEC_STR") if c in columns]
+    if text:
+        notes.append(f"{' and '.join(text)} {'are' if len(text) > 1 else 'is'} the original sexagesimal "
+                     f"string{'s' if len(text) > 1 else ''}")
+    degrees = [f"{c} (deg)" for c in ("RA", "DEC") if c in columns]
+    if degrees:
+        notes.append(f"{' and '.join(degrees)} {'are' if len(degrees) > 1 else 'is'} in decimal degrees (J2000)")
+    if "NVOTE" in columns:
+        notes.append("NVOTE is the number of volunteers' votes")
+    if any(c in VOTE_COLUMNS for c in columns):
+        notes.append("P_ columns are fractions of the votes (0 to 1)")
+    if any(c in ("SPIRAL", "ELLIPTICAL", "UNCERTAIN") for c in columns):
+        notes.append("SPIRAL/ELLIPTICAL/UNCERTAIN are GZ1's 0/1 class flags")
+    return "; ".join(notes) + "." if notes else ""
+
+
 def _show_table(result: CatalogResult, selection: list[str]) -> None:
     table = result.table
     tab_table, tab_summary, tab_hist = st.tabs(["Table", "Summary statistics", "Fraction histograms"])
@@ -171,10 +190,7 @@ def _show_table(result: CatalogResult, selection: list[str]) -> None:
              "to narrow).")
     with tab_table:
         ordered = [c for c in PREVIEW_ORDER if c in shown.columns]
-        st.caption(
-            f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} {what}. RA_STR/DEC_STR are the original "
-            "sexagesimal strings; RA/DEC are decimal degrees (J2000). Fractions are fractions of votes."
-        )
+        st.caption(f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} {what}. {_columns_note(ordered)}")
         st.dataframe(
             shown.loc[:, ordered].head(PREVIEW_ROWS), hide_index=True, width="stretch", height=360,
             column_config={

@@ -11,6 +11,9 @@ core.paths.confine; in the public mode there are no downloads, server paths or c
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import PurePath
+
 import pandas as pd
 import streamlit as st
 
@@ -38,15 +41,15 @@ from core.images.download_job import (
 )
 from core.images.failures import read_failures
 from core.images.folder import list_cutouts
-from core.images.imageset import read_imageset
-from core.images.importer import import_folder, import_zip
-from core.images.matching import mapped_dir
+from core.images.imageset import IMAGESET_NAME, read_imageset
+from core.images.importer import ImportReport, import_folder, import_zip
+from core.images.matching import MAPPED_CATALOG, mapped_dir
 from core.images.selection import choose_galaxies, class_filters, describe_selection
 from core.jobs import JobKind
 from core.paths import PathNotAllowed, confine
 from core.schema import POSITION_COLUMNS, SHORT_LABELS
 from ui import state_keys
-from ui.catalog_state import current_catalog, current_selection
+from ui.catalog_state import current_catalog, current_selection, labelled_rows
 from ui.cluster_engine import EngineKeys, engine_choice
 from ui.credits import show_credit
 from ui.download_job_view import SEEN_ACTIVE, show_download_job
@@ -62,6 +65,11 @@ FORM_FIELDS = {state_keys.IMAGES_SOURCE: "source", state_keys.IMAGES_SCALE: "sca
                state_keys.IMAGES_INTERVAL: "min_interval", state_keys.IMAGES_TIMEOUT: "deadline",
                state_keys.IMAGES_RETRIES: "retries"}
 ENGINE_KEYS = EngineKeys(state_keys.IMAGES_ENGINE, state_keys.IMAGES_WORKERS, state_keys.IMAGES_SCHEDULER)
+#: Session key of the last import's outcome, shown after the rerun that redraws every section with it.
+IMPORT_RESULT = "img_import_result"
+#: A folder's own description files: metadata beside its images, never "ignored" images.
+METADATA_NAMES = frozenset({MAPPED_CATALOG, "labels.csv", IMAGESET_NAME, JOB_CATALOG_NAME, "failures.csv",
+                            jobs.STATE_NAME, jobs.LOCK_NAME, jobs.LOG_NAME})
 
 ensure_app_navigation()
 settings = get_settings()
@@ -135,7 +143,10 @@ def _galaxies() -> tuple[pd.DataFrame, str]:
     modes = {"all": "All", "first": "First N", "random": "Random N"}
     if filters:
         modes["class"] = "A class or flag"
-    modes["selection"] = f"Sky-map selection ({len(sky_ids)})"
+    if sky_ids:  # offered only when something is selected on the sky map
+        modes["selection"] = f"Sky-map selection ({len(sky_ids)})"
+    elif st.session_state.get(state_keys.IMAGES_MODE) == "selection":
+        st.session_state[state_keys.IMAGES_MODE] = "all"  # the selection was cleared
     # A new selection: fetch what was selected.
     if sky_ids and st.session_state.get(state_keys.IMAGES_MODE_SET_FOR) != sky_ids:
         st.session_state[state_keys.IMAGES_MODE] = "selection"
@@ -154,8 +165,8 @@ def _galaxies() -> tuple[pd.DataFrame, str]:
                 return f"Top human answer: {SHORT_LABELS[f[4:]]} (largest raw vote fraction)"
             return f"GZ1 flag {f} = 1"
         class_filter = st.selectbox("Class", filters, format_func=_filter_label, key=state_keys.IMAGES_CLASS)
-    elif mode == "selection" and not sky_ids:
-        st.info("Nothing is selected on the sky map yet: draw a box or lasso on the Catalog page's map.")
+    if not sky_ids:
+        st.caption("To fetch a hand-picked set, draw a box or lasso on the Catalog page's sky map.")
     subset = choose_galaxies(table, mode, n=n, seed=int(seed or 0), class_filter=class_filter, objids=sky_ids)
     have = int(subset["OBJID"].isin(on_disk).sum()) if len(subset) else 0
     st.markdown(f"**{len(subset):,}** galaxies selected, **{have:,}** already in the folder, "
@@ -194,8 +205,18 @@ def _settings_form() -> DownloadConfig:
     config = DownloadConfig(source=source, scale=float(scale), size=int(size), base_url=base_url.strip() or None,
                             workers=int(workers), min_interval=float(min_interval), timeout=float(timeout),
                             deadline=float(timeout), connect_timeout=min(10.0, float(timeout)), retries=int(retries))
-    st.caption(f"Worst case: {md_escape(config.worst_case_text())}.")
+    st.caption(f"Worst case: {md_escape(_worst_case_words(config))}.")
     return config
+
+
+def _worst_case_words(config: DownloadConfig) -> str:
+    """:meth:`DownloadConfig.worst_case_s` in words ("1 try", no retry delays when there are no retries)."""
+    per_try = max(config.deadline, config.connect_timeout)
+    n = config.max_attempts
+    text = f"at most {config.worst_case_s:g} s per galaxy ({n} {'try' if n == 1 else 'tries'} of at most {per_try:g} s"
+    delays = config.worst_case_s - n * per_try
+    text += f", plus retry delays of at most {delays:g} s in all)" if config.retries else ")"
+    return text + ", however slowly the server sends"
 
 
 def _engine(config: DownloadConfig) -> tuple[Engine | None, int]:
@@ -264,6 +285,12 @@ job_panel()
 
 # --- failures, retry and resume (with the job's own settings) ---------------------------------
 failures = pd.DataFrame(read_failures(folder))
+if len(failures) and "OBJID" in failures.columns:  # images imported since then are no failures any more
+    now_here = failures["OBJID"].astype(str).isin(on_disk)
+    if now_here.any():
+        st.caption(f"{int(now_here.sum()):,} galax{'y' if now_here.sum() == 1 else 'ies'} that failed to "
+                   "download {} now in the folder.".format("is" if now_here.sum() == 1 else "are"))
+    failures = failures[~now_here]
 left = job_left(folder)
 if len(failures):
     st.subheader(f"Failures ({len(failures):,})")
@@ -283,7 +310,34 @@ if not settings.public and not active and left.to_fetch and restartable(folder, 
         _start(lambda: restart_job(folder))
 
 # --- import -----------------------------------------------------------------------------------
-with st.expander("Import images you already have"):
+def _without_metadata(report: ImportReport) -> ImportReport:
+    """The report without a folder's own catalogue, labels and description among the ignored files."""
+    return dataclasses.replace(report, ignored=[n for n in report.ignored if PurePath(n).name not in METADATA_NAMES])
+
+
+def _imported(reports: list[tuple[str, ImportReport]]) -> None:
+    """Keep what the import did and rerun, so every section (counts, failures, retry, gallery) shows it."""
+    st.session_state[IMPORT_RESULT] = [(name, _without_metadata(report)) for name, report in reports]
+    st.rerun()
+
+
+def _show_import_result() -> None:
+    """The last import's outcome, once (drawn after the rerun that follows it)."""
+    for name, report in st.session_state.pop(IMPORT_RESULT, None) or []:
+        if name == "built-in":
+            st.success(f"Built-in images: {md_escape(report.summary())}. Their galaxies are the Catalog page's "
+                       "built-in galaxies with images.")
+            continue
+        st.success(f"{md_escape(name)}: {md_escape(report.summary())}")
+        if report.rejected:
+            st.dataframe(pd.DataFrame(report.rejected, columns=["file", "reason"]), hide_index=True)
+        if len(report.ignored) > 5:  # the summary names the first five
+            st.text(f"Ignored (not named <OBJID>.jpg): {', '.join(report.ignored[:50])}"
+                    + (f" and {len(report.ignored) - 50} more" if len(report.ignored) > 50 else ""))
+
+
+with st.expander("Import images you already have", expanded=IMPORT_RESULT in st.session_state):
+    _show_import_result()
     st.caption("Files named `<OBJID>.jpg` (or `.jpeg`) are checked like downloads (a whole JPEG that decodes "
                "and is not blank) and copied into the image folder; images already there are kept.")
     builtin = mapped_dir(settings.data_dir)
@@ -297,8 +351,7 @@ with st.expander("Import images you already have"):
         except (FileNotFoundError, ValueError, PermissionError, jobs.JobBusy) as exc:
             st.error(md_escape(exc))
         else:
-            st.success(f"Built-in images: {md_escape(report.summary())}. Their galaxies are the Catalog page's "
-                       "built-in galaxies with images.")
+            _imported([("built-in", report)])
     i1, i2 = st.columns(2)
     src_folder = "" if settings.public else i1.text_input("From a folder on this computer",
                                                           key=state_keys.IMAGES_IMPORT_FOLDER)
@@ -313,13 +366,7 @@ with st.expander("Import images you already have"):
         except (FileNotFoundError, ValueError, PermissionError, jobs.JobBusy) as exc:
             st.error(md_escape(exc))
         else:
-            for name, report in reports:
-                st.success(f"{md_escape(name)}: {md_escape(report.summary())}")
-                if report.rejected:
-                    st.dataframe(pd.DataFrame(report.rejected, columns=["file", "reason"]), hide_index=True)
-                if len(report.ignored) > 5:  # the summary names the first five
-                    st.text(f"Ignored (not named <OBJID>.jpg): {', '.join(report.ignored[:50])}"
-                            + (f" and {len(report.ignored) - 50} more" if len(report.ignored) > 50 else ""))
+            _imported(reports)
 
 imageset = read_imageset(folder)
 if imageset:
@@ -329,7 +376,7 @@ if imageset:
 
 
 # --- gallery ----------------------------------------------------------------------------------
-show_gallery(folder, table)
+show_gallery(folder, labelled_rows(catalog, table) if catalog is not None else table)  # mapped: labels.csv
 
 st.session_state[state_keys.IMAGES_KEPT] = {k: st.session_state[k] for k in (*FORM_FIELDS, state_keys.IMAGES_ONLY_CATALOG)
                                            if k in st.session_state}

@@ -15,6 +15,7 @@ from core import jobs
 from core.cluster.engine import eta_words
 from core.images.download_job import download_progress, job_active, job_ending, job_settings_rows
 from core.images.failures import all_failed_summary, read_failures
+from core.images.folder import list_cutouts
 from core.jobs import JobKind, JobState, JobStatus
 from ui import state_keys
 from ui.cluster_engine import dashboard_line, job_controls
@@ -27,6 +28,8 @@ SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
 def _show_ending(folder: Path, state: JobState) -> None:
     """The job's outcome in the style its result deserves (failures never look green)."""
     style, text = job_ending(state)
+    if float(state.progress.get("elapsed_s") or 0) < 0.05:  # "in 0.0 s" says nothing: leave the time out
+        text = text.replace(" in 0.0 s", "", 1)
     getattr(st, style)(md_escape(text))
     if state.status == JobStatus.FAILED:
         st.code(jobs.log_tail(folder) or "(empty log)", language=None, wrap_lines=True)
@@ -50,8 +53,14 @@ def show_download_job(folder: Path) -> None:
     p = download_progress(state)
     words = {JobStatus.RUNNING: "downloading"}.get(state.status, str(state.status))
     parts = f" · {p.partitions_done:,} / {p.partitions:,} partitions" if p.distributed and p.partitions else ""
-    offline = None if now_active else all_failed_summary(p.failed, p.processed, read_failures(folder))
-    if offline:  # nothing came: no full progress bar, but what happened and what to do
+    failures = read_failures(folder)
+    offline = None if now_active else all_failed_summary(p.failed, p.processed, failures)
+    on_disk = {c.stem for c in list_cutouts(folder)} if offline else set()
+    still_missing = sum(1 for r in failures if str(r.get("OBJID", "")) not in on_disk)
+    if offline and failures and not still_missing:  # imported since: say so, and nothing to retry
+        st.info(f"This download brought nothing ({p.failed:,} failed), but all {len(failures):,} of those "
+                "galaxies are now in the folder (imported).", icon=":material/check_circle:")
+    elif offline:  # nothing came: no full progress bar, but what happened and what to do
         st.error(md_escape(offline), icon=":material/wifi_off:")
     elif state.status != JobStatus.FAILED or p.processed:  # a job that could not start has nothing to count
         st.progress(p.fraction, text=f"{p.processed:,} / {p.total:,} galaxies{parts} · {words}")

@@ -1,4 +1,8 @@
-"""The Images page's gallery: thumbnails of a folder's ``<OBJID>.jpg`` with the human vote under each.
+"""The Images page's gallery: thumbnails of a folder's ``<OBJID>.jpg`` with the human label under each.
+
+Under a tile: the catalogue's class (``CLASS_NAME``, or the GZ1 flag that is set) where it has one,
+the Galaxy Zoo vote fractions where it has them (``P_*``, or the ``GZ1_P_*`` of a labels file), else
+"no votes".
 
 Each row of thumbnails is its own ``st.columns``, so rows line up whatever the captions'
 lengths, and the OBJID sits on one line that never wraps (checked at 1024 px by
@@ -15,7 +19,7 @@ import streamlit as st
 from core.images.folder import list_cutouts
 from core.images.reading import display_source
 from core.paths import display_path
-from core.schema import ANSWER_CODES, RAW_COLUMNS, SHORT_LABELS
+from core.schema import ANSWER_CODES, FLAG_COLUMNS, RAW_COLUMNS, SHORT_LABELS
 from ui import state_keys
 from ui.plain_text import md_escape
 
@@ -23,19 +27,43 @@ GALLERY_PAGE = 24
 GALLERY_COLUMNS = 4
 
 
+def gallery_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` indexed by OBJID (text), a labels file's ``GZ1_P_*``/``GZ1_NVOTE`` read as ``P_*``/``NVOTE``."""
+    if "OBJID" not in table.columns:
+        return pd.DataFrame()
+    votes = table.set_index(table["OBJID"].astype(str).str.strip())
+    renames = {f"GZ1_{c}": c for c in (*RAW_COLUMNS, "NVOTE") if f"GZ1_{c}" in votes.columns and c not in votes.columns}
+    votes = votes.rename(columns=renames)
+    for c in (*RAW_COLUMNS, "NVOTE", *FLAG_COLUMNS):
+        if c in votes.columns:
+            votes[c] = pd.to_numeric(votes[c], errors="coerce")
+    return votes
+
+
+def _class_words(row: pd.Series) -> str:
+    """The row's class: its CLASS_NAME, else the GZ1 flag set to 1 ("" when it has none)."""
+    name = str(row.get("CLASS_NAME", "") or "").strip()
+    if name and name.lower() != "nan":
+        return name
+    flags = [f.lower() for f in FLAG_COLUMNS if f in row.index and row[f] == 1]
+    return flags[0] if flags else ""
+
+
 def vote_caption(objid: str, votes: pd.DataFrame, have_votes: list[str]) -> str:
-    """Vote fractions under a thumbnail (the top answer in bold), or a note when there are none."""
+    """The class and vote fractions under a thumbnail (the top answer in bold), or a note when there are none."""
     if objid not in votes.index:
         return "not in catalogue"  # short, one line at 1024 px: never read as "in the catalogue"
-    if not have_votes:
-        return "in catalogue, no votes"
     row = votes.loc[objid]
     row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
-    fr = {c: float(row[c]) for c in have_votes}
+    label = _class_words(row)
+    lines = [f"class {md_escape(label)}"] if label else []
+    fr = {c: float(row[c]) for c in have_votes if pd.notna(row[c])}
+    if not fr:
+        return "  \n".join(lines) if lines else "in catalogue, no votes"
     top = max(fr, key=fr.get)
     cells = [f"{ANSWER_CODES[c]} {v:.2f}" if c != top else f"**{ANSWER_CODES[c]} {v:.2f}**" for c, v in fr.items()]
-    lines = [" · ".join(cells[j:j + 2]) for j in range(0, len(cells), 2)]
-    if "NVOTE" in votes.columns:
+    lines += [" · ".join(cells[j:j + 2]) for j in range(0, len(cells), 2)]
+    if "NVOTE" in votes.columns and pd.notna(row["NVOTE"]):
         lines.append(f"{int(row['NVOTE'])} votes")
     return "  \n".join(lines)
 
@@ -48,7 +76,7 @@ def show_gallery(folder: Path, table: pd.DataFrame) -> None:
     if not images:
         st.caption("No images in this folder yet.")
         return
-    votes = table.set_index(table["OBJID"].astype(str)) if "OBJID" in table.columns else pd.DataFrame()
+    votes = gallery_labels(table)
     if st.toggle("Only galaxies of the current catalogue", value=False, key=state_keys.IMAGES_ONLY_CATALOG):
         images = [p for p in images if p.stem in votes.index]
     pages = max(1, -(-len(images) // GALLERY_PAGE))
@@ -64,5 +92,15 @@ def show_gallery(folder: Path, table: pd.DataFrame) -> None:
                             unsafe_allow_html=True)
                 st.caption(vote_caption(path.stem, votes, have_votes))
     codes = ", ".join(f"{ANSWER_CODES[c]} {SHORT_LABELS[c]}" for c in RAW_COLUMNS)
-    st.caption(f"Under each image: the share of Galaxy Zoo volunteers who chose each answer ({codes}); "
-               "the most popular answer in bold.")
+    parts = []
+    if "CLASS_NAME" in votes.columns or any(f in votes.columns for f in FLAG_COLUMNS):
+        parts.append("the catalogue's class where it has one")
+    if have_votes:
+        parts.append(f"the share of Galaxy Zoo volunteers who chose each answer where the catalogue has votes "
+                     f"({codes}; the most popular in bold)")
+    if parts:
+        st.caption(f"Under each image: {' and '.join(parts)}; \"no votes\" when it has neither, "
+                   "\"not in catalogue\" for galaxies the current catalogue does not list.")
+    else:
+        st.caption("Under each image: whether the current catalogue lists the galaxy; this catalogue has "
+                   "no classes or vote fractions to show.")

@@ -20,9 +20,15 @@ from ui.catalog_state import current_selection, set_selection
 MAP_BOX = "sky_map_box"
 
 
+#: Width:height of the map's box: the 2:1 ellipse across the plot width (the box less 20 px of margins, and
+#: about 75 px of colour bar) plus 50 px of title and margins; 1.75 fills a 564 px column (1024 px window).
+RATIO_ONE_COLOUR = 1.75
+RATIO_COLOUR_BAR = 2.0
+
+
 def map_css(colour_scale: bool) -> str:
-    """CSS giving the map's box its width:height ratio (1.8 with one colour, 2.0 beside a colour bar)."""
-    ratio = 2.0 if colour_scale else 1.8
+    """CSS giving the map's box its width:height ratio (RATIO_ONE_COLOUR, or RATIO_COLOUR_BAR beside a colour bar)."""
+    ratio = RATIO_COLOUR_BAR if colour_scale else RATIO_ONE_COLOUR
     return (f".st-key-{MAP_BOX} {{ aspect-ratio: {ratio}; min-height: 200px; }} "
             f".st-key-{MAP_BOX} > div {{ flex: 1 1 auto; }}")
 

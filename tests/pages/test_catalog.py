@@ -58,6 +58,9 @@ def test_first_visit_shows_the_builtin_sample_without_upload() -> None:
     assert len(at.get("plotly_chart")) == 2  # sky map + fraction histograms
     preview = at.dataframe[0].value
     assert list(preview.columns[:5]) == ["OBJID", "RA_STR", "RA", "DEC_STR", "DEC"]
+    note = next(c.value for c in at.caption if c.value.startswith("First "))
+    assert "RA (text) and DEC (text) are the original sexagesimal strings" in note and "RA_STR" not in note
+    assert "fractions of the votes" in note and "class flags" in note
     assert len(preview) == 695
     assert any(c.value.startswith("Data: Galaxy Zoo 1") for c in at.caption)  # data credit
     assert _download_buttons(at) == {
@@ -130,6 +133,10 @@ def test_positions_without_fractions_offer_no_colour_choice() -> None:
     assert any("One colour" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 1  # the sky map; no fractions, so no histograms
     assert any("no vote-fraction columns" in i.value for i in at.info)
+    # The table's caption names only the columns this catalogue has, as the table heads them.
+    note = next(c.value for c in at.caption if c.value.startswith("First "))
+    assert "RA (deg) and DEC (deg) are in decimal degrees (J2000)." in note
+    assert not any(word in note for word in ("RA_STR", "fractions", "NVOTE", "flags")), note
 
 
 def test_statistics_say_which_rows_they_cover() -> None:
@@ -186,6 +193,8 @@ def test_built_in_galaxies_with_images_replace_the_sample_and_give_way_to_it() -
     result = at.session_state[state_keys.CATALOG]
     assert len(result.table) == 30 and result.has_positions
     assert _metrics(at)["Clean rows"] == "30"
+    note = next(c.value for c in at.caption if c.value.startswith("First "))  # OBJID, RA, DEC only
+    assert note.endswith("clean rows. RA (deg) and DEC (deg) are in decimal degrees (J2000)."), note
     assert any("built-in galaxies with images" in _shown(c.value) for c in at.caption)
     at.button(key="catalog_use_sample").click().run()  # back to the 695-row sample
     assert not at.exception and _metrics(at)["Clean rows"] == "695"

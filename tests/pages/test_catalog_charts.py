@@ -70,3 +70,17 @@ def test_a_clicked_galaxy_is_selected_and_a_grid_click_is_not(sample: pd.DataFra
 def test_histograms_draw_one_panel_per_fraction(sample: pd.DataFrame) -> None:
     fig = histogram_figure(fraction_histograms(sample))
     assert len(fig.data) == 9 and fig.layout.annotations[0].text.startswith("P_EL (elliptical)")
+
+
+def test_the_map_keeps_its_ranges_and_readable_tick_labels(sample: pd.DataFrame) -> None:
+    sky = build_sky_map(sample, color_by=None)
+    layout = sky.figure.layout
+    # The 1:1 scale shrinks a domain (the ellipse fills the plot) and never autoranges onto the labels.
+    assert layout.xaxis.constrain == layout.yaxis.constrain == "domain"
+    assert layout.xaxis.autorange is False and layout.yaxis.autorange is False
+    labels = [t for t in sky.figure.data if t.name in ("RA labels", "DEC labels")]
+    assert len(labels) == 2
+    for trace in labels:
+        assert trace.textfont.size >= 11
+        r, g, b = (int(trace.textfont.color[i:i + 2], 16) for i in (1, 3, 5))
+        assert max(r, g, b) <= 0x50  # dark grey on the light page

@@ -312,3 +312,54 @@ def test_the_built_in_images_import_with_one_click(page):
     at.run()  # none of them is a galaxy of this catalogue, and every caption says so on one short line
     captions = [c.value for c in at.caption]
     assert captions.count("not in catalogue") == 24 and not any("in the current catalogue" in c for c in captions)
+
+
+def _mapped_page(at: AppTest) -> AppTest:
+    """``at`` on the Catalog page's built-in galaxies with images (the galaxies the built-in images show)."""
+    from core.images.matching import mapped_catalog
+    from ui.catalog_state import MAPPED_NAME
+
+    path = mapped_catalog()
+    at.session_state[state_keys.CATALOG] = load_catalog(path, name=MAPPED_NAME)
+    at.session_state[state_keys.CATALOG_SOURCE] = MAPPED_NAME
+    at.session_state[state_keys.CATALOG_DIGEST] = f"mapped:{path}:{path.stat().st_mtime_ns}"
+    return at
+
+
+def test_an_import_after_a_failed_download_redraws_every_section(page):
+    at, server, folder = page
+    _mapped_page(at)
+    server.add_fault("503")  # offline: every galaxy fails
+    at.run()
+    at.number_input(key="img_retries").set_value(0)
+    at.button(key="img_start").click().run()
+    assert _wait_for_end(folder)["failed"] == 30
+    at.run()
+    assert at.button(key="img_retry").label == "Retry 30 failed"
+    at.button(key="img_import_builtin").click().run()
+    assert not at.exception
+    # The counts, failures, retry and progress all read the folder as it is after the import.
+    assert "**30** galaxies selected, **30** already in the folder, **0** to fetch." in at.markdown[0].value
+    assert not any(s.value.startswith("Failures") for s in at.subheader)
+    assert not any(b.key == "img_retry" for b in at.button)
+    assert not any("downloads failed" in e.value for e in at.error)
+    assert any("are now in the folder" in i.value for i in at.info)
+    assert any("now in the folder" in c.value for c in at.caption)
+    success = next(s.value for s in at.success if "Built-in images" in s.value)
+    assert "30 imported" in success and "0 other files ignored" in success
+    assert not any(name in success for name in ("catalog.csv", "labels.csv", "imageset.json"))
+    # Tiles show the class of the built-in labels, and the caption says so.
+    captions = [c.value for c in at.caption]
+    assert "class MERGER" in captions and not any(c == "in catalogue, no votes" for c in captions)
+    assert any("the catalogue's class where it has one" in c for c in captions)
+    at.run()  # the outcome is shown once
+    assert not any("Built-in images" in s.value for s in at.success)
+
+
+def test_wording_of_tries_and_no_empty_sky_map_choice(page):
+    at, _server, _folder = page
+    at.run()
+    at.number_input(key="img_retries").set_value(0).run()
+    worst = next(c.value for c in at.caption if c.value.startswith("Worst case"))
+    assert "(1 try of at most" in worst and "retry delays" not in worst
+    assert not any("Sky-map" in o for o in at.radio(key="img_mode").options)

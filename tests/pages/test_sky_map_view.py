@@ -24,3 +24,11 @@ def test_a_selection_can_be_cleared_with_a_button():
     assert "Selected" not in {m.label for m in at.metric}
     assert any("Nothing selected" in c.value for c in at.caption)
     assert not [b for b in at.button if b.key == "sky_clear_selection"]
+
+
+def test_the_map_box_is_about_as_wide_as_the_ellipse_needs():
+    from ui.sky_map_view import map_css
+
+    # A 564 px column (1024 px window): plot width 544 px -> a 272 px ellipse + 50 px of title and margins.
+    assert "aspect-ratio: 1.75" in map_css(colour_scale=False)
+    assert "aspect-ratio: 2.0" in map_css(colour_scale=True)
