@@ -66,7 +66,7 @@ FORM_FIELDS = {state_keys.IMAGES_SOURCE: "source", state_keys.IMAGES_SCALE: "sca
                state_keys.IMAGES_RETRIES: "retries"}
 ENGINE_KEYS = EngineKeys(state_keys.IMAGES_ENGINE, state_keys.IMAGES_WORKERS, state_keys.IMAGES_SCHEDULER)
 #: Session key of the last import's outcome, shown after the rerun that redraws every section with it.
-IMPORT_RESULT = "img_import_result"
+IMPORT_RESULT = state_keys.IMAGES_IMPORT_RESULT
 #: A folder's own description files: metadata beside its images, never "ignored" images.
 METADATA_NAMES = frozenset({MAPPED_CATALOG, "labels.csv", IMAGESET_NAME, JOB_CATALOG_NAME, "failures.csv",
                             jobs.STATE_NAME, jobs.LOCK_NAME, jobs.LOG_NAME})
@@ -205,18 +205,8 @@ def _settings_form() -> DownloadConfig:
     config = DownloadConfig(source=source, scale=float(scale), size=int(size), base_url=base_url.strip() or None,
                             workers=int(workers), min_interval=float(min_interval), timeout=float(timeout),
                             deadline=float(timeout), connect_timeout=min(10.0, float(timeout)), retries=int(retries))
-    st.caption(f"Worst case: {md_escape(_worst_case_words(config))}.")
+    st.caption(f"Worst case: {md_escape(config.worst_case_text())}.")
     return config
-
-
-def _worst_case_words(config: DownloadConfig) -> str:
-    """:meth:`DownloadConfig.worst_case_s` in words ("1 try", no retry delays when there are no retries)."""
-    per_try = max(config.deadline, config.connect_timeout)
-    n = config.max_attempts
-    text = f"at most {config.worst_case_s:g} s per galaxy ({n} {'try' if n == 1 else 'tries'} of at most {per_try:g} s"
-    delays = config.worst_case_s - n * per_try
-    text += f", plus retry delays of at most {delays:g} s in all)" if config.retries else ")"
-    return text + ", however slowly the server sends"
 
 
 def _engine(config: DownloadConfig) -> tuple[Engine | None, int]:

@@ -28,8 +28,6 @@ SEEN_ACTIVE = state_keys.IMAGES_JOB_SEEN_ACTIVE
 def _show_ending(folder: Path, state: JobState) -> None:
     """The job's outcome in the style its result deserves (failures never look green)."""
     style, text = job_ending(state)
-    if float(state.progress.get("elapsed_s") or 0) < 0.05:  # "in 0.0 s" says nothing: leave the time out
-        text = text.replace(" in 0.0 s", "", 1)
     getattr(st, style)(md_escape(text))
     if state.status == JobStatus.FAILED:
         st.code(jobs.log_tail(folder) or "(empty log)", language=None, wrap_lines=True)

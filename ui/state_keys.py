@@ -26,6 +26,8 @@ SKY_MAP_CACHE = "catalog_sky_map_cache"
 IMAGES_DIR = "images_dir"
 #: bool: the Images page last saw a download job active (so it reruns once when the job ends).
 IMAGES_JOB_SEEN_ACTIVE = "images_job_seen_active"
+#: Images page: the last import's result, kept over the rerun that redraws the page with the imported images.
+IMAGES_IMPORT_RESULT = "img_import_result"
 #: Run folder (str) of the model picked on the Predict page.
 PREDICT_RUN = "predict_run"
 #: Run folder (str) of the training run this browser session started on the Train page.

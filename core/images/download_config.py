@@ -30,6 +30,7 @@ from core.images.cutouts import (
     SOURCE_BASE_URLS,
     CutoutSettings,
 )
+from core.wording import count
 
 
 def _opt(help_text: str, cli: bool = True, **extra: Any) -> dict[str, Any]:
@@ -102,10 +103,11 @@ class DownloadConfig:
 
     def worst_case_text(self) -> str:
         """:attr:`worst_case_s` in words, for ``--help`` and the Images page."""
-        return (f"at most {self.worst_case_s:g} s per galaxy ({self.max_attempts} tries of at most "
-                f"{max(self.deadline, self.connect_timeout):g} s, plus retry delays of at most "
-                f"{self.worst_case_s - self.max_attempts * max(self.deadline, self.connect_timeout):g} s in all), "
-                "however slowly the server sends")
+        per_try = max(self.deadline, self.connect_timeout)
+        delays = self.worst_case_s - self.max_attempts * per_try
+        text = f"at most {self.worst_case_s:g} s per galaxy ({count(self.max_attempts, 'try', 'tries')} of at most {per_try:g} s"
+        text += f", plus retry delays of at most {delays:g} s in all)" if self.retries else ")"
+        return text + ", however slowly the server sends"
 
     def cutout(self) -> CutoutSettings:
         """What each request asks for (pixels and arcsec/px)."""

@@ -100,10 +100,11 @@ def job_ending(state: JobState) -> tuple[str, str]:
     counts = (f"{state.done:,} downloaded, {state.skipped:,} already present, {state.failed:,} failed, "
               f"{int(state.progress.get('pending') or 0):,} not attempted")
     elapsed = float(state.progress.get("elapsed_s") or 0)
+    took = f" in {elapsed:.1f} s" if elapsed >= 0.05 else ""  # "in 0.0 s" says nothing
     endings = {
-        JobStatus.FINISHED: ("warning", f"Finished with failures in {elapsed:.1f} s: {counts}. "
+        JobStatus.FINISHED: ("warning", f"Finished with failures{took}: {counts}. "
                                         "See the reasons below.") if state.failed else
-                            ("success", f"Finished in {elapsed:.1f} s: {counts}."),
+                            ("success", f"Finished{took}: {counts}."),
         JobStatus.INTERRUPTED: ("warning", f"The download stopped without finishing (the worker was killed): "
                                            f"{counts}. The button below fetches the rest; images on disk are kept."),
         JobStatus.CANCELLED: ("info", f"Cancelled: {counts}. The button below fetches the rest."),
