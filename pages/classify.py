@@ -35,6 +35,9 @@ from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.prediction_charts import HUMAN_COLOUR, MODEL_COLOUR
 
+#: Width of the galaxy on show, in CSS px: a full column (~540 px) pushed the six buttons below the fold at 1400 x 900.
+IMAGE_PX = 300
+
 HOW_TO = """
 Look at the galaxy in the middle of the image and pick the answer that fits best, as more than
 100,000 Galaxy Zoo volunteers did from 2007 (keys **1**–**6** work too):
@@ -101,7 +104,9 @@ with left:
         st.success(f"You have classified every galaxy of this set ({len(pool)}). Thank you! Pick another set above.")
     else:
         galaxy_id = pool.ids[position]
-        st.image(display_source(pool.files[position]), width="stretch", caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
+        # At most IMAGE_PX wide: at 1400 x 900 the six answer buttons stay above the fold.
+        st.image(display_source(pool.files[position]), width=IMAGE_PX,
+                 caption=f"OBJID {galaxy_id} · {pool.sources[position]}")
         rows = [col for _ in range(3) for col in st.columns(2)]  # keys 1-2, 3-4, 5-6: labels never break mid-word
         for k, answer in enumerate(ANSWERS):
             rows[k].button(answer.wording, key=f"vote_{answer.code}", shortcut=answer.key, width="stretch",

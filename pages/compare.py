@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from plotly.colors import qualitative
 
 from core.images.reading import display_source
 from core.inference.batch import SetPrediction
-from core.inference.compare import LEADERBOARD_COLUMNS, agreement_summary, leaderboard, score_prediction, side_by_side
+from core.inference.compare import (
+    HELD_OUT,
+    LEADERBOARD_COLUMNS,
+    NOT_TRAINED_ON,
+    SELF_SCORED,
+    agreement_summary,
+    leaderboard,
+    score_prediction,
+    side_by_side,
+)
 from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
 from core.inference.learned import NOT_LEARNED, blank_unlearned
 from core.inference.runs import run_name
@@ -21,13 +31,34 @@ from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
 from ui.prediction_charts import (
     HUMAN_COLOUR,
-    MODEL_COLOUR,
-    OTHER_COLOUR,
     fraction_bars,
     human_trace_name,
     rmse_bars,
 )
 from ui.prediction_inputs import fmt, pick_galaxy_set, run_label, runs_or_stop
+
+#: One colour per run on every chart of the page (plotly's default cycle without the people's orange).
+RUN_PALETTE = tuple(c.lower() for c in qualitative.D3 if c.lower() != HUMAN_COLOUR.lower())
+
+#: The leaderboard's columns as shown: the scores first, so accuracy and spin accuracy fit at 1024 px.
+BOARD_ORDER = ("rank", "run", "accuracy", "spin accuracy", "macro recall", "baseline accuracy", "below baseline",
+               "self-scored", "scored on",
+               *(c for c in LEADERBOARD_COLUMNS if c not in {"rank", "run", "accuracy", "spin accuracy",
+                                                             "macro recall", "baseline accuracy", "below baseline",
+                                                             "self-scored", "scored on"}))
+
+
+def run_colours(names: list[str]) -> dict[str, str]:
+    """Run name -> colour from :data:`RUN_PALETTE`, in the order the runs were chosen (cycling past 9)."""
+    return {name: RUN_PALETTE[k % len(RUN_PALETTE)] for k, name in enumerate(names)}
+
+
+def short_scored_on(text: str) -> str:
+    """The leaderboard's "scored on" in a few words (explained in the caption under the table)."""
+    if text.startswith(SELF_SCORED):
+        return "trained on" + text.removeprefix(SELF_SCORED).replace("(", "").replace(")", "").replace(" of ", "/")
+    return {HELD_OUT: "held out", NOT_TRAINED_ON: "unseen"}.get(text, text)
+
 
 ensure_app_navigation()
 
@@ -40,8 +71,10 @@ by_path = {r["path"]: r for r in runs}
 paths = list(by_path)
 
 gset = pick_galaxy_set(state_keys.COMPARE_SET_SOURCE, include_folder=False)
+# Chips show the run name only (a full label was cut at 1024 px); the leaderboard gives the rest.
 chosen = st.multiselect("Runs on the leaderboard", paths, default=paths[:8], key=state_keys.COMPARE_RUNS,
-                        persist_state="session", format_func=lambda p: run_label(by_path[p]))
+                        persist_state="session", format_func=lambda p: run_name(by_path[p]),
+                        help="Architecture, input size and parameters of each run are in the leaderboard.")
 c1, c2 = st.columns(2)
 tta = c1.toggle("Test-time augmentation", key=state_keys.COMPARE_TTA, persist_state="session",
                 help="Average each model over the 8 rotations/mirror images (CW/ACW swapped back on mirrors).")
@@ -50,6 +83,7 @@ held_only = c2.toggle("Only held-out galaxies", value=True, key=state_keys.COMPA
                            "their validation sides, from each run's recorded seed and validation fraction).")
 
 chosen = loadable_runs([(p, run_name(by_path[p])) for p in chosen])
+colours = run_colours([run_name(by_path[p]) for p in chosen])  # one colour per run on every chart below
 if gset is None:
     show_credit()
     st.stop()
@@ -100,8 +134,9 @@ else:
                    f"{', '.join(md_escape(r) for r in self_scored)}. A score on training galaxies says how well a "
                    "run remembers, not how well it generalises.", icon=":material/school:")
     rmse_cols = [f"RMSE {c}" for c in VOTE_COLUMNS]
+    shown = board.assign(**{"scored on": board["scored on"].map(short_scored_on)})
     st.dataframe(
-        board, hide_index=True, key="compare_board", placeholder="–", column_order=LEADERBOARD_COLUMNS,
+        shown, hide_index=True, key="compare_board", placeholder="–", column_order=BOARD_ORDER,
         column_config={
             "rank": st.column_config.NumberColumn("rank", pinned=True, format="%d",
                                                   help="Rank by accuracy among the honestly scored runs; "
@@ -111,7 +146,7 @@ else:
             "baseline accuracy": st.column_config.NumberColumn("baseline", format="percent",
                                                                help="Always giving the most common human answer"),
             "below baseline": st.column_config.CheckboxColumn("below baseline"),
-            "scored on": st.column_config.TextColumn("scored on", width="medium"),
+            "scored on": st.column_config.TextColumn("scored on"),
             "self-scored": st.column_config.CheckboxColumn("self-scored",
                                                            help="Scored on galaxies it may have trained on"),
             "spin accuracy": st.column_config.NumberColumn("spin accuracy", format="percent"),
@@ -121,12 +156,16 @@ else:
             **{c: st.column_config.NumberColumn(c, format="%.3f") for c in rmse_cols},
         },
     )
+    st.caption("**scored on**: *held out* = only galaxies held out from the run's training; *unseen* = none of "
+               "its training galaxies (it trained on another set); *trained on k/n* = k of the n scored galaxies "
+               "were in its training (**self-scored**: not ranked).")
     for ev in evals:
         for warning in score_warnings(ev.scores):
             st.warning(f"**{md_escape(ev.run_id)}**: {warning}", icon=":material/warning:")
     if any(board[c].notna().any() for c in rmse_cols):
-        st.plotly_chart(rmse_bars(board), key="compare_rmse")
-    show_confidence([(p, run_name(by_path[p])) for p in chosen], gset, board_split.mask, predictions, tta)
+        st.plotly_chart(rmse_bars(board, colours), key="compare_rmse")
+    show_confidence([(p, run_name(by_path[p])) for p in chosen], gset, board_split.mask, predictions, tta,
+                    colours, frozenset(self_scored))
 
 st.subheader("Two runs side by side")
 if len(chosen) < 2:
@@ -174,8 +213,8 @@ else:
         c_img, c_bars = st.columns([1, 2.4])
         c_img.image(display_source(pair_set.files[i]), caption=md_escape(pair_set.files[i].name), width="stretch")
         c_img.metric("A vs B disagreement", fmt(float(row["DISAGREEMENT"]), "{:.2f}"))
-        series = [(name_a, blank_unlearned(fa[i], la), MODEL_COLOUR),
-                  (name_b, blank_unlearned(fb[i], lb), OTHER_COLOUR)]
+        series = [(name_a, blank_unlearned(fa[i], la), colours[run_name(by_path[run_a])]),
+                  (name_b, blank_unlearned(fb[i], lb), colours[run_name(by_path[run_b])])]
         cd = bool(pair_set.class_derived[i])
         if not np.isnan(pair_set.targets[i]).all():
             series.append((human_trace_name(cd), pair_set.targets[i], HUMAN_COLOUR))

@@ -13,18 +13,24 @@ from ui.prediction_charts import confusion_figure  # the Predict page's heatmap;
 VISITOR_COLOUR = "#2ca02c"
 
 
+def bar_label(x: float) -> str:
+    """Label of one answer bar: "n/a" for unknown, "" for a zero share (< 0.005), else two decimals."""
+    return "n/a" if np.isnan(x) else "" if x < 0.005 else f"{x:.2f}"
+
+
 def answer_bars(series: Sequence[tuple[str, np.ndarray, str]], hatched: Sequence[str] = (),
-                height: int = 380) -> go.Figure:
+                height: int = 430) -> go.Figure:
     """Horizontal grouped bars over the six GZ1 answers (top to bottom in button order);
-    ``series`` = [(name, six fractions, colour)], NaN = unknown."""
+    ``series`` = [(name, six fractions, colour)], NaN = unknown. A bar of 0 (under 0.005) gets no label:
+    a column of "0.00" labels stacked beside empty bars says nothing and crowds the readable ones."""
     labels = [a.wording.replace(", ", ",<br>") for a in ANSWERS]
     fig = go.Figure()
     for name, values, colour in series:
         v = np.asarray(values, dtype=float)
         fig.add_bar(y=labels, x=np.where(np.isnan(v), None, v), name=name, marker_color=colour, orientation="h",
                     marker_pattern_shape="/" if name in hatched else "",
-                    text=["n/a" if np.isnan(x) else f"{x:.2f}" for x in v], textposition="outside",
-                    textfont_size=10, cliponaxis=False,
+                    text=[bar_label(x) for x in v], textposition="outside",
+                    textfont_size=11, constraintext="none", cliponaxis=False,  # never shrunk to the bar
                     hovertemplate="%{y}: %{x:.3f}<extra>" + name + "</extra>")
     fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=30, t=10, b=10), bargap=0.2,
                       xaxis=dict(title="fraction of the vote", range=[0, 1.15]),

@@ -22,8 +22,22 @@ from ui.plain_text import md_escape
 from ui.prediction_charts import coverage_figure, reliability_figure
 
 
-def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, fractions: dict, tta: bool) -> None:
-    """``runs`` [(run path, name)]; ``fractions[path]`` (N, 9) over ``gset``; scored on ``scored_mask`` (N,) bool."""
+def _paint(fig, names: list[str], colours: dict[str, str]) -> None:
+    """Give trace k (run ``names[k]``) its page-wide colour, line and markers alike."""
+    for trace, name in zip(fig.data, names, strict=True):
+        if name in colours:
+            trace.update(line_color=colours[name], marker_color=colours[name])
+
+
+def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, fractions: dict, tta: bool,
+                    colours: dict[str, str] | None = None, self_scored: frozenset[str] = frozenset()) -> None:
+    """``runs`` [(run path, name)]; ``fractions[path]`` (N, 9) over ``gset``; scored on ``scored_mask`` (N,) bool.
+
+    ``colours``: run name -> colour shared with the page's other charts. ``self_scored``: names of the runs
+    scored on their own training galaxies: flagged and listed after the honest ones, as on the leaderboard.
+    """
+    colours = colours or {}
+    runs = sorted(runs, key=lambda r: r[1] in self_scored)  # stable: honest runs first, in the page's order
     st.subheader("How sure, and how often right")
     st.caption("TOP_P is the model's calibrated probability that the volunteers' top answer is its own top answer "
                "(fitted on each run's validation galaxies). On a well-calibrated run the points lie on the diagonal; "
@@ -39,25 +53,36 @@ def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, f
         rep = confidence_report(conf, correct)
         reports.append((name, rep))
         curves.append((name, *coverage_curve(conf, correct)))
-        rows.append({"run": name, "galaxies": rep["n"], "accuracy": rep["accuracy"], "ECE": rep["ece"],
+        rows.append({"run": name, "self-scored": name in self_scored, "galaxies": rep["n"], "accuracy": rep["accuracy"], "ECE": rep["ece"],
                      f"accuracy on the {QUOTED_COVERAGE:.0%} most certain": rep["accuracy_at_80"],
                      "AUROC right vs wrong": rep["auroc"]})
     if reports:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_confidence", placeholder="–",
-                     column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                     column_config={"self-scored": st.column_config.CheckboxColumn(
+                                        "self-scored", help="Scored on its own training galaxies: not evidence "
+                                                            "of how well it generalises"),
+                                    "accuracy": st.column_config.NumberColumn(format="percent"),
                                     "ECE": st.column_config.NumberColumn(format="%.3f",
                                                                          help="Expected calibration error, 10 bins"),
                                     f"accuracy on the {QUOTED_COVERAGE:.0%} most certain":
                                         st.column_config.NumberColumn(format="percent"),
                                     "AUROC right vs wrong": st.column_config.NumberColumn(format="%.3f")})
+        flagged = [n for n, _ in reports if n in self_scored]
+        if flagged:
+            st.caption(f"**self-scored** (listed last): {', '.join(map(md_escape, flagged))}, scored on galaxies "
+                       "they trained on, so their calibration figures flatter them.")
         small = [n for n, r in reports if r["n"] < MIN_RELIABLE_N]
         if small:
             st.warning(f"Fewer than {MIN_RELIABLE_N} galaxies with a top answer for {', '.join(map(md_escape, small))}: "
                        "calibration figures from so few mean little.", icon=":material/warning:")
         left, right = st.columns(2)
-        left.plotly_chart(reliability_figure(reports), key="compare_reliability")
-        right.plotly_chart(coverage_figure(curves), key="compare_coverage")
+        names = [n for n, _ in reports]
+        reliability, coverage = reliability_figure(reports), coverage_figure(curves)
+        _paint(reliability, names, colours)
+        _paint(coverage, names, colours)
+        left.plotly_chart(reliability, key="compare_reliability")
+        right.plotly_chart(coverage, key="compare_coverage")
     if missing:
         st.caption(f"No TOP_P for {', '.join(map(md_escape, missing))}: no calibration (a run calibrates itself at the "
-                   "end of training when it holds galaxies out; else `gz calibrate --model RUN --from TWIN`), or no "
+                   "end of training when it holds galaxies out; else `python -m core calibrate --model RUN --from TWIN`), or no "
                    "scored galaxy with all six answers known.")

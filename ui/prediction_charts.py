@@ -18,17 +18,25 @@ OTHER_COLOUR = "#2ca02c"
 CLASS_DERIVED_COLOUR = "#b0b0b0"
 
 
-def rmse_bars(board) -> go.Figure:
-    """Grouped bars of RMSE per column, one series per leaderboard row (``RMSE <column>`` columns, NaN skipped)."""
+def rmse_bars(board, colours: dict[str, str] | None = None) -> go.Figure:
+    """Grouped bars of RMSE per column, one series per leaderboard row (``RMSE <column>`` columns, NaN skipped).
+
+    ``colours``: run name -> colour, so a run keeps its colour across a page's charts (else plotly's cycle).
+    The legend sits to the right of the bars, in its own column, so however many rows it takes it never
+    covers the title above the plot.
+    """
     have = [c for c in VOTE_COLUMNS if board[f"RMSE {c}"].notna().any()]
     fig = go.Figure()
     for _, row in board.iterrows():
-        fig.add_bar(x=[AXIS_LABELS[c] for c in have], y=[row[f"RMSE {c}"] for c in have], name=str(row["run"]),
+        name = str(row["run"])
+        fig.add_bar(x=[AXIS_LABELS[c] for c in have], y=[row[f"RMSE {c}"] for c in have], name=name,
+                    marker_color=(colours or {}).get(name),
                     customdata=list(have), hovertemplate="%{customdata}: %{y:.3f}<extra>%{fullData.name}</extra>")
     fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=40, b=10),
-                      yaxis_title="RMSE (fraction of the vote)", title="RMSE per column (lower is better)",
+                      yaxis_title="RMSE (fraction of the vote)",
+                      title=dict(text="RMSE per column (lower is better)", x=0, xanchor="left"),
                       xaxis=dict(tickangle=-35, automargin=True),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+                      legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02))
     return fig
 
 

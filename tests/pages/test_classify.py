@@ -74,6 +74,9 @@ def test_vote_reveal_score_and_undo(showing):
     assert sum(series[gz1]) == pytest.approx(1, abs=0.01)
     if first == CLASS_ONLY:
         assert series[gz1] == [1, 0, 0, 0, 0, 0]  # its GZ1 class is ELLIPTICAL: one-hot, shown as such
+    chart = next(el for el in at.get("plotly_chart") if "reveal_chart" in el.proto.id)
+    visitors = next(t for t in json.loads(chart.proto.spec)["data"] if t["name"].startswith("visitors"))
+    assert visitors["text"] == ["1.00", "", "", "", "", ""]  # zero shares unlabelled, not a stack of "0.00"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Your votes"] == "1" and metrics["Votes so far"] == "1" and metrics["Galaxies covered"] == "1"
     assert metrics["Match GZ1"] in ("0%", "100%")

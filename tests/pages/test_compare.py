@@ -36,6 +36,15 @@ def test_leaderboard_and_side_by_side(models_dir: Path):
     bars = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if "compare_bars" in el.proto.id)
     assert [t["name"] for t in bars["data"]][:2] == ["A: demo", "B: wide48"]
     assert {m.label for m in at.metric} >= {"Same top answer", "Mean disagreement"}
+    # One colour per run on every chart: the RMSE bars and the side-by-side bars agree.
+    rmse = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if "compare_rmse" in el.proto.id)
+    rmse_colour = {t["name"]: t["marker"]["color"] for t in rmse["data"]}
+    assert rmse_colour["demo"] == bars["data"][0]["marker"]["color"] != rmse_colour["wide48"]
+    assert rmse_colour["wide48"] == bars["data"][1]["marker"]["color"]
+    legend = rmse["layout"]["legend"]  # beside the bars, never over the title above them
+    assert legend["orientation"] == "v" and legend["x"] > 1
+    # Chips carry the run name only (a full label was cut at 1024 px).
+    assert at.multiselect(key="compare_runs").format_func(str(models_dir / "demo")) == "demo"
 
     # Swapping A: B is offered only the other run.
     at.selectbox(key="compare_a").set_value(str(models_dir / "wide48")).run()
@@ -93,8 +102,9 @@ def test_runs_are_scored_on_their_held_out_intersection(models_dir: Path):
     board = at.dataframe[0].value.set_index("run")
     assert set(board["n"]) == {int(both.sum())}
     n = int(both.sum())
-    assert board.loc["demo", "scored on"] == f"its own training galaxies ({n} of {n})"
-    assert board.loc["split0", "scored on"] == board.loc["split1", "scored on"] == "held out from its training"
+    assert board.loc["demo", "scored on"] == f"trained on {n}/{n}"  # short, explained in a caption
+    assert board.loc["split0", "scored on"] == board.loc["split1", "scored on"] == "held out"
+    assert any("*trained on k/n*" in c.value for c in at.caption)
     # Ranked by honest scores only: the self-scored run is set apart below, unranked, whatever its accuracy.
     assert board["self-scored"].to_dict() == {"split0": False, "split1": False, "demo": True}
     assert board.index.tolist()[-1] == "demo" and board["rank"].isna().tolist() == [False, False, True]
@@ -182,4 +192,23 @@ def test_reliability_and_coverage_for_calibrated_runs(models_dir: Path):
     coverage = next(v for k, v in charts.items() if "compare_coverage" in k)
     assert [t["name"][:11] for t in reliability["data"]] == ["demo (ECE 0"]
     assert [t["name"] for t in coverage["data"]] == ["demo"]
-    assert any("No TOP_P for plain" in c.value for c in at.caption)
+    assert any("No TOP_P for plain" in c.value and "python -m core calibrate" in c.value for c in at.caption)
+
+
+def test_how_sure_sets_self_scored_runs_apart_and_keeps_run_colours(models_dir: Path):
+    """As on the leaderboard: a run scored on its own training galaxies is flagged and listed last."""
+    _calibrate_synthetically(make_run(models_dir / "demo", seed=0, dropout=0.2))  # trained on everything
+    _calibrate_synthetically(make_run(models_dir / "split", seed=1, dropout=0.2, val_fraction=0.5))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()  # scored on the galaxies split held out
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="compare_runs").value[0].endswith("demo")  # chosen first, yet listed last
+    table = next(d.value for d in at.dataframe if "ECE" in d.value.columns)
+    assert table["run"].tolist() == ["split", "demo"] and table["self-scored"].tolist() == [False, True]
+    assert any("**self-scored** (listed last): demo" in c.value for c in at.caption)
+    charts = {el.proto.id.split("-")[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    rmse = next(v for k, v in charts.items() if "compare_rmse" in k)
+    reliability = next(v for k, v in charts.items() if "compare_reliability" in k)
+    coverage = next(v for k, v in charts.items() if "compare_coverage" in k)
+    colour = {t["name"]: t["marker"]["color"] for t in rmse["data"]}
+    assert [t["line"]["color"] for t in coverage["data"]] == [colour["split"], colour["demo"]]
+    assert [t["marker"]["color"] for t in reliability["data"]] == [colour["split"], colour["demo"]]
