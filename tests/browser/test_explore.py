@@ -35,8 +35,10 @@ def test_click_box_selection_and_predict_uses_it(app_url, page_at):
     x, y = page.evaluate(POINT_XY)
     page.mouse.click(x, y)  # pan mode (the default): a click selects that one point
     page.get_by_text("from gz1").or_(page.get_by_text("from spin")).first.wait_for()
+    label = page.get_by_text(re.compile(r"^Volunteers' label:"))
+    label.first.wait_for(timeout=120_000)  # drawn after the model's prediction for the clicked image
     wait_for_app_idle(page)
-    assert page.get_by_text(re.compile(r"^Volunteers' label:")).count() == 1
+    assert label.count() == 1
     # Box select from the chart's toolbar, then drag over the right half of the plot.
     chart.hover()
     chart.locator(".modebar-btn[data-title='Box Select']").click()

@@ -44,7 +44,7 @@ def test_select_on_the_sky_map_then_import_and_train_on_those_galaxies(app_url, 
     success = page.locator("[data-testid='stAlertContentSuccess']").filter(has_text="Built-in images")
     success.wait_for()
     assert "30 imported" in success.inner_text()
-    assert "not named <OBJID>.jpg: catalog.csv, imageset.json, labels.csv" in success.inner_text()
+    assert "0 other files ignored" in success.inner_text()  # the folder's own catalog, labels and imageset.json
 
     open_from_sidebar(page, "Train")
     page.get_by_text("Current catalogue", exact=True).click()

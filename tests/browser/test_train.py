@@ -39,7 +39,7 @@ def test_start_training_and_see_curves_update(tmp_path, app_url, page, browser_h
         wait_for_app_idle(page)
     page.get_by_role("button", name="Start training").click()
     # The page polls the run every 2 s, so it may skip epochs: wait for *some* finished epoch.
-    progress = page.get_by_text(re.compile(rf"[1-9]\d* epochs? finished of {EPOCHS}"))
+    progress = page.get_by_text(re.compile(rf"epoch [2-9]\d*/{EPOCHS}|[1-9]\d*/{EPOCHS} epochs done|[1-9]\d* of {EPOCHS} epochs")).first
     try:
         progress.wait_for(timeout=300_000)
     except Exception as exc:
@@ -48,16 +48,19 @@ def test_start_training_and_see_curves_update(tmp_path, app_url, page, browser_h
         raise AssertionError(f"no epoch finished; page says:\n{page.locator('body').inner_text()[:3000]}"
                              f"\nlogs:\n{logs}") from exc
     page.locator("[data-testid='stPlotlyChart']").first.locator(".scatterlayer .point").first.wait_for()
-    first_epochs = int(progress.inner_text().split()[0])
+    text = progress.inner_text()  # "epoch N/8 ..." while training epoch N, else "N/8 epochs done" or "N of 8 epochs"
+    running = re.search(r"epoch (\d+)/", text)
+    first_epochs = int(running.group(1)) - 1 if running else int(re.search(r"(\d+)(?:/| of )", text).group(1))
     first_points = _points(page)
-    page.get_by_text(f"{EPOCHS} epochs finished of {EPOCHS}").wait_for(timeout=180_000)
+    finished = page.get_by_text(f"{EPOCHS} of {EPOCHS} epochs").first
+    finished.wait_for(timeout=180_000)
     deadline = time.monotonic() + 20
     while _points(page) < 2 * EPOCHS and time.monotonic() < deadline:
         time.sleep(0.5)
     # The curve was seen part-way and then grew: two curves, one point per epoch each.
     assert first_epochs < EPOCHS
     assert first_points < _points(page) == 2 * EPOCHS
-    page.get_by_text(re.compile(f"finished {EPOCHS} epochs")).wait_for()
+    assert "finished" in page.locator("[data-testid='stMain']").inner_text()
     page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
     # The page's choices reached the detached job: the run records the model picked above.
     configs = list((browser_home / "models").glob("*/config.json"))

@@ -23,7 +23,7 @@ def test_visitor_votes_become_vote_fraction_labels():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Matched images"] == "2"  # default K = 3 votes
     assert any("2 galaxies with at least 3 votes" in c.value for c in at.caption)
-    assert any("vote fractions: 2" in c.value and "class-derived" not in c.value for c in at.caption)
+    assert any("Labels: 2 with vote fractions" in c.value and "class-derived" not in c.value for c in at.caption)
     at.number_input(key="train_visitor_min_votes").set_value(1).run()
     assert {m.label: m.value for m in at.metric}["Matched images"] == "4"
     at.number_input(key="train_visitor_min_votes").set_value(4).run()
