@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from plotly.colors import qualitative
 
 from core.images.reading import display_source
 from core.inference.batch import SetPrediction
 from core.inference.compare import (
-    HELD_OUT,
     LEADERBOARD_COLUMNS,
-    NOT_TRAINED_ON,
-    SELF_SCORED,
     agreement_summary,
     leaderboard,
     score_prediction,
+    short_scored_on,
     side_by_side,
 )
 from core.inference.held_out import ScoringSplit, all_galaxies, common_held_out
@@ -34,11 +31,9 @@ from ui.prediction_charts import (
     fraction_bars,
     human_trace_name,
     rmse_bars,
+    run_colours,
 )
 from ui.prediction_inputs import fmt, pick_galaxy_set, run_label, runs_or_stop
-
-#: One colour per run on every chart of the page (plotly's default cycle without the people's orange).
-RUN_PALETTE = tuple(c.lower() for c in qualitative.D3 if c.lower() != HUMAN_COLOUR.lower())
 
 #: The leaderboard's columns as shown: the scores first, so accuracy and spin accuracy fit at 1024 px.
 BOARD_ORDER = ("rank", "run", "accuracy", "spin accuracy", "macro recall", "baseline accuracy", "below baseline",
@@ -46,18 +41,6 @@ BOARD_ORDER = ("rank", "run", "accuracy", "spin accuracy", "macro recall", "base
                *(c for c in LEADERBOARD_COLUMNS if c not in {"rank", "run", "accuracy", "spin accuracy",
                                                              "macro recall", "baseline accuracy", "below baseline",
                                                              "self-scored", "scored on"}))
-
-
-def run_colours(names: list[str]) -> dict[str, str]:
-    """Run name -> colour from :data:`RUN_PALETTE`, in the order the runs were chosen (cycling past 9)."""
-    return {name: RUN_PALETTE[k % len(RUN_PALETTE)] for k, name in enumerate(names)}
-
-
-def short_scored_on(text: str) -> str:
-    """The leaderboard's "scored on" in a few words (explained in the caption under the table)."""
-    if text.startswith(SELF_SCORED):
-        return "trained on" + text.removeprefix(SELF_SCORED).replace("(", "").replace(")", "").replace(" of ", "/")
-    return {HELD_OUT: "held out", NOT_TRAINED_ON: "unseen"}.get(text, text)
 
 
 ensure_app_navigation()

@@ -11,9 +11,6 @@ core.paths.confine; in the public mode there are no downloads, server paths or c
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import PurePath
-
 import pandas as pd
 import streamlit as st
 
@@ -41,13 +38,14 @@ from core.images.download_job import (
 )
 from core.images.failures import read_failures
 from core.images.folder import list_cutouts
-from core.images.imageset import IMAGESET_NAME, read_imageset
+from core.images.imageset import read_imageset
 from core.images.importer import ImportReport, import_folder, import_zip
-from core.images.matching import MAPPED_CATALOG, mapped_dir
+from core.images.matching import mapped_dir
 from core.images.selection import choose_galaxies, class_filters, describe_selection
 from core.jobs import JobKind
 from core.paths import PathNotAllowed, confine
 from core.schema import POSITION_COLUMNS, SHORT_LABELS
+from core.wording import count
 from ui import state_keys
 from ui.catalog_state import current_catalog, current_selection, labelled_rows
 from ui.cluster_engine import EngineKeys, engine_choice
@@ -67,9 +65,6 @@ FORM_FIELDS = {state_keys.IMAGES_SOURCE: "source", state_keys.IMAGES_SCALE: "sca
 ENGINE_KEYS = EngineKeys(state_keys.IMAGES_ENGINE, state_keys.IMAGES_WORKERS, state_keys.IMAGES_SCHEDULER)
 #: Session key of the last import's outcome, shown after the rerun that redraws every section with it.
 IMPORT_RESULT = state_keys.IMAGES_IMPORT_RESULT
-#: A folder's own description files: metadata beside its images, never "ignored" images.
-METADATA_NAMES = frozenset({MAPPED_CATALOG, "labels.csv", IMAGESET_NAME, JOB_CATALOG_NAME, "failures.csv",
-                            jobs.STATE_NAME, jobs.LOCK_NAME, jobs.LOG_NAME})
 
 ensure_app_navigation()
 settings = get_settings()
@@ -278,8 +273,9 @@ failures = pd.DataFrame(read_failures(folder))
 if len(failures) and "OBJID" in failures.columns:  # images imported since then are no failures any more
     now_here = failures["OBJID"].astype(str).isin(on_disk)
     if now_here.any():
-        st.caption(f"{int(now_here.sum()):,} galax{'y' if now_here.sum() == 1 else 'ies'} that failed to "
-                   "download {} now in the folder.".format("is" if now_here.sum() == 1 else "are"))
+        n = int(now_here.sum())
+        st.caption(f"{count(n, 'galaxy', 'galaxies')} that failed to download {'is' if n == 1 else 'are'} "
+                   "now in the folder.")
     failures = failures[~now_here]
 left = job_left(folder)
 if len(failures):
@@ -300,14 +296,9 @@ if not settings.public and not active and left.to_fetch and restartable(folder, 
         _start(lambda: restart_job(folder))
 
 # --- import -----------------------------------------------------------------------------------
-def _without_metadata(report: ImportReport) -> ImportReport:
-    """The report without a folder's own catalogue, labels and description among the ignored files."""
-    return dataclasses.replace(report, ignored=[n for n in report.ignored if PurePath(n).name not in METADATA_NAMES])
-
-
 def _imported(reports: list[tuple[str, ImportReport]]) -> None:
     """Keep what the import did and rerun, so every section (counts, failures, retry, gallery) shows it."""
-    st.session_state[IMPORT_RESULT] = [(name, _without_metadata(report)) for name, report in reports]
+    st.session_state[IMPORT_RESULT] = reports
     st.rerun()
 
 

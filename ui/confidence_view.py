@@ -22,13 +22,6 @@ from ui.plain_text import md_escape
 from ui.prediction_charts import coverage_figure, reliability_figure
 
 
-def _paint(fig, names: list[str], colours: dict[str, str]) -> None:
-    """Give trace k (run ``names[k]``) its page-wide colour, line and markers alike."""
-    for trace, name in zip(fig.data, names, strict=True):
-        if name in colours:
-            trace.update(line_color=colours[name], marker_color=colours[name])
-
-
 def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, fractions: dict, tta: bool,
                     colours: dict[str, str] | None = None, self_scored: frozenset[str] = frozenset()) -> None:
     """``runs`` [(run path, name)]; ``fractions[path]`` (N, 9) over ``gset``; scored on ``scored_mask`` (N,) bool.
@@ -76,12 +69,8 @@ def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, f
             st.warning(f"Fewer than {MIN_RELIABLE_N} galaxies with a top answer for {', '.join(map(md_escape, small))}: "
                        "calibration figures from so few mean little.", icon=":material/warning:")
         left, right = st.columns(2)
-        names = [n for n, _ in reports]
-        reliability, coverage = reliability_figure(reports), coverage_figure(curves)
-        _paint(reliability, names, colours)
-        _paint(coverage, names, colours)
-        left.plotly_chart(reliability, key="compare_reliability")
-        right.plotly_chart(coverage, key="compare_coverage")
+        left.plotly_chart(reliability_figure(reports, colours), key="compare_reliability")
+        right.plotly_chart(coverage_figure(curves, colours), key="compare_coverage")
     if missing:
         st.caption(f"No TOP_P for {', '.join(map(md_escape, missing))}: no calibration (a run calibrates itself at the "
                    "end of training when it holds galaxies out; else `python -m core calibrate --model RUN --from TWIN`), or no "

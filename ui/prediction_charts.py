@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from core.inference.learned import NOT_LEARNED, blank_unlearned
@@ -14,7 +15,13 @@ from core.schema import ANSWER_AXIS_LABELS, AXIS_LABELS, CLASS_NAMES, SHORT_LABE
 
 MODEL_COLOUR = "#1f77b4"
 HUMAN_COLOUR = "#ff7f0e"
-OTHER_COLOUR = "#2ca02c"
+#: One colour per run on every chart of a page (plotly's default cycle without the people's orange).
+RUN_PALETTE = tuple(c.lower() for c in qualitative.D3 if c.lower() != HUMAN_COLOUR.lower())
+
+
+def run_colours(names: Sequence[str]) -> dict[str, str]:
+    """Run name -> colour from :data:`RUN_PALETTE`, in the order given (cycling past its length)."""
+    return {name: RUN_PALETTE[k % len(RUN_PALETTE)] for k, name in enumerate(names)}
 CLASS_DERIVED_COLOUR = "#b0b0b0"
 
 
@@ -155,15 +162,17 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str] =
     return fig
 
 
-def reliability_figure(reports: Sequence[tuple[str, dict]]) -> go.Figure:
+def reliability_figure(reports: Sequence[tuple[str, dict]], colours: dict[str, str] | None = None) -> go.Figure:
     """Reliability diagram: per run (name, core.inference.confidence_scores.confidence_report), the
-    accuracy of each TOP_P bin against its mean TOP_P; the diagonal is perfect calibration."""
+    accuracy of each TOP_P bin against its mean TOP_P; the diagonal is perfect calibration.
+    ``colours``: run name -> colour (see :func:`run_colours`), else plotly's cycle."""
     fig = go.Figure()
     # The diagonal is a shape, not a trace, so run k takes colour k here and on the coverage figure alike.
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
     for name, rep in reports:
         bins = [b for b in rep["bins"] if b["n"]]
         fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
+                        line_color=(colours or {}).get(name), marker_color=(colours or {}).get(name),
                         name=f"{name} (ECE {rep['ece']:.3f})", marker=dict(size=[6 + 14 * (b["n"] / rep["n"]) ** 0.5
                                                                                   for b in bins]),
                         customdata=[[b["n"], b["lo"], b["hi"]] for b in bins],
@@ -176,11 +185,13 @@ def reliability_figure(reports: Sequence[tuple[str, dict]]) -> go.Figure:
     return fig
 
 
-def coverage_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> go.Figure:
-    """Accuracy vs coverage: per run (name, coverage, accuracy), answering only the most certain galaxies."""
+def coverage_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                    colours: dict[str, str] | None = None) -> go.Figure:
+    """Accuracy vs coverage: per run (name, coverage, accuracy), answering only the most certain galaxies.
+    ``colours``: run name -> colour (see :func:`run_colours`), else plotly's cycle."""
     fig = go.Figure()
     for name, cov, acc in curves:
-        fig.add_scatter(x=cov, y=acc, mode="lines", name=name,
+        fig.add_scatter(x=cov, y=acc, mode="lines", name=name, line_color=(colours or {}).get(name),
                         hovertemplate="most certain %{x:.0%}: right %{y:.1%}<extra>" + name + "</extra>")
     fig.add_vline(x=0.8, line_dash="dot", line_color="grey", opacity=0.6)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), title="Accuracy vs coverage",

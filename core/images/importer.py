@@ -23,7 +23,11 @@ from typing import BinaryIO
 from core import jobs
 from core.atomic import write_bytes_atomic
 from core.images.check import MAX_IMAGE_BYTES, InvalidImage, check_jpeg_bytes, is_valid_file
+from core.images.download_job import JOB_CATALOG_NAME
+from core.images.failures import FAILURES_NAME
 from core.images.folder import image_path
+from core.images.imageset import IMAGESET_NAME
+from core.images.matching import MAPPED_CATALOG
 from core.images.reading import upright_jpeg_bytes
 
 _NAME_RE = re.compile(r"([0-9]{1,20})\.jpe?g", re.IGNORECASE)
@@ -33,6 +37,10 @@ MAX_MEMBERS = 200_000
 #: Largest accepted ratio of a member's declared size to its compressed size. JPEGs hardly
 #: compress (about 1:1); the members of a zip bomb reach 1000:1.
 MAX_RATIO = 20
+#: An image folder's own description files (catalogue, labels, imageset.json, job files): skipped
+#: without being reported as ignored, since they are not images that failed to match.
+METADATA_NAMES = frozenset({MAPPED_CATALOG, "labels.csv", IMAGESET_NAME, JOB_CATALOG_NAME, FAILURES_NAME,
+                            jobs.STATE_NAME, jobs.LOCK_NAME, jobs.LOG_NAME})
 
 
 @dataclass
@@ -105,7 +113,8 @@ def import_folder(source: Path, dest: Path, expected_size: tuple[int, int] | Non
                 continue
             objid = objid_from_name(path.name)
             if objid is None:
-                report.ignored.append(path.name)
+                if path.name not in METADATA_NAMES:
+                    report.ignored.append(path.name)
                 continue
             if same_folder and path.name == f"{objid}.jpg":
                 report.already_present.append(objid)
@@ -163,7 +172,8 @@ def _planned_members(zf: zipfile.ZipFile, report: ImportReport, max_total_bytes:
         if problem is not None:
             report.rejected.append((info.filename, problem))
         elif objid is None:
-            report.ignored.append(info.filename)
+            if base not in METADATA_NAMES:
+                report.ignored.append(info.filename)
         else:
             planned.append((info, objid))
     return planned

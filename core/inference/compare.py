@@ -116,6 +116,13 @@ HELD_OUT = "held out from its training"
 NOT_TRAINED_ON = "none of its training galaxies"
 
 
+def short_scored_on(text: str) -> str:
+    """A "scored on" wording in a few words, for narrow tables: held out, unseen, trained on k/n."""
+    if text.startswith(SELF_SCORED):
+        return "trained on" + text.removeprefix(SELF_SCORED).replace("(", "").replace(")", "").replace(" of ", "/")
+    return {HELD_OUT: "held out", NOT_TRAINED_ON: "unseen"}.get(text, text)
+
+
 def score_prediction(run_id: str, prediction: SetPrediction, gset: GalaxySet, learned: np.ndarray | None = None,
                      config: Mapping | None = None) -> RunEvaluation:
     """Score ``prediction`` (aligned with ``gset``) against the set's human labels, over the usable images.

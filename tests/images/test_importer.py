@@ -29,6 +29,8 @@ def test_import_folder_keeps_valid_images_and_names_the_rest(tmp_path):
     (src / "222.jpg").write_bytes(b"<html>not an image</html>")
     (src / "galaxy.jpg").write_bytes(_good(3))  # not named by OBJID
     (src / "notes.txt").write_text("hello")
+    for name in ("catalog.csv", "labels.csv", "imageset.json"):  # the folder's own description: not "ignored"
+        (src / name).write_text("OBJID\n")
     report = import_folder(src, dest)
     assert sorted(report.imported) == ["587729160043954260", "587742772951842916"]
     assert dict(report.rejected) == {"111.jpg": "truncated JPEG (no end-of-image marker)",
