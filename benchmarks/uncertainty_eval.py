@@ -9,7 +9,8 @@ Data: the run's own validation (held-out) GZ1 images, labels class-derived (the 
 class stands for the volunteers' top answer). The held-out galaxies are split in two by a
 seeded hash, SHA-256("calibration:ID") < 0.5: calibrators are fitted on the first half
 (the *calibration* half) and every figure below is measured on the other (the *test*
-half), which nothing is fitted or chosen on. Members must share the run's split
+half), which nothing is fitted or chosen on (the calibrator's features are chosen inside the
+calibration half by ``benchmarks/calibrator_features.py``). Members must share the run's split
 (``--split-seed``), so none of them trained on a held-out galaxy.
 
 Per way of predicting: accuracy and macro recall of the top answer, then for its confidence
@@ -31,7 +32,7 @@ import torch
 
 from core.config import REPO_ROOT
 from core.images.preprocess import cached_arrays
-from core.inference.calibration import fit_calibrator
+from core.inference.calibration import DEFAULT_FEATURES, fit_calibrator
 from core.inference.confidence_scores import accuracy_at_coverage, auroc, expected_calibration_error
 from core.inference.held_out import held_out_mask
 from core.inference.predict import crop_for_images, load_run
@@ -106,9 +107,7 @@ def main() -> int:
         if features is None:
             conf = s.p_top
         else:
-            names = ("logit_p_top", "margin", "logit_agreement", "log_sd_top") if features == "all" else features
-            if n_samples == 1:
-                names = tuple(n for n in names if n in ("logit_p_top", "margin"))
+            names = DEFAULT_FEATURES if features == "all" else features
             sub = type(s)(s.sd[cal], s.top[cal], s.p_top[cal], s.margin[cal], s.agreement[cal])
             calibrator = fit_calibrator(sub, n_samples, correct[cal], names)
             conf = calibrator.top_p(s)

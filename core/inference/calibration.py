@@ -12,7 +12,10 @@ numbers it reads. Features (:data:`FEATURES`):
 * ``margin``: top raw fraction minus the second;
 * ``logit_agreement``: logit of the share of samples agreeing on the top answer,
   smoothed as (a S + 0.5) / (S + 1) for S samples;
-* ``log_sd_top``: log(0.001 + the top answer's standard deviation over the samples).
+* ``log_sd_top``: log(0.001 + the top answer's standard deviation over the samples);
+* ``logit_p_second``: logit of the second largest raw fraction;
+* ``top_is_<ANSWER>``: 1 where the top answer is that raw answer (CW, ACW, EDGE, DK, MG; EL is
+  the reference), so each kind of answer may be trusted differently.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from core.atomic import write_json_atomic
 from core.inference.uncertainty import Spread
 from core.json_files import JsonObjectError, read_json_object
+from core.schema import ANSWER_CODES, RAW_COLUMNS
 
 #: The file in a run folder that holds its calibrators.
 CALIBRATION_NAME = "calibration.json"
@@ -50,9 +54,16 @@ FEATURES: dict[str, Callable[[Spread, int], np.ndarray]] = {
     "margin": lambda s, n: np.asarray(s.margin, dtype=float),
     "logit_agreement": _agreement,
     "log_sd_top": lambda s, n: np.log(1e-3 + s.sd[:, :6][np.arange(len(s.top)), s.top].astype(float)),
+    "logit_p_second": lambda s, n: _logit(np.asarray(s.p_top, dtype=float) - np.asarray(s.margin, dtype=float)),
 }
-#: The features a new calibrator uses (chosen in benchmarks/uncertainty_eval.py, see docs/UNCERTAINTY.md).
-DEFAULT_FEATURES: tuple[str, ...] = ("logit_p_top", "margin", "logit_agreement", "log_sd_top")
+#: The one-hot top-answer features, as one group (EL, the first raw answer, is the reference).
+TOP_ANSWER_FEATURES: tuple[str, ...] = tuple(f"top_is_{ANSWER_CODES[c]}" for c in RAW_COLUMNS[1:])
+for _k, _name in enumerate(TOP_ANSWER_FEATURES, start=1):
+    FEATURES[_name] = lambda s, n, k=_k: (np.asarray(s.top) == k).astype(float)
+#: The features a new calibrator uses: chosen by cross-validation inside the calibration half alone
+#: (``benchmarks/calibrator_features.py``; the four of the first version were logit_p_top, margin,
+#: logit_agreement and log_sd_top, which calibration files written before may still name).
+DEFAULT_FEATURES: tuple[str, ...] = ("logit_p_top", *TOP_ANSWER_FEATURES)
 
 
 class CalibrationError(ValueError):

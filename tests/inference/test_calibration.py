@@ -11,6 +11,7 @@ import pytest
 from core.inference.calibration import (
     CALIBRATION_NAME,
     PLAIN,
+    TOP_ANSWER_FEATURES,
     TTA,
     CalibrationError,
     RunCalibration,
@@ -70,8 +71,8 @@ def test_saved_calibration_is_plain_json_and_predicts_the_same(tmp_path: Path):
     (lambda d: {**d, "version": 99}, "version 1"),
     (lambda d: {**d, "calibrators": {"sometimes": d["calibrators"]["plain"]}}, "unknown calibrator key"),
     (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "coef": [1.0]}}}, "finite numbers"),
-    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "scale": [0, 1, 1, 1]}}}, "scale > 0"),
-    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "features": ["a", "b", "c", "d"]}}},
+    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "scale": [0] + [1] * (len(d["calibrators"]["plain"]["scale"]) - 1)}}}, "scale > 0"),
+    (lambda d: {**d, "calibrators": {"plain": {**d["calibrators"]["plain"], "features": [f"f{i}" for i in range(len(d["calibrators"]["plain"]["features"]))]}}},
      "unknown calibration feature"),
     (lambda d: {**d, "calibrators": {"plain": {"features": []}}}, "not a calibrator"),
 ])
@@ -84,3 +85,28 @@ def test_an_unusable_calibration_file_is_named(tmp_path: Path, mangle, message):
     with pytest.raises(CalibrationError, match=message) as err:
         load_calibration(tmp_path)
     assert CALIBRATION_NAME in str(err.value)
+
+
+def test_each_kind_of_top_answer_is_trusted_on_its_own_record():
+    """Equal largest fractions, but 'don't know' answers were right far less often: TOP_P says so."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    top = rng.choice([0, 4], n)  # EL or DK (index 4 of RAW_COLUMNS)
+    p_top = rng.uniform(0.4, 1.0, n)
+    s = Spread(sd=np.zeros((n, 9)), top=top, p_top=p_top, margin=p_top / 2, agreement=np.ones(n))
+    right = rng.uniform(0, 1, n) < np.where(top == 4, 0.3, p_top)
+    cal = fit_calibrator(s, 1, right)
+    assert "top_is_DK" in cal.features and set(TOP_ANSWER_FEATURES) <= set(cal.features)
+    probe = Spread(sd=np.zeros((2, 9)), top=np.array([0, 4]), p_top=np.array([0.9, 0.9]),
+                   margin=np.array([0.45, 0.45]), agreement=np.ones(2))
+    el, dk = cal.top_p(probe)
+    assert el > 0.7 and dk < 0.45
+
+
+def test_a_calibrator_of_the_first_four_features_still_predicts():
+    s, right = synthetic(500, 4)
+    names = ("logit_p_top", "margin", "logit_agreement", "log_sd_top")
+    old = fit_calibrator(s, 17, right, names)
+    again = type(old).from_dict(json.loads(json.dumps(old.as_dict())), "old calibration.json")
+    assert again.features == names
+    np.testing.assert_allclose(again.top_p(s), old.top_p(s), rtol=1e-6)
