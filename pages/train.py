@@ -33,7 +33,14 @@ from ui.framing_view import show_framing
 from ui.job_polling import rerun_when_job_changes
 from ui.navigation import ensure_app_navigation
 from ui.plain_text import md_escape
-from ui.train_inputs import check_data, choose_sources, file_stamp, tiny_set_warning, validation_count
+from ui.train_inputs import (
+    check_data,
+    choose_sources,
+    class_column_text,
+    file_stamp,
+    tiny_set_warning,
+    validation_count,
+)
 from ui.train_run_view import (
     LEGEND,
     code_span,
@@ -171,8 +178,10 @@ def _draw_rows(run_dir: Path, rows: list[dict]) -> None:
                    "on the **Compare models** page.")
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
     if data.get("n_class_derived"):
+        columns = sorted({s["class_column"] for s in data.get("sources") or [] if s.get("class_column")})
         st.caption(f"{data['n_class_derived']} training/validation labels are **class-derived** (one-hot from "
-                   f"CLASS_NAME), not vote fractions: accuracy compares the model's top answer with that class.")
+                   f"{' and '.join(map(class_column_text, columns)) or class_column_text(None)}), not vote fractions: "
+                   "accuracy compares the model's top answer with that class.")
     if data.get("n_unreadable"):
         names = [n for s in data.get("sources") or [] for n in (s.get("unreadable_files") or [])]
         st.caption(f"{data['n_unreadable']} unreadable images were skipped: " + ", ".join(md_escape(n) for n in names[:20]))

@@ -9,7 +9,6 @@ quote a file's contents, and user-supplied names are shown as text.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +185,7 @@ def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
             cols[1].metric("Labels without image", summ["labels_without_image"])
             cols[2].metric("Images without label", summ["images_without_label"])
             cols[3].metric("Unusable label rows", summ["label_rows_dropped"])
-            kinds = label_kinds_text(summ["label_kinds"], summ["labels_form"])
+            kinds = label_kinds_text(summ["label_kinds"], summ["class_column"])
             st.caption((f"Labels: {kinds}. " if kinds else "") + f"Key: {md_escape(summ['id_kind'])}.")
             if not summ["matched"]:  # how many images there are and why none match
                 st.info(md_escape(match_images([*join.labels.ids, *join.missing_images], s.images).explanation()), icon=":material/link_off:")
@@ -197,19 +196,22 @@ def check_data(sources: list[Source]) -> list[tuple[Source, JoinResult]]:
     return joins
 
 
-def label_kinds_text(kinds: dict, form: str) -> str:
+def label_kinds_text(kinds: dict, class_column: str | None) -> str:
     """``29 class-derived (one-hot from `CLASS_NAME`, not vote fractions), 1 with vote fractions`` (Markdown)."""
-    column = re.search(r"one-hot from (\w+)", form)
     parts = []
     for kind, n in kinds.items():
         if kind == LabelKind.CLASS:
-            parts.append(f"{n:,} class-derived (one-hot from {code_span(column[1]) if column else 'a class column'}"
-                         ", not vote fractions)")
+            parts.append(f"{n:,} class-derived (one-hot from {class_column_text(class_column)}, not vote fractions)")
         elif kind == LabelKind.NONE:
             parts.append(f"{n:,} without a label")
         else:
             parts.append(f"{n:,} with {md_escape(kind)}")
     return ", ".join(parts)
+
+
+def class_column_text(class_column: str | None) -> str:
+    """The class column as a code span, or "a class column" when it is not known (Markdown)."""
+    return code_span(class_column) if class_column else "a class column"
 
 
 def validation_count(joins: list[tuple[Source, JoinResult]], config: TrainConfig) -> int:

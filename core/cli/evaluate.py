@@ -70,7 +70,8 @@ def format_table(r: dict) -> str:
         else:
             lines.append(f"{col:<16}{_fmt(r['rmse'][col]):>13}{_fmt(cd.get(col)):>22}")
     if r["n_class_derived"]:
-        lines.append(f"\n{r['n_class_derived']} labels are class-derived (one-hot from CLASS_NAME), not vote "
+        column = (r.get("join") or {}).get("class_column") or "a class column"
+        lines.append(f"\n{r['n_class_derived']} labels are class-derived (one-hot from {column}), not vote "
                      f"fractions; their RMSE is shown separately.")
     return "\n".join(lines)
 

@@ -45,6 +45,7 @@ class JoinResult:
         return {
             "labels_source": self.labels.source,
             "labels_form": self.labels.form,
+            "class_column": self.labels.class_column,
             "id_kind": self.labels.id_kind,
             "images_dir": str(self.images_dir),
             "matched": len(self.files),

@@ -33,7 +33,7 @@ def numeric_column(df: pd.DataFrame, col: str) -> pd.Series:
 
 def class_targets(df: pd.DataFrame, canon: dict[str, str], ids: pd.Series, targets: np.ndarray,
                   problems: list) -> tuple[np.ndarray, str]:
-    """Fill one-hot targets (in place) for rows without all six votes; (class_derived mask, form text).
+    """Fill one-hot targets (in place) for rows without all six votes; (class_derived mask, class column name).
 
     Uses ``CLASS_NAME`` (a name) or ``CLASS`` (0..5); unknown classes are recorded in ``problems``.
     """
@@ -52,7 +52,12 @@ def class_targets(df: pd.DataFrame, canon: dict[str, str], ids: pd.Series, targe
                                              f"{', '.join(CLASS_NAMES)}"))
     ok = use_class & (cls >= 0)
     targets[ok] = one_hot_targets(cls[ok])
-    return ok, f"{LabelKind.CLASS} labels (one-hot from {col_name})"
+    return ok, col_name
+
+
+def class_form(column: str) -> str:
+    """The labels form of a table whose labels come from class column ``column``."""
+    return f"{LabelKind.CLASS} labels (one-hot from {column})"
 
 
 def usable_rows(ids: pd.Series, id_kind: str, targets: np.ndarray, problems: list) -> np.ndarray:

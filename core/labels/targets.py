@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from core.catalog.reader import load_catalog
-from core.labels.rows import class_targets, numeric_column, one_hot_targets, usable_rows
+from core.labels.rows import class_form, class_targets, numeric_column, one_hot_targets, usable_rows
 from core.schema import (
     CS_INDEX,
     CS_PART_INDEX,
@@ -66,7 +66,8 @@ class LabelTable:
     ``targets`` (N, 9) float64, NaN = unknown; ``class_derived`` (N,) bool;
     ``nvote`` (N,) float64, NaN = unknown; ``files`` (N,) file names from a
     FILE column or None; ``dropped`` lists rows that could not be used
-    (``ROW`` 1-based data row, ``ID``, ``PROBLEM``).
+    (``ROW`` 1-based data row, ``ID``, ``PROBLEM``); ``class_column``: the table's
+    column the class-derived labels come from (None without one).
     """
 
     ids: np.ndarray
@@ -78,6 +79,7 @@ class LabelTable:
     source: str
     form: str
     dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["ROW", "ID", "PROBLEM"]))
+    class_column: str | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -97,7 +99,8 @@ class LabelTable:
 
     def subset(self, index: np.ndarray) -> LabelTable:
         return LabelTable(self.ids[index], self.id_kind, self.targets[index], self.class_derived[index],
-                          self.nvote[index], self.files[index], self.source, self.form, self.dropped)
+                          self.nvote[index], self.files[index], self.source, self.form, self.dropped,
+                          self.class_column)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per galaxy: ID, ID_KIND, LABEL_KIND, NVOTE and the nine columns (NaN = unknown)."""
@@ -154,9 +157,10 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
 
     has_class = "CLASS_NAME" in canon or "CLASS" in canon
     class_derived = np.zeros(n, dtype=bool)
-    form = str(LabelKind.VOTES)
+    form, class_column = str(LabelKind.VOTES), None
     if has_class:
-        class_derived, form = class_targets(df, canon, ids, targets, problems)
+        class_derived, class_column = class_targets(df, canon, ids, targets, problems)
+        form = class_form(class_column)
     # P_CS of vote rows: derive where its three parts are known.
     parts_known = ~np.isnan(targets[:, _CS_PARTS]).any(axis=1)
     fill_cs = np.isnan(targets[:, CS_INDEX]) & parts_known
@@ -175,7 +179,8 @@ def labels_from_frame(df: pd.DataFrame, source: str = "table") -> LabelTable:
     dropped = pd.DataFrame(problems, columns=["ROW", "ID", "PROBLEM"]).sort_values("ROW", kind="stable")
     table = LabelTable(ids=np.asarray([str(x) for x in id_arr[keep]], dtype=object), id_kind=id_kind,
                        targets=targets[keep], class_derived=class_derived[keep], nvote=nvote[keep],
-                       files=files[keep], source=source, form=form, dropped=dropped.reset_index(drop=True))
+                       files=files[keep], source=source, form=form, dropped=dropped.reset_index(drop=True),
+                       class_column=class_column)
     if len(table) == 0:
         first = (f"row {dropped.iloc[0].ROW}: {_without_values(dropped.iloc[0].PROBLEM)}" if len(dropped)
                  else "the table is empty")

@@ -28,6 +28,8 @@ def test_class_labels_become_one_hot_and_are_flagged(tmp_path):
     assert np.isnan(table.targets[:, COL["P_EL_DEBIASED"]]).all()
     assert not table.masks[:, COL["P_CS_DEBIASED"]].any()
     assert set(table.label_kinds()) == {LabelKind.CLASS}
+    assert table.class_column == "CLASS_NAME" and "CLASS_NAME" in table.form
+    assert table.subset(np.arange(3)).class_column == "CLASS_NAME"
     # OBJIDs stay exact 18-digit strings
     assert all(len(i) == 18 and i.isdigit() for i in table.ids)
     frame = pd.read_csv(DEMO / "gz1" / "labels.csv", dtype=str)
@@ -43,7 +45,7 @@ def test_spin_table_is_partial_and_keyed_by_image_id():
     m = table.masks
     assert m[:, COL["P_CW"]].all() and m[:, COL["P_ACW"]].all()
     assert not m[:, COL["P_EL"]].any() and not m[:, COL["P_CS"]].any()
-    assert not table.class_derived.any()
+    assert not table.class_derived.any() and table.class_column is None
     assert (~np.isnan(table.nvote)).all()
     assert LabelKind.PARTIAL in table.counts()
 
@@ -112,3 +114,10 @@ def test_catalogue_forms_and_partial_objid_table(tmp_path):
     t = read_labels(partial)
     assert t.id_kind == IdKind.OBJID and t.counts() == {LabelKind.PARTIAL: 1}
     assert t.masks[0].tolist() == [c in ("P_CW", "P_ACW") for c in VOTE_COLUMNS]
+
+
+def test_a_numeric_class_column_is_named_as_written():
+    df = pd.DataFrame({"OBJID": ["587739156582301791", "588017991778042178"], "class": ["0", "3"]})
+    table = labels_from_frame(df, "t.csv")
+    assert table.class_column == "class" and table.class_derived.all()
+    assert table.targets[1, COL["P_EDGE"]] == 1.0
