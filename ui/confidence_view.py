@@ -33,7 +33,7 @@ def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, f
     runs = sorted(runs, key=lambda r: r[1] in self_scored)  # stable: honest runs first, in the page's order
     st.subheader("How sure, and how often right")
     st.caption("TOP_P is the model's calibrated probability that the volunteers' top answer is its own top answer "
-               "(fitted on each run's validation galaxies). On a well-calibrated run the points lie on the diagonal; "
+               "(fitted on each run's validation galaxies). On a well-calibrated run the points lie on the dotted diagonal; "
                "the coverage curve shows the accuracy when only the most certain galaxies are answered.")
     reports, curves, rows, missing = [], [], [], []
     targets = gset.targets[scored_mask]
@@ -58,8 +58,14 @@ def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, f
                                     "ECE": st.column_config.NumberColumn(format="%.3f",
                                                                          help="Expected calibration error, 10 bins"),
                                     f"accuracy on the {QUOTED_COVERAGE:.0%} most certain":
-                                        st.column_config.NumberColumn(format="percent"),
-                                    "AUROC right vs wrong": st.column_config.NumberColumn(format="%.3f")})
+                                        st.column_config.NumberColumn(
+                                            f"acc. @ {QUOTED_COVERAGE:.0%}", format="percent",
+                                            help=f"Accuracy on the {QUOTED_COVERAGE:.0%} of galaxies with the "
+                                                 "highest TOP_P (the dotted line of the coverage curve)"),
+                                    "AUROC right vs wrong": st.column_config.NumberColumn(
+                                        "AUROC", format="%.3f",
+                                        help="How well TOP_P tells right answers from wrong ones: 0.5 is a "
+                                             "coin, 1 a perfect ranking")})
         flagged = [n for n, _ in reports if n in self_scored]
         if flagged:
             st.caption(f"**self-scored** (listed last): {', '.join(map(md_escape, flagged))}, scored on galaxies "

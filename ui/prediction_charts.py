@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.inference.confidence_scores import QUOTED_COVERAGE
 from core.inference.learned import NOT_LEARNED, blank_unlearned
 from core.schema import ANSWER_AXIS_LABELS, AXIS_LABELS, CLASS_NAMES, SHORT_LABELS, VOTE_COLUMNS
 
@@ -178,8 +179,8 @@ def reliability_figure(reports: Sequence[tuple[str, dict]], colours: dict[str, s
                         customdata=[[b["n"], b["lo"], b["hi"]] for b in bins],
                         hovertemplate="TOP_P %{customdata[1]:.1f}-%{customdata[2]:.1f}: %{customdata[0]} galaxies"
                                       "<br>mean TOP_P %{x:.2f}, right %{y:.0%}<extra></extra>")
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), title="Reliability (dotted: perfectly calibrated)",
-                      xaxis=dict(title="TOP_P (claimed probability)", range=[0, 1.02]),
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), title="Reliability",
+                      xaxis=dict(title="TOP_P (claimed)", range=[0, 1.02]),
                       yaxis=dict(title="share right", range=[0, 1.02], tickformat=".0%"),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
     return fig
@@ -193,9 +194,9 @@ def coverage_figure(curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
     for name, cov, acc in curves:
         fig.add_scatter(x=cov, y=acc, mode="lines", name=name, line_color=(colours or {}).get(name),
                         hovertemplate="most certain %{x:.0%}: right %{y:.1%}<extra>" + name + "</extra>")
-    fig.add_vline(x=0.8, line_dash="dot", line_color="grey", opacity=0.6)
+    fig.add_vline(x=QUOTED_COVERAGE, line_dash="dot", line_color="grey", opacity=0.6)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), title="Accuracy vs coverage",
-                      xaxis=dict(title="share of galaxies answered (most certain first)", tickformat=".0%",
+                      xaxis=dict(title="share answered, most certain first", tickformat=".0%",
                                  range=[0, 1.01]),
                       yaxis=dict(title="top-answer accuracy", tickformat=".0%"),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
