@@ -63,6 +63,7 @@ if not loadable_runs([(run_path, run["run_id"])]):
     show_credit()
     st.stop()
 model = model_for(run_path)
+calibrated_on = model.calibration.origin() if model.calibration is not None else "held-out galaxies"
 learned = model.learned
 unlearned = not_learned_columns(learned)
 if unlearned:
@@ -98,7 +99,8 @@ with tab_gal:
     if table is not None:
         table_key = f"predict_table|{run_path}|{gset.name}|{len(gset)}|{tta}"
         pick = show_galaxy(gset, table, fractions, failed, learned, key=table_key,
-                           focus_id=st.session_state.get(state_keys.PREDICT_FOCUS), sd=sd)
+                           focus_id=st.session_state.get(state_keys.PREDICT_FOCUS), sd=sd,
+                           calibrated_on=calibrated_on)
         if not np.isnan(fractions[pick]).any():
             st.subheader("Where the model looks")
             show_saliency(run_path, model, gset.files[pick],
@@ -148,7 +150,8 @@ with tab_own:
             top = int(top_answer(values[None, :])[0])
             c_bars = show_upload_bars(upload.getvalue(), upload.name, blank_unlearned(values, learned),
                                       SHORT_LABELS[VOTE_COLUMNS[top]], float(values[top]),
-                                      sd=blank_unlearned(outputs[n9 + 1:], learned), top_p=float(outputs[n9]))
+                                      sd=blank_unlearned(outputs[n9 + 1:], learned), top_p=float(outputs[n9]),
+                                      calibrated_on=calibrated_on)
             c_bars.caption(f"Model {md_escape(run['run_id'])}. "
                            + framing_caption(model.crop_fraction, model.image_size))
             with st.expander("What the model sees after framing"):

@@ -41,11 +41,13 @@ def _galaxy_table(table: pd.DataFrame, key: str, labelled: bool):
 
 
 def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, failed: list[tuple[str, str]],
-                learned: np.ndarray, key: str, focus_id: str | None = None, sd: np.ndarray | None = None) -> int:
+                learned: np.ndarray, key: str, focus_id: str | None = None, sd: np.ndarray | None = None,
+                calibrated_on: str = "held-out galaxies") -> int:
     """Counts, unusable images, the galaxy table and the selected (or first) galaxy with its bars.
 
     ``focus_id``: a galaxy to show while no table row is selected ("More like this"); ``sd`` (N, 9):
-    one standard deviation per fraction, drawn as intervals. Returns its row in ``table``.
+    one standard deviation per fraction, drawn as intervals; ``calibrated_on``: where the run's TOP_P was
+    fitted, for the caption. Returns its row in ``table``.
     """
     kinds = pd.Series(gset.label_kind()).value_counts()
     st.write(f"**{len(gset):,} galaxies** ({md_escape(gset.name)}) · human labels: "
@@ -84,7 +86,7 @@ def show_galaxy(gset: GalaxySet, table: pd.DataFrame, fractions: np.ndarray, fai
                                       errors=errors), key="predict_galaxy_bars")
     if errors is not None and np.isfinite(errors["model"]).any():
         c_bars.caption(INTERVAL_NOTE)
-    _galaxy_facts(c_img, c_bars, g, cd, gset.label_kind()[pick])
+    _galaxy_facts(c_img, c_bars, g, cd, gset.label_kind()[pick], calibrated_on)
     return pick
 
 
@@ -93,17 +95,18 @@ INTERVAL_NOTE = ("Black whiskers: ±1 standard deviation over the model's sample
                  "masks, and the 8 views with test-time augmentation): how much the model itself wavers.")
 
 
-def sure_words(top_p: float) -> str:
-    """TOP_P in words for a caption ("" when unknown)."""
+def sure_words(top_p: float, calibrated_on: str = "held-out galaxies") -> str:
+    """TOP_P in words for a caption ("" when unknown); ``calibrated_on``: where it was fitted
+    (:meth:`core.inference.calibration.RunCalibration.origin`)."""
     if not np.isfinite(top_p):
         return ""
     return (f"Probability that the volunteers' top answer is the model's: **{top_p:.0%}** "
-            "(calibrated on held-out galaxies: Compare models shows how well).")
+            f"(calibrated on {md_escape(calibrated_on)}: Compare models shows how well).")
 
 
-def _galaxy_facts(c_img, c_bars, g: pd.Series, class_derived: bool, label_kind: str) -> None:
+def _galaxy_facts(c_img, c_bars, g: pd.Series, class_derived: bool, label_kind: str, calibrated_on: str) -> None:
     if np.isfinite(g.get("TOP_P", np.nan)):
-        c_img.caption(sure_words(float(g["TOP_P"])))
+        c_img.caption(sure_words(float(g["TOP_P"]), calibrated_on))
     d = g["DISAGREEMENT"]
     if np.isnan(d):
         c_img.caption(f"Model's top answer: {ANSWER_WORDS.get(g['MODEL_TOP'], 'not known')}. No human label to "
@@ -122,15 +125,16 @@ def _galaxy_facts(c_img, c_bars, g: pd.Series, class_derived: bool, label_kind: 
 
 
 def show_upload_bars(image: bytes, name: str, values: np.ndarray, top_words: str, top_share: float,
-                     sd: np.ndarray | None = None, top_p: float = float("nan")):
+                     sd: np.ndarray | None = None, top_p: float = float("nan"),
+                     calibrated_on: str = "held-out galaxies"):
     """An uploaded picture, its most likely answer and the model's nine bars (``sd``: +-1 SD intervals,
-    ``top_p``: TOP_P); returns the bars' column."""
+    ``top_p``: TOP_P, fitted on ``calibrated_on``); returns the bars' column."""
     c_img, c_bars = st.columns([1, 2.4])
     c_img.image(image, caption=md_escape(name), width="stretch")
     c_img.metric("Most people would say", top_words)  # the share as plain text: a metric delta draws an arrow
     c_img.caption(f"{top_share:.0%} of the vote, as the model predicts it")
     if np.isfinite(top_p):
-        c_img.caption(sure_words(top_p))
+        c_img.caption(sure_words(top_p, calibrated_on))
     errors = {"model": sd} if sd is not None else None
     c_bars.plotly_chart(fraction_bars([("model", values, MODEL_COLOUR)], blank_text={"model": NOT_LEARNED},
                                       errors=errors), key="predict_upload_bars")

@@ -157,6 +157,16 @@ class RunCalibration:
     def for_tta(self, tta: bool) -> Calibrator | None:
         return self.calibrators.get(TTA if tta else PLAIN)
 
+    def origin(self) -> str:
+        """Where TOP_P was fitted, in words: "the 1,060 validation galaxies of its twin gz1-heldout (demo held
+        none out)" for a copied calibration, else "its 1,060 validation galaxies"."""
+        n = next((int(c.fitted["n"]) for c in self.calibrators.values() if c.fitted.get("n")), None)
+        galaxies = f"{n:,} validation galaxies" if n else "validation galaxies"
+        if self.source.get("copied_to") and self.source.get("run"):
+            return (f"the {galaxies} of its twin {self.source['run']} "
+                    f"({self.source['copied_to']} held none out)")
+        return f"its {galaxies}"
+
 
 def save_calibration(run_dir: str | Path, calibration: RunCalibration) -> Path:
     """Write ``<run_dir>/calibration.json`` atomically."""

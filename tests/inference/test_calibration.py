@@ -110,3 +110,12 @@ def test_a_calibrator_of_the_first_four_features_still_predicts():
     again = type(old).from_dict(json.loads(json.dumps(old.as_dict())), "old calibration.json")
     assert again.features == names
     np.testing.assert_allclose(again.top_p(s), old.top_p(s), rtol=1e-6)
+
+
+def test_origin_says_where_top_p_was_fitted():
+    s, right = synthetic(300, 5)
+    cal = fit_calibrator(s, 17, right)
+    own = RunCalibration({PLAIN: cal}, {"run": "heldout"})
+    assert own.origin() == "its 300 validation galaxies"
+    copied = RunCalibration({PLAIN: cal}, {"run": "heldout", "copied_to": "demo"})
+    assert copied.origin() == "the 300 validation galaxies of its twin heldout (demo held none out)"
