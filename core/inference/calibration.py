@@ -58,8 +58,8 @@ FEATURES: dict[str, Callable[[Spread, int], np.ndarray]] = {
 }
 #: The one-hot top-answer features, as one group (EL, the first raw answer, is the reference).
 TOP_ANSWER_FEATURES: tuple[str, ...] = tuple(f"top_is_{ANSWER_CODES[c]}" for c in RAW_COLUMNS[1:])
-for _k, _name in enumerate(TOP_ANSWER_FEATURES, start=1):
-    FEATURES[_name] = lambda s, n, k=_k: (np.asarray(s.top) == k).astype(float)
+FEATURES.update({name: (lambda s, n, k=k: (np.asarray(s.top) == k).astype(float))
+                 for k, name in enumerate(TOP_ANSWER_FEATURES, start=1)})
 #: The features a new calibrator uses: chosen by cross-validation inside the calibration half alone
 #: (``benchmarks/calibrator_features.py``; the four of the first version were logit_p_top, margin,
 #: logit_agreement and log_sd_top, which calibration files written before may still name).
