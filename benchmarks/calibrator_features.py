@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from benchmarks.uncertainty_eval import calibration_half, held_out_set
 from core.config import REPO_ROOT
@@ -47,10 +46,6 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def subset(s: Spread, keep: np.ndarray) -> Spread:
-    return Spread(**{k: getattr(s, k)[keep] for k in Spread.__dataclass_fields__})
-
-
 def cross_validate(s: Spread, n_samples: int, correct: np.ndarray, names, repeats: int, folds: int):
     from sklearn.model_selection import StratifiedKFold
 
@@ -58,8 +53,8 @@ def cross_validate(s: Spread, n_samples: int, correct: np.ndarray, names, repeat
     for r in range(repeats):
         conf = np.zeros(len(correct))
         for fit, held in StratifiedKFold(folds, shuffle=True, random_state=r).split(correct, correct):
-            cal = fit_calibrator(subset(s, fit), n_samples, correct[fit], names)
-            conf[held] = cal.top_p(subset(s, held))
+            cal = fit_calibrator(s.take(fit), n_samples, correct[fit], names)
+            conf[held] = cal.top_p(s.take(held))
         scores.append((expected_calibration_error(conf, correct), accuracy_at_coverage(conf, correct),
                        auroc(conf, correct)))
     return np.array(scores)
@@ -72,7 +67,6 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     run = load_run(args.model, members=False)
     labels, arrays, human = held_out_set(run, Path(args.shared))
     cal = calibration_half(labels.ids)

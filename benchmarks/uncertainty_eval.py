@@ -108,8 +108,7 @@ def main() -> int:
             conf = s.p_top
         else:
             names = DEFAULT_FEATURES if features == "all" else features
-            sub = type(s)(s.sd[cal], s.top[cal], s.p_top[cal], s.margin[cal], s.agreement[cal])
-            calibrator = fit_calibrator(sub, n_samples, correct[cal], names)
+            calibrator = fit_calibrator(s.take(cal), n_samples, correct[cal], names)
             conf = calibrator.top_p(s)
         sc = score(result.point[test], labels.targets[test], labels.class_derived[test])
         rows.append((name, sc["accuracy"], sc["macro_recall"], expected_calibration_error(conf[test], correct[test]),

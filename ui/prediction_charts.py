@@ -16,6 +16,7 @@ from core.schema import ANSWER_AXIS_LABELS, AXIS_LABELS, CLASS_NAMES, SHORT_LABE
 
 MODEL_COLOUR = "#1f77b4"
 HUMAN_COLOUR = "#ff7f0e"
+CLASS_DERIVED_COLOUR = "#b0b0b0"
 #: One colour per run on every chart of a page (plotly's default cycle without the people's orange).
 RUN_PALETTE = tuple(c.lower() for c in qualitative.D3 if c.lower() != HUMAN_COLOUR.lower())
 
@@ -23,7 +24,6 @@ RUN_PALETTE = tuple(c.lower() for c in qualitative.D3 if c.lower() != HUMAN_COLO
 def run_colours(names: Sequence[str]) -> dict[str, str]:
     """Run name -> colour from :data:`RUN_PALETTE`, in the order given (cycling past its length)."""
     return {name: RUN_PALETTE[k % len(RUN_PALETTE)] for k, name in enumerate(names)}
-CLASS_DERIVED_COLOUR = "#b0b0b0"
 
 
 def rmse_bars(board, colours: dict[str, str] | None = None) -> go.Figure:

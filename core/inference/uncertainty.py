@@ -111,6 +111,10 @@ class Spread:
     margin: np.ndarray
     agreement: np.ndarray
 
+    def take(self, index: np.ndarray) -> Spread:
+        """The rows ``index`` (integer positions or a boolean mask) of every field."""
+        return Spread(self.sd[index], self.top[index], self.p_top[index], self.margin[index], self.agreement[index])
+
 
 def spread(result: SampleSet) -> Spread:
     """The per-galaxy spread of a :class:`SampleSet`."""

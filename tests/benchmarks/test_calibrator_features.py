@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.calibrator_features import CANDIDATES, cross_validate, subset
+from benchmarks.calibrator_features import CANDIDATES, cross_validate
 from core.inference.calibration import FEATURES
 from core.inference.uncertainty import Spread
 
@@ -27,8 +27,8 @@ def test_knowing_the_answer_kind_ranks_better_out_of_fold():
     assert with_kind[:, 2].mean() > plain[:, 2].mean() + 0.05
 
 
-def test_every_candidate_names_known_features_and_subset_keeps_rows_aligned():
+def test_every_candidate_names_known_features_and_take_keeps_rows_aligned():
     assert all(set(names) <= set(FEATURES) for names in CANDIDATES.values())
     s, _ = spreads(10, 1)
-    part = subset(s, np.array([2, 5]))
+    part = s.take(np.array([2, 5]))
     assert list(part.top) == [s.top[2], s.top[5]] and part.sd.shape == (2, 9)
