@@ -17,7 +17,12 @@ by a parametric bootstrap on real Table-2 rows:
   recall it would score on a set with the class mix of ``--mix`` (a labels.csv with
   CLASS_NAME, e.g. ../shared/data/gz1_images_423px/labels.csv), are printed;
 * spin: on the drawn panels whose top answer is CW or ACW, the share where the model's
-  P_CW > P_ACW matches (the GZ1 spin accuracy on class-derived labels).
+  P_CW > P_ACW matches (the GZ1 spin accuracy on class-derived labels);
+* how sure (issue 20's figures): the same perfect model's confidence ranked over the drawn
+  panels, resampled to the class mix: its accuracy on the 80 % most certain and its AUROC for
+  right vs wrong, for two confidences: the *ideal* one, P(a panel's top answer = argmax p),
+  estimated from ``--draws`` further independent panels (the best ranking there is), and
+  max p, the largest fraction (what the baseline reads).
 
 TABLE2_CSV defaults to the 695 real rows in data/sample (picked by a join query, not at
 random). The plug-in p is itself a noisy panel, which overstates the ceiling; a bootstrap
@@ -33,10 +38,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.inference.confidence_scores import QUOTED_COVERAGE, accuracy_at_coverage, auroc
 from core.schema import CLASS_NAMES, RAW_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 CW, ACW = RAW_COLUMNS.index("P_CW"), RAW_COLUMNS.index("P_ACW")
+#: (row, panel) pairs resampled to the class mix for the how-sure figures.
+MIX_SAMPLES = 200_000
+#: The two confidences of the perfect model scored for how sure (see the module docstring).
+CONFIDENCES = ("ideal", "max p")
+#: The how-sure keys of ``ceiling``'s result.
+HOW_SURE_NAMES = {"acc80": f"acc. on {QUOTED_COVERAGE:.0%} most certain", "auroc": "AUROC right vs wrong"}
+HOW_SURE = tuple(f"{what} {c}" for what in HOW_SURE_NAMES for c in CONFIDENCES)
 
 
 def panels(p: np.ndarray, n: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,7 +82,37 @@ def ceiling(table: pd.DataFrame, mix: dict[str, float], draws: int, seed: int) -
     weight = sum(mix.get(c, 0.0) for c in known)
     accuracy = sum(mix.get(c, 0.0) * r for c, r in known.items()) / weight
     return {"recall": recall, "accuracy": accuracy, "macro_recall": float(np.mean(list(known.values()))),
-            "spin": spin, "spin_panels": float(spin_drawn.sum() / draws)}
+            "spin": spin, "spin_panels": float(spin_drawn.sum() / draws),
+            **how_sure(p, n, labels, mix, draws, np.random.default_rng(seed + 10_000))}
+
+
+def how_sure(p: np.ndarray, n: np.ndarray, labels: np.ndarray, mix: dict[str, float], draws: int,
+             rng: np.random.Generator) -> dict:
+    """``acc80 <confidence>`` and ``auroc <confidence>`` of the perfect model over the (row, panel)
+    pairs of ``labels``, resampled so that each label class carries its ``mix`` share.
+
+    The ideal confidence is estimated from ``draws`` panels independent of ``labels``, so ranking
+    and scoring never share a draw.
+    """
+    answer = p.argmax(axis=1)
+    ideal = (panels(p, n, draws, rng) == answer[:, None]).mean(axis=1)
+    confidence = {"ideal": ideal, "max p": p.max(axis=1)}
+    flat = labels.ravel()
+    weight = np.zeros(len(flat))
+    for k, name in enumerate(CLASS_NAMES):
+        drawn = flat == k
+        if drawn.any():
+            weight[drawn] = mix.get(name, 0.0) / drawn.sum()
+    if weight.sum() <= 0:
+        return dict.fromkeys(HOW_SURE)
+    pick = rng.choice(len(flat), size=MIX_SAMPLES, p=weight / weight.sum())
+    row = pick // labels.shape[1]
+    correct = flat[pick] == answer[row]
+    out = {}
+    for c in CONFIDENCES:
+        out[f"acc80 {c}"] = accuracy_at_coverage(confidence[c][row], correct, QUOTED_COVERAGE)
+        out[f"auroc {c}"] = auroc(confidence[c][row], correct)
+    return out
 
 
 def corrected(table: pd.DataFrame, plug_in: dict, mix: dict[str, float], draws: int, seed: int,
@@ -97,7 +140,7 @@ def corrected(table: pd.DataFrame, plug_in: dict, mix: dict[str, float], draws: 
 
     return {"recall": {c: (fix(rec, lambda a, c=c: a["recall"][c][0]), labelled)
                        for c, (rec, labelled) in plug_in["recall"].items()},
-            **{k: fix(plug_in[k], lambda a, k=k: a[k]) for k in ("accuracy", "macro_recall", "spin")}}
+            **{k: fix(plug_in[k], lambda a, k=k: a[k]) for k in ("accuracy", "macro_recall", "spin", *HOW_SURE)}}
 
 
 def main() -> int:
@@ -145,6 +188,10 @@ def main() -> int:
     print(f"\n{'accuracy at that mix':<39}{f(r['accuracy']):>9}{f(c['accuracy']):>11}")
     print(f"{'macro recall (classes with labels)':<39}{f(r['macro_recall']):>9}{f(c['macro_recall']):>11}")
     print(f"{'spin accuracy (CW/ACW labels)':<39}{f(r['spin']):>9}{f(c['spin']):>11}")
+    for key in HOW_SURE:
+        what, conf = key.split(" ", 1)
+        label = f"{HOW_SURE_NAMES[what]}, {conf}"
+        print(f"{label:<39}{f(r[key]):>9}{f(c[key]):>11}")
     return 0
 
 

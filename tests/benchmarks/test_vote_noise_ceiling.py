@@ -54,4 +54,17 @@ def test_the_real_sample_runs_from_the_command_line(capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["vote_noise_ceiling.py", "--draws", "50", "--rounds", "2"])
     assert ceiling_module.main() == 0
     out = capsys.readouterr().out
-    assert "695 galaxies" in out and "accuracy at that mix" in out
+    assert "695 galaxies" in out and "accuracy at that mix" in out and "AUROC right vs wrong, ideal" in out
+
+
+def test_how_sure_ranks_clear_leads_above_close_calls():
+    # half the galaxies unanimous, half a 55/45 split of 20 votes: every miss is a close call,
+    # so the most certain 80 % holds all the unanimous ones and the misses rank last
+    table = _table([(20, {"P_EL": 1.0})] * 10 + [(20, {"P_EL": 0.55, "P_EDGE": 0.45})] * 10)
+    r = ceiling_module.ceiling(table, {"ELLIPTICAL": 0.7, "EDGE_ON": 0.3}, draws=400, seed=4)
+    assert r["accuracy"] < 0.9
+    for conf in ceiling_module.CONFIDENCES:
+        assert r[f"acc80 {conf}"] > r["accuracy"]
+        assert r[f"auroc {conf}"] > 0.6
+    unanimous = ceiling_module.ceiling(_table([(20, {"P_EL": 1.0})] * 3), {"ELLIPTICAL": 1.0}, draws=50, seed=0)
+    assert unanimous["acc80 ideal"] == 1.0 and unanimous["auroc ideal"] is None  # nothing wrong to tell apart
