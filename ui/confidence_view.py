@@ -6,9 +6,11 @@ scores from :mod:`core.inference.confidence_scores`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.inference.calibration import MIX_SHIFT_LIMIT, answer_mix, mix_distance
 from core.inference.confidence_scores import (
     QUOTED_COVERAGE,
     confidence_report,
@@ -16,10 +18,31 @@ from core.inference.confidence_scores import (
     top_answer_outcomes,
 )
 from core.inference.galaxy_sets import GalaxySet
+from core.schema import RAW_INDEX, SHORT_LABELS
 from core.scoring import MIN_RELIABLE_N
-from ui.model_cache import uncertainty_for
+from ui.model_cache import model_for, uncertainty_for
 from ui.plain_text import md_escape
 from ui.prediction_charts import coverage_figure, reliability_figure
+
+
+def mix_words(mix: dict[str, float], codes: list[str]) -> str:
+    """ "69% elliptical, 16% edge-on, 8% anticlockwise spiral" for ``codes`` (EL, EDGE, ...) of ``mix``."""
+    return ", ".join(f"{mix.get(c, 0.0):.0%} {SHORT_LABELS['P_' + c]}" for c in codes)
+
+
+def mix_shift_note(fitted: dict[str, float] | None, scored_top) -> str | None:
+    """Why TOP_P may not hold on this set: it was fitted on another answer mix. None when the mixes are alike,
+    or when the calibration does not record its mix. ``scored_top``: the volunteers' top answers scored."""
+    if not fitted or len(scored_top) == 0:
+        return None
+    scored = answer_mix(scored_top)
+    if mix_distance(fitted, scored) <= MIX_SHIFT_LIMIT:
+        return None
+    codes = sorted(fitted, key=lambda c: -fitted[c])[:3]
+    return (f"TOP_P was fitted on galaxies whose volunteers' top answers were {mix_words(fitted, codes)}; the "
+            f"{len(scored_top):,} scored here are {mix_words(scored, codes)}. A calibration holds for the answer mix "
+            "it was fitted on, so on this set the ECE and the reliability curve measure the change of mix as well as "
+            "the model.")
 
 
 def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, fractions: dict, tta: bool,
@@ -36,14 +59,20 @@ def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, f
                "(fitted on each run's validation galaxies). On a well-calibrated run the points lie on the dotted diagonal; "
                "the coverage curve shows the accuracy when only the most certain galaxies are answered.")
     reports, curves, rows, missing = [], [], [], []
+    notes: dict[str, list[str]] = {}  # the same note for runs sharing a calibration (demo and its twin)
     targets = gset.targets[scored_mask]
     for path, name in runs:
         top_p, _sd = uncertainty_for(path, gset, tta)
-        _, conf, correct = top_answer_outcomes(top_p[scored_mask], fractions[path][scored_mask], targets)
+        answered, conf, correct = top_answer_outcomes(top_p[scored_mask], fractions[path][scored_mask], targets)
         if len(conf) == 0:
             missing.append(name)
             continue
         rep = confidence_report(conf, correct)
+        calibration = model_for(path).calibration
+        note = mix_shift_note(calibration.answer_mix() if calibration is not None else None,
+                              np.argmax(targets[answered][:, list(RAW_INDEX)], axis=1))
+        if note:
+            notes.setdefault(note, []).append(name)
         reports.append((name, rep))
         curves.append((name, *coverage_curve(conf, correct)))
         rows.append({"run": name, "self-scored": name in self_scored, "galaxies": rep["n"], "accuracy": rep["accuracy"], "ECE": rep["ece"],
@@ -74,6 +103,9 @@ def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, f
         if small:
             st.warning(f"Fewer than {MIN_RELIABLE_N} galaxies with a top answer for {', '.join(map(md_escape, small))}: "
                        "calibration figures from so few mean little.", icon=":material/warning:")
+        if notes:
+            st.info("\n\n".join(f"{', '.join(f'**{md_escape(n)}**' for n in names)}: {note}"
+                                  for note, names in notes.items()), icon=":material/balance:")
         left, right = st.columns(2)
         left.plotly_chart(reliability_figure(reports, colours), key="compare_reliability")
         right.plotly_chart(coverage_figure(curves, colours), key="compare_coverage")

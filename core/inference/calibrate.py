@@ -79,7 +79,7 @@ def calibrate_run(run_dir: str | Path, progress: Callable[[str], None] = lambda 
         progress(f"predicting {len(human)} validation galaxies ({key})")
         result = sample_prepared(run.nets, arrays, tta=tta, masks=run.head_dropout_masks())
         s = spread(result)
-        calibrators[key] = fit_calibrator(s, result.samples.shape[0], s.top == human)
+        calibrators[key] = fit_calibrator(s, result.samples.shape[0], s.top == human, human_top=human)
     cal = RunCalibration(calibrators, {"run": run.run_dir.name, "galaxies": "its validation split",
                                        "uncertainty": run.uncertainty_source, "members": len(run.nets),
                                        "mc_samples": run.mc_samples})

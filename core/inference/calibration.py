@@ -122,11 +122,32 @@ class Calibrator:
 
 #: Fewest validation galaxies with a top answer, and fewest wrong/right ones, a calibrator is fitted on.
 MIN_FIT_GALAXIES, MIN_FIT_CLASS = 50, 5
+#: Total-variation distance between the volunteers' answer mix a calibrator was fitted on and a scored
+#: set's, from which TOP_P is said not to carry over. A calibration holds for the mix it was fitted on
+#: (under label shift the same TOP_P is right more or less often); a set picked to balance the answers,
+#: like the built-in demo set (21 % elliptical against GZ1's 69 %), lies far from GZ1's mix.
+MIX_SHIFT_LIMIT = 0.2
+
+
+def answer_mix(human_top) -> dict[str, float]:
+    """Share of each raw answer among ``human_top`` (indices into RAW_COLUMNS), keyed by code (EL, CW, ...)."""
+    top = np.asarray(human_top, dtype=int).ravel()
+    n = max(1, len(top))
+    return {ANSWER_CODES[c]: float((top == k).sum() / n) for k, c in enumerate(RAW_COLUMNS)}
+
+
+def mix_distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Total-variation distance of two answer mixes: half the summed absolute differences (0 same, 1 disjoint)."""
+    return 0.5 * sum(abs(float(a.get(k, 0.0)) - float(b.get(k, 0.0))) for k in ANSWER_CODES.values())
 
 
 def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
-                   names: Sequence[str] = DEFAULT_FEATURES) -> Calibrator:
-    """Fit TOP_P on galaxies whose ``correct`` (top answer right) is known; CalibrationError if too few."""
+                   names: Sequence[str] = DEFAULT_FEATURES, human_top: np.ndarray | None = None) -> Calibrator:
+    """Fit TOP_P on galaxies whose ``correct`` (top answer right) is known; CalibrationError if too few.
+
+    ``human_top`` (the volunteers' top answers, indices into RAW_COLUMNS), when given, is recorded as
+    ``fitted["answer_mix"]``, so a set scored later can be told whether it shares that mix.
+    """
     from sklearn.linear_model import LogisticRegression
 
     from core.inference.confidence_scores import expected_calibration_error
@@ -144,6 +165,8 @@ def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
                      int(n_samples))
     cal.fitted = {"n": n, "accuracy": n_right / n, "ece_on_fit": expected_calibration_error(cal.top_p(s), correct),
                   "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if human_top is not None:
+        cal.fitted["answer_mix"] = answer_mix(human_top)
     return cal
 
 
@@ -156,6 +179,16 @@ class RunCalibration:
 
     def for_tta(self, tta: bool) -> Calibrator | None:
         return self.calibrators.get(TTA if tta else PLAIN)
+
+    def answer_mix(self) -> dict[str, float] | None:
+        """The volunteers' answer mix of the galaxies TOP_P was fitted on (code -> share), or None where the file
+        does not record it (files written before it was recorded)."""
+        for c in self.calibrators.values():
+            mix = c.fitted.get("answer_mix")
+            if isinstance(mix, Mapping) and set(mix) <= set(ANSWER_CODES.values()) \
+                    and all(isinstance(v, int | float) and 0 <= v <= 1 for v in mix.values()):
+                return {k: float(v) for k, v in mix.items()}
+        return None
 
     def origin(self) -> str:
         """Where TOP_P was fitted, in words: "the 1,060 validation galaxies of its twin gz1-heldout (demo held

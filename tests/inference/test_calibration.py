@@ -10,13 +10,16 @@ import pytest
 
 from core.inference.calibration import (
     CALIBRATION_NAME,
+    MIX_SHIFT_LIMIT,
     PLAIN,
     TOP_ANSWER_FEATURES,
     TTA,
     CalibrationError,
     RunCalibration,
+    answer_mix,
     fit_calibrator,
     load_calibration,
+    mix_distance,
     save_calibration,
 )
 from core.inference.confidence_scores import expected_calibration_error
@@ -119,3 +122,29 @@ def test_origin_says_where_top_p_was_fitted():
     assert own.origin() == "its 300 validation galaxies"
     copied = RunCalibration({PLAIN: cal}, {"run": "heldout", "copied_to": "demo"})
     assert copied.origin() == "the 300 validation galaxies of its twin heldout (demo held none out)"
+
+
+def test_the_answer_mix_it_was_fitted_on_is_kept_and_compared():
+    s, right = synthetic(400, 6)
+    human = np.array([0] * 280 + [3] * 80 + [1] * 40)  # 70 % EL, 20 % EDGE, 10 % CW
+    cal = fit_calibrator(s, 17, right, human_top=human)
+    assert cal.fitted["answer_mix"] == pytest.approx({"EL": 0.7, "CW": 0.1, "ACW": 0.0, "EDGE": 0.2, "DK": 0.0,
+                                                       "MG": 0.0})
+    back = type(cal).from_dict(json.loads(json.dumps(cal.as_dict())), "calibration.json")
+    mix = RunCalibration({PLAIN: back}, {}).answer_mix()
+    assert mix == pytest.approx(cal.fitted["answer_mix"])
+    balanced = answer_mix(np.repeat(np.arange(6), 10))  # a set picked to balance the answers
+    assert mix_distance(mix, mix) == 0.0
+    assert mix_distance(mix, balanced) == pytest.approx(0.5 * (abs(0.7 - 1 / 6) + abs(0.1 - 1 / 6) + 3 / 6
+                                                               + abs(0.2 - 1 / 6)))
+    assert mix_distance(mix, balanced) > MIX_SHIFT_LIMIT > mix_distance(mix, answer_mix(human[::2]))
+    assert mix_distance({"EL": 1.0}, {"MG": 1.0}) == 1.0
+
+
+def test_a_file_without_a_valid_answer_mix_says_so():
+    s, right = synthetic(300, 7)
+    assert RunCalibration({PLAIN: fit_calibrator(s, 17, right)}, {}).answer_mix() is None  # written before
+    odd = fit_calibrator(s, 17, right)
+    for bad in ({"EL": "most"}, {"SPIRAL": 1.0}, {"EL": 1.5}, [0.5, 0.5]):
+        odd.fitted["answer_mix"] = bad
+        assert RunCalibration({PLAIN: odd}, {}).answer_mix() is None

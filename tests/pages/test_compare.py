@@ -164,8 +164,9 @@ def test_a_damaged_model_file_is_named_and_does_not_take_the_page_down(models_di
         assert at.dataframe[0].value["run"].tolist() == ["demo"]
 
 
-def _calibrate_synthetically(run: Path) -> None:
-    """A calibration.json fitted on made-up spreads (the page only draws what TOP_P says)."""
+def _calibrate_synthetically(run: Path, human_top=None) -> None:
+    """A calibration.json fitted on made-up spreads (the page only draws what TOP_P says); ``human_top``: the
+    volunteers' answers it records as its answer mix."""
     import numpy as np
 
     from core.inference.calibration import PLAIN, TTA, RunCalibration, fit_calibrator, save_calibration
@@ -176,7 +177,7 @@ def _calibrate_synthetically(run: Path) -> None:
     p_top = rng.uniform(0.2, 1, n)
     s = Spread(sd=rng.uniform(0, 0.1, (n, 9)), top=np.zeros(n, int), p_top=p_top, margin=p_top / 2,
                agreement=p_top)
-    cal = fit_calibrator(s, 1 + MC_SAMPLES, rng.uniform(0, 1, n) < p_top)
+    cal = fit_calibrator(s, 1 + MC_SAMPLES, rng.uniform(0, 1, n) < p_top, human_top=human_top)
     save_calibration(run, RunCalibration({PLAIN: cal, TTA: cal}, {"run": run.name}))
 
 
@@ -212,3 +213,30 @@ def test_how_sure_sets_self_scored_runs_apart_and_keeps_run_colours(models_dir: 
     colour = {t["name"]: t["marker"]["color"] for t in rmse["data"]}
     assert [t["line"]["color"] for t in coverage["data"]] == [colour["split"], colour["demo"]]
     assert [t["marker"]["color"] for t in reliability["data"]] == [colour["split"], colour["demo"]]
+
+
+def test_a_calibration_fitted_on_another_answer_mix_is_pointed_out(models_dir: Path):
+    import numpy as np
+
+    _calibrate_synthetically(make_run(models_dir / "mergers", seed=0, dropout=0.2), human_top=np.full(400, 5))
+    _calibrate_synthetically(make_run(models_dir / "unrecorded", seed=1, dropout=0.2))  # a file from before
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [i.value for i in at.info if "answer mix" in i.value]
+    assert len(notes) == 1 and notes[0].startswith("**mergers**: TOP_P was fitted on galaxies whose volunteers' "
+                                                   "top answers were 100% merger")
+    assert "unrecorded" not in notes[0] and "the 8 scored here are" in notes[0]
+
+
+def test_alike_answer_mixes_need_no_note():
+    import numpy as np
+
+    from core.inference.calibration import answer_mix
+    from ui.confidence_view import mix_shift_note
+
+    human = np.array([0] * 70 + [3] * 20 + [1] * 10)
+    assert mix_shift_note(answer_mix(human), human[::3]) is None
+    assert mix_shift_note(None, human) is None and mix_shift_note(answer_mix(human), human[:0]) is None
+    note = mix_shift_note(answer_mix(human), np.repeat(np.arange(6), 5))
+    assert note.startswith("TOP_P was fitted on galaxies whose volunteers' top answers were 70% elliptical, "
+                           "20% edge-on, 10% clockwise spiral; the 30 scored here are 17% elliptical")
