@@ -16,6 +16,10 @@ numbers it reads. Features (:data:`FEATURES`):
 * ``logit_p_second``: logit of the second largest raw fraction;
 * ``top_is_<ANSWER>``: 1 where the top answer is that raw answer (CW, ACW, EDGE, DK, MG; EL is
   the reference), so each kind of answer may be trusted differently.
+
+A calibration holds for the mix of answers it was fitted on: each calibrator records the
+volunteers' answer mix of its galaxies (``fitted["answer_mix"]``), and :func:`mix_distance`
+tells how far a scored set's mix lies from it (:data:`MIX_SHIFT_LIMIT`).
 """
 
 from __future__ import annotations
