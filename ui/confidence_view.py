@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.inference.calibration import MIX_SHIFT_LIMIT, answer_mix, mix_distance
+from core.inference.calibration import mix_shift
 from core.inference.confidence_scores import (
     QUOTED_COVERAGE,
     confidence_report,
@@ -31,18 +31,17 @@ def mix_words(mix: dict[str, float], codes: list[str]) -> str:
 
 
 def mix_shift_note(fitted: dict[str, float] | None, scored_top) -> str | None:
-    """Why TOP_P may not hold on this set: it was fitted on another answer mix. None when the mixes are alike,
-    or when the calibration does not record its mix. ``scored_top``: the volunteers' top answers scored."""
-    if not fitted or len(scored_top) == 0:
+    """Why TOP_P may not hold on this set: it was fitted on another answer mix (:func:`mix_shift`). None when
+    the mixes are alike, or when the calibration does not record its mix. ``scored_top``: the volunteers'
+    top answers scored."""
+    shift = mix_shift(fitted, scored_top)
+    if shift is None:
         return None
-    scored = answer_mix(scored_top)
-    if mix_distance(fitted, scored) <= MIX_SHIFT_LIMIT:
-        return None
-    codes = sorted(fitted, key=lambda c: -fitted[c])[:3]
-    return (f"TOP_P was fitted on galaxies whose volunteers' top answers were {mix_words(fitted, codes)}; the "
-            f"{len(scored_top):,} scored here are {mix_words(scored, codes)}. A calibration holds for the answer mix "
-            "it was fitted on, so on this set the ECE and the reliability curve measure the change of mix as well as "
-            "the model.")
+    codes = sorted(shift["fitted"], key=lambda c: -shift["fitted"][c])[:3]
+    return (f"TOP_P was fitted on galaxies whose volunteers' top answers were {mix_words(shift['fitted'], codes)}; "
+            f"the {len(scored_top):,} scored here are {mix_words(shift['scored'], codes)}. A calibration holds for "
+            "the answer mix it was fitted on, so on this set the ECE and the reliability curve measure the change of "
+            "mix as well as the model.")
 
 
 def show_confidence(runs: list[tuple[str, str]], gset: GalaxySet, scored_mask, fractions: dict, tta: bool,

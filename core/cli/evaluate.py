@@ -3,8 +3,10 @@
 Labels may be vote fractions, partial fractions or a class column (class-derived
 rows are counted and named as such). Prints a table, or with ``--json`` one JSON
 object with at least ``n``, ``accuracy``, ``macro_recall``, ``spin_accuracy``
-(null when the set has no spirals with a spin vote) and ``rmse`` (per column,
-over vote-fraction labels present). Uses the same inference path as the
+(null when the set has no spirals with a spin vote), ``rmse`` (per column,
+over vote-fraction labels present) and ``top_p`` (TOP_P's ECE, accuracy on the 80 % most
+certain and AUROC, and ``mix_shift`` when the set's answer mix is far from the one TOP_P was
+fitted on; null without a calibration). Uses the same inference path as the
 Predict page (:mod:`core.inference.predict`).
 """
 
@@ -16,6 +18,7 @@ import sys
 
 from core.exit_codes import ExitCode, epilog
 from core.images.crop import add_crop_option
+from core.inference.confidence_scores import QUOTED_COVERAGE
 from core.inference.learned import NOT_LEARNED
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
 
@@ -46,6 +49,22 @@ def _fmt(v: float | None, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.4f}"
 
 
+def how_sure_lines(t: dict | None) -> list[str]:
+    """The table's TOP_P lines: how sure the run was, and whether its calibration fits these galaxies' mix."""
+    if t is None:
+        return ["TOP_P        n/a (no calibration for this way of predicting: python -m core calibrate --model RUN)"]
+    lines = [f"TOP_P        ECE {_fmt(t['ece'])}, accuracy on the {QUOTED_COVERAGE:.0%} most certain "
+             f"{_fmt(t['accuracy_at_80'], True)}, AUROC right vs wrong {_fmt(t['auroc'])} (n = {t['n']})",
+             f"             calibrated on {t['calibrated_on']}"]
+    shift = t.get("mix_shift")
+    if shift:
+        mix = ", ".join(f"{code} {shift['fitted'].get(code, 0):.0%} -> {shift['scored'].get(code, 0):.0%}"
+                        for code in sorted(shift["fitted"], key=lambda c: -shift["fitted"][c])[:3])
+        lines += [f"             note: these galaxies' answer mix lies {shift['distance']:.2f} from the one it was "
+                  f"fitted on ({mix});", "             a calibration holds for the mix it was fitted on"]
+    return lines
+
+
 def format_table(r: dict) -> str:
     kinds = ", ".join(f"{k}: {v}" for k, v in r["label_kinds"].items())
     lines = [
@@ -69,6 +88,7 @@ def format_table(r: dict) -> str:
             lines.append(f"{col:<16}{NOT_LEARNED:>13}   (no training label: the model's value is not reported)")
         else:
             lines.append(f"{col:<16}{_fmt(r['rmse'][col]):>13}{_fmt(cd.get(col)):>22}")
+    lines += ["", *how_sure_lines(r.get("top_p"))]
     if r["n_class_derived"]:
         column = (r.get("join") or {}).get("class_column") or "a class column"
         lines.append(f"\n{r['n_class_derived']} labels are class-derived (one-hot from {column}), not vote "

@@ -145,6 +145,17 @@ def mix_distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return 0.5 * sum(abs(float(a.get(k, 0.0)) - float(b.get(k, 0.0))) for k in ANSWER_CODES.values())
 
 
+def mix_shift(fitted: Mapping[str, float] | None, human_top) -> dict | None:
+    """``{"distance", "fitted", "scored"}`` when the volunteers' top answers ``human_top`` (indices into
+    RAW_COLUMNS) lie more than :data:`MIX_SHIFT_LIMIT` from the mix TOP_P was fitted on; None when the mixes
+    are alike, the fitted mix is unrecorded, or there is nothing scored."""
+    if not fitted or len(human_top) == 0:
+        return None
+    scored = answer_mix(human_top)
+    distance = mix_distance(fitted, scored)
+    return {"distance": distance, "fitted": dict(fitted), "scored": scored} if distance > MIX_SHIFT_LIMIT else None
+
+
 def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
                    names: Sequence[str] = DEFAULT_FEATURES, human_top: np.ndarray | None = None) -> Calibrator:
     """Fit TOP_P on galaxies whose ``correct`` (top answer right) is known; CalibrationError if too few.

@@ -30,6 +30,7 @@ from core.inference.calibration import RunCalibration, load_calibration
 from core.inference.ensemble import check_compatible, member_dirs
 from core.inference.learned import learned_mask
 from core.inference.uncertainty import MC_SAMPLES, head_masks, sample_prepared, spread
+from core.schema import RAW_INDEX, VOTE_COLUMNS
 from core.training.augment import DIHEDRAL_GROUP, dihedral, swap_spin
 from core.training.checkpoint import (
     CONFIG_NAME,
@@ -225,13 +226,17 @@ def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str
     """Score ``run`` on a labelled image set (any label form) through the inference path.
 
     Images are prepared with :func:`core.images.preprocess.prepare_image` (via the disk
-    cache) and predicted with :meth:`LoadedModel.predict_prepared`. ``ids``
-    restricts scoring to those IDs (e.g. a held-out split). Returns
+    cache) and predicted with :meth:`LoadedModel.predict_outputs_prepared`, as ``gz predict`` does.
+    ``ids`` restricts scoring to those IDs (e.g. a held-out split). Returns
     :func:`core.scoring.score`'s dict (no RMSE for columns the run never learned) plus
-    ``join`` (the dataset summary),
-    ``crop_fraction``, ``tta`` and ``label_kinds``.
+    ``join`` (the dataset summary), ``crop_fraction``, ``tta``, ``label_kinds`` and ``top_p``:
+    how TOP_P fared on the galaxies with all six answers known (n, accuracy, ece,
+    accuracy_at_80, auroc, ``calibrated_on`` in words, ``mix_shift`` from
+    :func:`core.inference.calibration.mix_shift`), None without a calibration for this way of predicting.
     """
     from core.images.preprocess import cached_arrays
+    from core.inference.calibration import mix_shift
+    from core.inference.confidence_scores import confidence_report, top_answer_outcomes
     from core.labels.join import load_labelled_set
     from core.scoring import score
 
@@ -244,8 +249,17 @@ def evaluate_labelled_set(run: LoadedModel, catalog: str | Path, images_dir: str
         labels = labels.subset(np.flatnonzero(keep))
         files = [f for f, k in zip(files, keep, strict=False) if k]
     arrays = cached_arrays(files, run.image_size, crop)
-    pred = run.predict_prepared(arrays, tta=tta)
+    outputs = run.predict_outputs_prepared(arrays, tta=tta)
+    pred, top_p = outputs[:, :len(VOTE_COLUMNS)], outputs[:, len(VOTE_COLUMNS)]
     result = score(pred, labels.targets, labels.class_derived, learned=run.learned)
+    answered, conf, correct = top_answer_outcomes(top_p, pred, labels.targets)
+    how_sure = None
+    if len(conf):
+        report = confidence_report(conf, correct)
+        human = np.argmax(labels.targets[answered][:, list(RAW_INDEX)], axis=1)
+        how_sure = {**{k: report[k] for k in ("n", "accuracy", "ece", "accuracy_at_80", "auroc")},
+                    "calibrated_on": run.calibration.origin(),
+                    "mix_shift": mix_shift(run.calibration.answer_mix(), human)}
     result.update(join=join.summary(), crop_fraction=crop, tta=tta, label_kinds=labels.counts(),
-                  model=str(run.run_dir))
+                  model=str(run.run_dir), top_p=how_sure)
     return result

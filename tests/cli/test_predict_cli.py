@@ -153,5 +153,6 @@ def test_evaluate_reports_baseline_and_leaves_unlearned_columns_out(tmp_path: Pa
     assert f"n = {result['n_top_answer']}; always answering the most common answer:" in table
     assert "P_CS_DEBIASED" in table and "not learned" in table
     assert result["join"]["class_column"] == "CLASS_NAME" and "(one-hot from CLASS_NAME)" in table
+    assert result["top_p"] is None and "TOP_P        n/a (no calibration" in table  # an uncalibrated run
     assert main(["evaluate", "--model", str(tmp_path / "nope"), "--catalog", args[4], "--images", args[6]]) \
         == ExitCode.BAD_INPUT

@@ -58,7 +58,7 @@ def test_page_cli_and_evaluate_agree(demo_env, tmp_path: Path):
     assert sorted(cli.index) == sorted(page.index)
     cli_values = cli.loc[page.index].to_numpy()
     assert np.array_equal(cli_values.astype(np.float32), page.to_numpy().astype(np.float32))
-    # ``python -m core evaluate``'s path (prepared-image cache + predict_prepared): the same scores.
+    # ``python -m core evaluate``'s path (prepared-image cache + predict_outputs_prepared): the same scores.
     model = load_run(run_dir)
     evaluated = evaluate_labelled_set(model, images / "labels.csv", images)
     ours = evaluate_run(model, set_from_catalog_file(images / "labels.csv", images)).scores
