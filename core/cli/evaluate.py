@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "evaluate", help="score a trained model on a labelled set",
         description="Score a trained run (a run folder, or a run's name) on a labelled image set: top-answer accuracy, per-answer "
-                    "recall, clockwise-vs-anticlockwise accuracy on spirals and RMSE per vote column.",
+                    "recall, clockwise-vs-anticlockwise accuracy on spirals, RMSE per vote column and, for a "
+                    "calibrated run, how sure TOP_P was (ECE, accuracy on the 80 % most certain, AUROC).",
         epilog=epilog(), formatter_class=_Formatter)
     p.add_argument("--model", required=True, metavar="RUN", help="run folder with config.json and model.pt, or the name of one of your runs or a shipped one")
     p.add_argument("--catalog", required=True, metavar="CSV", help="labels CSV (any supported form)")
