@@ -49,7 +49,8 @@ def test_local_cluster_equals_single_process_and_continues_a_killed_run(images: 
     assert "2 partitions on LocalCluster of 1 worker process" in err
     out = read_index(multi)
     assert out.ids == ref.ids and len(out.ids) == 7 and BAD not in out.ids  # set order, each ID once
-    np.testing.assert_allclose(out.vectors, ref.vectors, rtol=1e-5, atol=1e-6)
+    # float32 convolutions on other batch sizes differ in the last digits (1.1e-6 seen on a 2-core CI machine)
+    np.testing.assert_allclose(out.vectors, ref.vectors, rtol=1e-4, atol=1e-5)
     assert out.meta == ref.meta and not parts_dir(multi).exists()
     # A later run on one process finds everything done but the refused image.
     assert _embed(images, multi) == ExitCode.FAILED
