@@ -23,7 +23,7 @@ from core.votes.store import (
     session_votes,
     undo_last,
 )
-from tests.votes.writer_process import BASE_ID, cast_votes
+from tests.votes.writer_process import BASE_ID, START_TIMEOUT, cast_votes
 
 GALAXY = "587722982276399181"
 SESSION = "session-aaaa"
@@ -106,9 +106,9 @@ def test_eight_processes_vote_at_once_and_none_is_lost(votes_url):
     workers, per_worker = 8, 200
     make_engine(votes_url).dispose()  # schema first, so the workers only write votes
     ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 8.0  # all workers are imported and connected by then
-    with ctx.Pool(workers) as pool:
-        results = pool.starmap(cast_votes, [(votes_url, w, per_worker, start_at) for w in range(workers)],
+    with ctx.Manager() as manager, ctx.Pool(workers) as pool:
+        start = manager.Barrier(workers)  # all workers imported and connected, then all vote at once
+        results = pool.starmap(cast_votes, [(votes_url, w, per_worker, start) for w in range(workers)],
                                chunksize=1)
     assert results == [per_worker] * workers
     engine = make_engine(votes_url)
@@ -120,13 +120,14 @@ def test_eight_processes_vote_at_once_and_none_is_lost(votes_url):
     assert set(map(tuple, rows)) == expected
 
 
-def _burst(url: str, start_at: float, worker: int) -> list[str]:
-    """One of several processes casting the same session's votes at the same instant: three galaxies
-    every process tries, then two of its own; the session may cast 7 votes a minute."""
+def _burst(url: str, start, worker: int) -> list[str]:
+    """One of several processes casting the same session's votes at the same instant (all released by the
+    Barrier ``start``): three galaxies every process tries, then two of its own; the session may cast 7
+    votes a minute."""
     engine = make_engine(url)
+    engine.connect().close()
     galaxies = [str(BASE_ID + k) for k in range(3)] + [str(BASE_ID + 100 * (worker + 1) + k) for k in range(2)]
-    while time.time() < start_at:
-        time.sleep(0.002)
+    start.wait(START_TIMEOUT)
     outcomes = []
     for galaxy in galaxies:
         try:
@@ -143,9 +144,9 @@ def _burst(url: str, start_at: float, worker: int) -> list[str]:
 def test_racing_requests_of_one_session_cannot_beat_the_checks(votes_url):
     make_engine(votes_url).dispose()
     ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 6.0
-    with ctx.Pool(4) as pool:
-        outcomes = sum(pool.starmap(_burst, [(votes_url, start_at, w) for w in range(4)]), [])
+    with ctx.Manager() as manager, ctx.Pool(4) as pool:
+        start = manager.Barrier(4)
+        outcomes = sum(pool.starmap(_burst, [(votes_url, start, w) for w in range(4)], chunksize=1), [])
     stored = session_votes(make_engine(votes_url), SESSION)
     # 11 different galaxies were tried 20 times: exactly 7 votes (the limit), no galaxy twice
     assert len(stored) == outcomes.count("stored") == 7

@@ -1,8 +1,9 @@
-"""Worker for the concurrency test: one process casting many votes as one session (run with spawn)."""
+"""Worker for the concurrency test: one process casting many votes as one session (run with spawn).
+
+The racing processes meet at a ``multiprocessing.Manager().Barrier``: each connects, waits there until
+all have, and only then votes, so the writes overlap however slowly the processes start."""
 
 from __future__ import annotations
-
-import time
 
 from core.votes.answers import ANSWERS
 from core.votes.store import make_engine, record_vote
@@ -11,11 +12,16 @@ from core.votes.store import make_engine, record_vote
 BASE_ID = 587_700_000_000_000_000
 
 
-def cast_votes(url: str, worker: int, n_votes: int, start_at: float) -> int:
-    """Wait until ``start_at`` (time.time()), then cast ``n_votes`` votes; return how many were stored."""
+#: Longest wait, s, for the other processes at the start line before a race test gives up.
+START_TIMEOUT = 120.0
+
+
+def cast_votes(url: str, worker: int, n_votes: int, start) -> int:
+    """Connect, wait at ``start`` (a Barrier shared by every racing process) until all are connected, then
+    cast ``n_votes`` votes; return how many were stored."""
     engine = make_engine(url)
-    while time.time() < start_at:
-        time.sleep(0.005)
+    engine.connect().close()
+    start.wait(START_TIMEOUT)
     for k in range(n_votes):
         record_vote(engine, f"worker-{worker:02d}-session", str(BASE_ID + worker * 1000 + k),
                     ANSWERS[(worker + k) % len(ANSWERS)].code, source="test", per_minute=10**6)
