@@ -51,5 +51,10 @@ def run(args) -> int:
         f = c.fitted
         print(f"{key}: fitted on {f.get('n')} validation galaxies (top answer right for {f.get('accuracy', 0):.1%}), "
               f"ECE on them {f.get('ece_on_fit', float('nan')):.3f}; features {', '.join(c.features)}")
+    mix = cal.answer_mix()
+    if mix:
+        print("volunteers' top answers on them: "
+              + ", ".join(f"{code} {share:.0%}" for code, share in sorted(mix.items(), key=lambda kv: -kv[1]))
+              + " (TOP_P holds for this mix; gz evaluate and Compare say when a set's differs)")
     print(f"wrote {args.model}/calibration.json ({cal.source.get('uncertainty', '')})", file=sys.stderr)
     return ExitCode.OK

@@ -38,7 +38,12 @@ def test_calibrate_then_predict_writes_top_p_and_sds(tmp_path: Path, demo_copy: 
     stored = json.loads((run / CALIBRATION_NAME).read_text())
     assert set(stored["calibrators"]) == {"plain", "tta"}
     assert stored["source"]["mc_samples"] == 16
-    assert "validation galaxies" in capsys.readouterr().out
+    # the volunteers' answer mix of the galaxies it was fitted on: the demo set's balanced classes
+    mix = stored["calibrators"]["plain"]["fitted"]["answer_mix"]
+    assert set(mix) == {"EL", "CW", "ACW", "EDGE", "DK", "MG"} and sum(mix.values()) == pytest.approx(1)
+    assert max(mix.values()) < 0.3 and mix == stored["calibrators"]["tta"]["fitted"]["answer_mix"]
+    out = capsys.readouterr().out
+    assert "validation galaxies" in out and "volunteers' top answers on them: " in out
     out = tmp_path / "p.csv"
     assert main(["predict", "--images", str(demo_copy), "--model", str(run), "--out", str(out),
                  "--no-progress"]) == ExitCode.OK
