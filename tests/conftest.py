@@ -8,7 +8,8 @@ Page fixtures: ``repo_root`` (the checkout), ``page_path("train")`` (a page scri
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GZ_SHIPPED_MODELS_DIR", str(tmp_path / "shipped-models"))
     monkeypatch.setenv("GZ_TORCH_THREADS", "2")
     return home
+
+
+@pytest.fixture(autouse=True)
+def real_main_module() -> Iterator[None]:
+    """Put back the ``__main__`` module after each test. AppTest runs a page script as ``__main__`` and leaves
+    it there; every process started with "spawn" afterwards (the vote races, Dask's LocalCluster workers)
+    would then re-run that Streamlit script on start-up (about 20 s of CPU for eight processes)."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
