@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.inference.calibration import mix_shift
+from core.inference.calibration import largest_answers, mix_shift
 from core.inference.confidence_scores import (
     QUOTED_COVERAGE,
     confidence_report,
@@ -37,7 +37,7 @@ def mix_shift_note(fitted: dict[str, float] | None, scored_top) -> str | None:
     shift = mix_shift(fitted, scored_top)
     if shift is None:
         return None
-    codes = sorted(shift["fitted"], key=lambda c: -shift["fitted"][c])[:3]
+    codes = largest_answers(shift["fitted"])
     return (f"TOP_P was fitted on galaxies whose volunteers' top answers were {mix_words(shift['fitted'], codes)}; "
             f"the {len(scored_top):,} scored here are {mix_words(shift['scored'], codes)}. A calibration holds for "
             "the answer mix it was fitted on, so on this set the ECE and the reliability curve measure the change of "

@@ -30,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     from core.config import get_settings
     from core.inference.calibrate import calibrate_run, copy_calibration
-    from core.inference.calibration import CalibrationError
+    from core.inference.calibration import CalibrationError, largest_answers
     from core.inference.ensemble import EnsembleError
     from core.labels.targets import LabelError
     from core.training.checkpoint import CheckpointError
@@ -54,7 +54,7 @@ def run(args) -> int:
     mix = cal.answer_mix()
     if mix:
         print("volunteers' top answers on them: "
-              + ", ".join(f"{code} {share:.0%}" for code, share in sorted(mix.items(), key=lambda kv: -kv[1]))
+              + ", ".join(f"{code} {mix[code]:.0%}" for code in largest_answers(mix, len(mix)))
               + " (TOP_P holds for this mix; gz evaluate and Compare say when a set's differs)")
     print(f"wrote {args.model}/calibration.json ({cal.source.get('uncertainty', '')})", file=sys.stderr)
     return ExitCode.OK

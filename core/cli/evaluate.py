@@ -18,7 +18,6 @@ import sys
 
 from core.exit_codes import ExitCode, epilog
 from core.images.crop import add_crop_option
-from core.inference.confidence_scores import QUOTED_COVERAGE
 from core.inference.learned import NOT_LEARNED
 from core.schema import CLASS_NAMES, VOTE_COLUMNS
 
@@ -52,6 +51,9 @@ def _fmt(v: float | None, pct: bool = False) -> str:
 
 def how_sure_lines(t: dict | None) -> list[str]:
     """The table's TOP_P lines: how sure the run was, and whether its calibration fits these galaxies' mix."""
+    from core.inference.calibration import largest_answers
+    from core.inference.confidence_scores import QUOTED_COVERAGE
+
     if t is None:
         return ["TOP_P        n/a (no calibration for this way of predicting: python -m core calibrate --model RUN)"]
     lines = [f"TOP_P        ECE {_fmt(t['ece'])}, accuracy on the {QUOTED_COVERAGE:.0%} most certain "
@@ -60,7 +62,7 @@ def how_sure_lines(t: dict | None) -> list[str]:
     shift = t.get("mix_shift")
     if shift:
         mix = ", ".join(f"{code} {shift['fitted'].get(code, 0):.0%} -> {shift['scored'].get(code, 0):.0%}"
-                        for code in sorted(shift["fitted"], key=lambda c: -shift["fitted"][c])[:3])
+                        for code in largest_answers(shift["fitted"]))
         lines += [f"             note: these galaxies' answer mix lies {shift['distance']:.2f} from the one it was "
                   f"fitted on ({mix});", "             a calibration holds for the mix it was fitted on"]
     return lines
