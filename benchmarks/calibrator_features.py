@@ -28,10 +28,12 @@ import numpy as np
 
 from benchmarks.uncertainty_eval import calibration_half, held_out_set
 from core.config import REPO_ROOT
+from core.exit_codes import ExitCode
 from core.inference.calibration import TOP_ANSWER_FEATURES, fit_calibrator
 from core.inference.confidence_scores import accuracy_at_coverage, auroc, expected_calibration_error
 from core.inference.predict import load_run
 from core.inference.uncertainty import MC_SAMPLES, Spread, head_masks, sample_prepared, spread
+from core.training.checkpoint import CheckpointError
 
 BASE = ("logit_p_top", "margin", "logit_agreement", "log_sd_top")
 CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -60,14 +62,28 @@ def cross_validate(s: Spread, n_samples: int, correct: np.ndarray, names, repeat
     return np.array(scores)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_study_args(doc: str, argv=None) -> argparse.Namespace:
+    """The options every calibration-half study takes: --model, --shared, --repeats, --folds."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(REPO_ROOT / "models" / "gz1-heldout"))
     ap.add_argument("--shared", default=str(REPO_ROOT.parent / "shared" / "data"))
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--folds", type=int, default=5)
-    args = ap.parse_args()
-    run = load_run(args.model, members=False)
+    ap.add_argument("--repeats", type=int, default=20, help="cross-validation repeats")
+    ap.add_argument("--folds", type=int, default=5, help="folds per repeat")
+    return ap.parse_args(argv)
+
+
+def load_study_run(path: str):
+    """The run at ``path`` (no members); an unreadable run exits BAD_INPUT with the file named."""
+    try:
+        return load_run(path, members=False)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(ExitCode.BAD_INPUT) from None
+
+
+def main() -> int:
+    args = parse_study_args(__doc__)
+    run = load_study_run(args.model)
     labels, arrays, human = held_out_set(run, Path(args.shared))
     cal = calibration_half(labels.ids)
     arrays, human = arrays[cal], human[cal]  # the test half stops here

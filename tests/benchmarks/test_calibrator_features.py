@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from benchmarks.calibrator_features import CANDIDATES, cross_validate
+from benchmarks.calibrator_features import CANDIDATES, cross_validate, load_study_run, parse_study_args
+from core.exit_codes import ExitCode
 from core.inference.calibration import FEATURES
 from core.inference.uncertainty import Spread
 
@@ -32,3 +34,12 @@ def test_every_candidate_names_known_features_and_take_keeps_rows_aligned():
     s, _ = spreads(10, 1)
     part = s.take(np.array([2, 5]))
     assert list(part.top) == [s.top[2], s.top[5]] and part.sd.shape == (2, 9)
+
+
+def test_a_study_of_a_missing_run_exits_bad_input_naming_the_file(tmp_path, capsys):
+    args = parse_study_args("doc", ["--model", str(tmp_path / "nope"), "--repeats", "3"])
+    assert args.repeats == 3 and args.folds == 5
+    with pytest.raises(SystemExit) as stop:
+        load_study_run(args.model)
+    assert stop.value.code == ExitCode.BAD_INPUT
+    assert f"{tmp_path / 'nope' / 'config.json'}: missing" in capsys.readouterr().err
