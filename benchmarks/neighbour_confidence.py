@@ -23,7 +23,7 @@ answer), with TTA x8 + MC dropout x16 samples:
 * as the answer itself (the neighbours' majority class), with its share as the confidence.
 
 Each is fitted and scored by the same repeated stratified k-fold cross-validation as
-``benchmarks/calibrator_features.py`` (a standardised logistic regression, as ``fit_calibrator``).
+``benchmarks/calibrator_features.py`` (``cross_validate_features``: the calibrator's own model).
 Prints accuracy, then ECE, accuracy on the 80 % most certain and AUROC (mean ± SD over repeats).
 """
 
@@ -35,14 +35,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.calibrator_features import load_study_run, parse_study_args
+from benchmarks.calibrator_features import cross_validate_features, load_study_run, parse_study_args
 from benchmarks.uncertainty_eval import calibration_half
 from core.exit_codes import ExitCode
 from core.explain.features import embed_prepared
 from core.explain.neighbours import NeighbourIndex
 from core.images.preprocess import cached_arrays
 from core.inference.calibration import DEFAULT_FEATURES, feature_matrix
-from core.inference.confidence_scores import accuracy_at_coverage, auroc, expected_calibration_error
 from core.inference.held_out import held_out_mask
 from core.inference.predict import crop_for_images
 from core.inference.uncertainty import MC_SAMPLES, Spread, head_masks, sample_prepared, spread
@@ -85,28 +84,6 @@ def spread_of(fractions: np.ndarray, like: Spread) -> Spread:
                   like.agreement)
 
 
-def cross_validate(x: np.ndarray, correct: np.ndarray, repeats: int, folds: int) -> np.ndarray:
-    """(repeats, 3) ECE, accuracy at 80 % and AUROC of out-of-fold TOP_P from features ``x`` (N, F).
-
-    The calibrator is ``fit_calibrator``'s: a logistic regression (C = 1) on features standardised on
-    the fitting folds.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-
-    scores = []
-    for r in range(repeats):
-        conf = np.zeros(len(correct))
-        for fit, held in StratifiedKFold(folds, shuffle=True, random_state=r).split(x, correct):
-            mean, scale = x[fit].mean(axis=0), x[fit].std(axis=0)
-            scale = np.where(scale > 1e-9, scale, 1.0)
-            model = LogisticRegression(C=1.0, max_iter=1000).fit((x[fit] - mean) / scale, correct[fit])
-            conf[held] = model.predict_proba((x[held] - mean) / scale)[:, 1]
-        scores.append((expected_calibration_error(conf, correct), accuracy_at_coverage(conf, correct),
-                       auroc(conf, correct)))
-    return np.array(scores)
-
-
 def main() -> int:
     args = parse_study_args(__doc__)
     run = load_study_run(args.model)
@@ -143,7 +120,7 @@ def main() -> int:
     def report(name: str, spread_used: Spread, extra: list[np.ndarray] = ()) -> None:
         correct = spread_used.top == y
         x = np.column_stack([feature_matrix(spread_used, n_samples, DEFAULT_FEATURES), *extra])
-        sc = cross_validate(x, correct, args.repeats, args.folds)
+        sc = cross_validate_features(x, correct, args.repeats, args.folds)
         print(f"{name:<52}{correct.mean():>9.3f}"
               + "".join(f"{m:>8.3f} ±{d:.3f}" for m, d in zip(sc.mean(axis=0), sc.std(axis=0))), flush=True)
 

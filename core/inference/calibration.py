@@ -161,6 +161,20 @@ def mix_shift(fitted: Mapping[str, float] | None, human_top) -> dict | None:
     return {"distance": distance, "fitted": dict(fitted), "scored": scored} if distance > MIX_SHIFT_LIMIT else None
 
 
+def fit_logistic(x: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """(coef, intercept, mean, scale) of the calibrator's model on features ``x`` (N, F) and ``correct`` (N,).
+
+    Scikit-learn's logistic regression (C = 1) on the features standardised by their own mean and SD
+    (an SD of 0 is taken as 1); TOP_P = sigmoid(((x - mean) / scale) . coef + intercept).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, correct)
+    return model.coef_[0].astype(float), float(model.intercept_[0]), mean, scale
+
+
 def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
                    names: Sequence[str] = DEFAULT_FEATURES, human_top: np.ndarray | None = None) -> Calibrator:
     """Fit TOP_P on galaxies whose ``correct`` (top answer right) is known; CalibrationError if too few.
@@ -168,8 +182,6 @@ def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
     ``human_top`` (the volunteers' top answers, indices into RAW_COLUMNS), when given, is recorded as
     ``fitted["answer_mix"]``, so a set scored later can be told whether it shares that mix.
     """
-    from sklearn.linear_model import LogisticRegression
-
     from core.inference.confidence_scores import expected_calibration_error
 
     correct = np.asarray(correct, dtype=bool)
@@ -177,12 +189,8 @@ def fit_calibrator(s: Spread, n_samples: int, correct: np.ndarray,
     if n < MIN_FIT_GALAXIES or min(n_right, n - n_right) < MIN_FIT_CLASS:
         raise CalibrationError(f"calibration needs at least {MIN_FIT_GALAXIES} validation galaxies with a top "
                                f"answer, {MIN_FIT_CLASS} right and {MIN_FIT_CLASS} wrong; got {n} ({n_right} right)")
-    x = feature_matrix(s, n_samples, names)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, correct)
-    cal = Calibrator(tuple(names), model.coef_[0].astype(float), float(model.intercept_[0]), mean, scale,
-                     int(n_samples))
+    coef, intercept, mean, scale = fit_logistic(feature_matrix(s, n_samples, names), correct)
+    cal = Calibrator(tuple(names), coef, intercept, mean, scale, int(n_samples))
     cal.fitted = {"n": n, "accuracy": n_right / n, "ece_on_fit": expected_calibration_error(cal.top_p(s), correct),
                   "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if human_top is not None:

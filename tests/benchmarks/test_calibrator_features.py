@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.calibrator_features import CANDIDATES, cross_validate, load_study_run, parse_study_args
+from benchmarks.calibrator_features import (
+    CANDIDATES,
+    cross_validate,
+    cross_validate_features,
+    load_study_run,
+    parse_study_args,
+)
 from core.exit_codes import ExitCode
 from core.inference.calibration import FEATURES
 from core.inference.uncertainty import Spread
@@ -43,3 +49,16 @@ def test_a_study_of_a_missing_run_exits_bad_input_naming_the_file(tmp_path, caps
         load_study_run(args.model)
     assert stop.value.code == ExitCode.BAD_INPUT
     assert f"{tmp_path / 'nope' / 'config.json'}: missing" in capsys.readouterr().err
+
+
+def test_a_feature_that_knows_the_errors_ranks_better_out_of_fold():
+    rng = np.random.default_rng(0)
+    n = 600
+    noise = rng.normal(size=(n, 1))
+    right = rng.uniform(size=n) < 0.8
+    informative = np.column_stack([noise, right + rng.normal(scale=0.5, size=n)])
+    blind = cross_validate_features(noise, right, repeats=2, folds=5)
+    told = cross_validate_features(informative, right, repeats=2, folds=5)
+    assert blind.shape == told.shape == (2, 3)  # per repeat: ECE, accuracy at 80 %, AUROC
+    assert told[:, 1].mean() > blind[:, 1].mean() + 0.1
+    assert told[:, 2].mean() > 0.85 > 0.65 > blind[:, 2].mean()
